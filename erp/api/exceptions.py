@@ -1,0 +1,76 @@
+"""One error shape for every 4xx: ``{"detail": "...", "errors": {"field": ["message", ...]}}``.
+
+Validation errors keep DRF's field messages under ``errors``; a database integrity error (a
+uniqueness or CHECK violation that slipped past validation) becomes a 409 instead of a 500, and a
+Django ValidationError from a service becomes a 400.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("erp.api")
+
+
+class Conflict(exceptions.APIException):
+    """The object is in a state that forbids the action (answers 409 with the reason)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is in a state that does not allow this action."
+    default_code = "conflict"
+
+
+def _as_lists(value):
+    if isinstance(value, dict):
+        return {key: _as_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if all(not isinstance(item, (dict, list)) for item in value):
+            return [str(item) for item in value]
+        return [_as_lists(item) for item in value]
+    return [str(value)]
+
+
+def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError({k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()})
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = _django_validation_to_drf(exc)
+    elif isinstance(exc, IntegrityError):
+        logger.info("integrity error answered as 409: %s", exc)
+        exc = Conflict("The change conflicts with existing data (a duplicate or a broken rule).")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _as_lists(data) if isinstance(data, dict) else {"non_field_errors": _as_lists(data)}
+        first = next(iter(errors.values()), [""])
+        summary = first[0] if first and isinstance(first[0], str) else "Invalid input."
+        response.data = {"detail": f"Invalid input: {summary}" if summary else "Invalid input.", "errors": errors}
+    else:
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        response.data = {"detail": str(detail), "errors": {}}
+        if isinstance(data, dict):
+            extra = {k: v for k, v in data.items() if k != "detail"}
+            if extra:
+                response.data["errors"] = _as_lists(extra)
+    return response
+
+
+def bad_request(message: str, **field_errors) -> Response:
+    return Response({"detail": message, "errors": {k: [v] for k, v in field_errors.items()}}, status=400)

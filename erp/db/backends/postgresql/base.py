@@ -1,0 +1,109 @@
+"""PostgreSQL backend with row-level security as a second wall behind the scoped managers.
+
+* Every connection switches to an ordinary role (settings ``APP_ROLE``, default ``erp_app``) so
+  that policies apply even when the login user is a superuser.
+* Before each query the backend makes the session setting ``app.tenant_id`` equal the tenant in
+  the ContextVar (and ``app.bypass_rls`` equal whether a system_context() is active). It only
+  issues the ``set_config`` when the value differs from what it last applied, and forgets what it
+  applied on every rollback (a rollback reverts settings made in the transaction).
+* Tenant tables get ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and a policy after each migrate
+  (erp.tenancy.rls), so the table owner is bound too.
+"""
+
+import logging
+
+from django.db.backends.postgresql import base
+
+from erp.tenancy.context import get_current_tenant_id, system_reason
+
+logger = logging.getLogger("erp.db")
+NO_DB_ALIAS = "__no_db__"
+_prepared_roles: set[tuple] = set()
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rls_applied: tuple | None = None
+        self.execute_wrappers.insert(0, self._rls_guard)
+
+    # --- connection set-up ------------------------------------------------------------------
+    @property
+    def app_role(self) -> str:
+        return self.settings_dict.get("APP_ROLE") or ""
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        self._rls_applied = None
+        if self.alias == NO_DB_ALIAS or not self.app_role:
+            return
+        role = self.app_role
+        with self.connection.cursor() as cursor:
+            key = (self.settings_dict.get("HOST"), self.settings_dict.get("PORT"), self.settings_dict.get("NAME"), role)
+            if key not in _prepared_roles:
+                self._prepare_role(cursor, role)
+                _prepared_roles.add(key)
+            cursor.execute(f'SET ROLE "{role}"')
+
+    @staticmethod
+    def _prepare_role(cursor, role: str) -> None:
+        """Create the application role when the login user may (idempotent, first connection)."""
+        cursor.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        is_super, can_create = cursor.fetchone()
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        exists = cursor.fetchone() is not None
+        if not exists:
+            if not (is_super or can_create):
+                raise RuntimeError(
+                    f"Database role {role!r} does not exist and {cursor.connection.info.user!r} may not "
+                    "create it. Create it (NOLOGIN NOSUPERUSER NOBYPASSRLS), grant it to the login "
+                    "user, or set DATABASE_APP_ROLE to an empty string."
+                )
+            cursor.execute(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
+        if is_super or can_create:
+            cursor.execute(f'GRANT "{role}" TO CURRENT_USER')
+            cursor.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+            cursor.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON ALL TABLES IN SCHEMA public TO "{role}"'
+            )
+            cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+
+    # --- tenant setting ---------------------------------------------------------------------
+    def _wanted_rls(self) -> tuple[str, str]:
+        tenant_id = get_current_tenant_id()
+        return ("" if tenant_id is None else str(tenant_id), "on" if system_reason() else "off")
+
+    def apply_tenant_setting(self) -> None:
+        """Bring app.tenant_id / app.bypass_rls in line with the context (also for COPY)."""
+        self.ensure_connection()
+        self._sync_rls()
+
+    def _sync_rls(self) -> None:
+        wanted = self._wanted_rls()
+        if wanted != self._rls_applied:
+            self.connection.execute(
+                "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)",
+                list(wanted),
+            )
+            self._rls_applied = wanted
+
+    def _rls_guard(self, execute, sql, params, many, context):
+        self._sync_rls()
+        return execute(sql, params, many, context)
+
+    # A rollback reverts set_config() made inside the transaction: forget what we applied.
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self._rls_applied = None
+
+    def _savepoint_rollback(self, sid):
+        # Must not go through _rls_guard first: the transaction is aborted until this runs.
+        with self.cursor() as cursor:
+            cursor.cursor.execute(self.ops.savepoint_rollback_sql(sid))
+        self._rls_applied = None
+
+    def _close(self):
+        self._rls_applied = None
+        return super()._close()

@@ -1,0 +1,43 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from rest_framework import serializers
+
+from ..models import Membership, Tenant
+from ..roles import Role
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "timezone", "currency"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.CharField()
+    tenant = TenantSerializer()
+    tenants = TenantSerializer(many=True)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "email", "role", "is_active", "created_at"]
+        read_only_fields = ["id", "username", "email", "created_at"]
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(required=False, write_only=True, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate(self, attrs):
+        user = get_user_model().objects.filter(username=attrs["username"]).first()
+        if user is None and attrs.get("password"):
+            validate_password(attrs["password"])
+        return attrs

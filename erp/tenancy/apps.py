@@ -1,0 +1,58 @@
+from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_migrate
+
+
+class TenancyConfig(AppConfig):
+    name = "erp.tenancy"
+    label = "tenancy"
+    verbose_name = "Tenancy"
+
+    def ready(self):
+        from . import rls
+
+        post_migrate.connect(rls.on_post_migrate, dispatch_uid="erp.tenancy.rls")
+        checks.register(check_tenant_models, checks.Tags.models)
+
+
+def tenant_models():
+    from django.apps import apps
+
+    from .models import TenantScopedModel
+
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, TenantScopedModel) and not model._meta.proxy and not model._meta.abstract
+    ]
+
+
+def check_tenant_models(app_configs=None, **kwargs):
+    """Every uniqueness and lookup index of a business model must start with its tenant."""
+    errors = []
+    for model in tenant_models():
+        meta = model._meta
+        label = meta.label
+        for field in meta.local_fields:
+            if field.unique and not field.primary_key:
+                errors.append(
+                    checks.Error(
+                        f"{label}.{field.name} is unique=True; uniqueness must include the tenant.",
+                        hint="Use a UniqueConstraint(fields=['tenant', ...]).",
+                        obj=model,
+                        id="tenancy.E001",
+                    )
+                )
+        for fields in meta.unique_together:
+            if fields[0] != "tenant":
+                errors.append(checks.Error(f"{label}: unique_together {fields} must start with 'tenant'.", obj=model, id="tenancy.E002"))
+        for constraint in meta.constraints:
+            fields = getattr(constraint, "fields", None)
+            if fields is not None and type(constraint).__name__ == "UniqueConstraint" and (not fields or fields[0] != "tenant"):
+                errors.append(
+                    checks.Error(f"{label}: constraint {constraint.name} must start with 'tenant'.", obj=model, id="tenancy.E003")
+                )
+        for index in meta.indexes:
+            if index.fields and index.fields[0].lstrip("-") != "tenant":
+                errors.append(checks.Error(f"{label}: index {index.name} must start with 'tenant'.", obj=model, id="tenancy.E004"))
+    return errors

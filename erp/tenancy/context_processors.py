@@ -1,0 +1,15 @@
+from erp.dashboard import nav_for
+
+from .services import memberships_of
+
+
+def tenancy(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "current_tenant": getattr(request, "tenant", None),
+        "current_membership": getattr(request, "membership", None),
+        "user_memberships": list(memberships_of(user)),
+        "nav_links": nav_for(request),
+    }

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TenantAppConfig(AppConfig):
+    name = "tests.tenantapp"
+    label = "tenantapp"
