@@ -1,0 +1,49 @@
+"""Shared benchmark plumbing: a scratch database, timing, and ratio printing."""
+
+import os
+import statistics
+import time
+from contextlib import contextmanager
+from urllib.parse import urlparse, urlunparse
+
+
+def use_bench_database() -> None:
+    """Point DATABASE_URL at a scratch database (recreated) so a bench never touches real data."""
+    import psycopg
+
+    url = urlparse(os.environ["DATABASE_URL"])
+    name = os.environ.get("BENCH_DATABASE_NAME", "erp_bench")
+    admin = psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
+                            dbname="postgres", autocommit=True)
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    os.environ["DATABASE_URL"] = urlunparse(url._replace(path=f"/{name}"))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def prepare_database() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+@contextmanager
+def timer():
+    result = {}
+    start = time.perf_counter()
+    yield result
+    result["seconds"] = time.perf_counter() - start
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return p50, p95
+
+
+def report(label: str, value: float, baseline_label: str, baseline: float, unit: str = "/s", target: float | None = None):
+    ratio = value / baseline if baseline else float("nan")
+    verdict = "" if target is None else ("  [meets target >= %.2fx]" % target if ratio >= target else "  [BELOW target %.2fx]" % target)
+    print(f"{label:<48} {value:>12,.1f}{unit}   {baseline_label}: {baseline:>12,.1f}{unit}   ratio {ratio:5.2f}x{verdict}", flush=True)
