@@ -5,11 +5,12 @@ uniqueness or CHECK violation that slipped past validation) becomes a 409 instea
 Django ValidationError from a service becomes a 400.
 """
 
+import functools
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -42,12 +43,36 @@ def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.Validati
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
+@functools.cache
+def _constraints_by_name() -> dict:
+    from django.apps import apps
+
+    found = {}
+    for model in apps.get_models():
+        for constraint in model._meta.constraints:
+            found[constraint.name] = constraint
+    return found
+
+
+def integrity_error_to_drf(exc: IntegrityError) -> exceptions.APIException:
+    """A uniqueness or CHECK violation is bad input: 400 naming the fields; anything else 409."""
+    diag = getattr(getattr(exc, "__cause__", None), "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    constraint = _constraints_by_name().get(name) if name else None
+    if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+        fields = [f for f in constraint.fields if f != "tenant"] or ["non_field_errors"]
+        return exceptions.ValidationError({f: ["A record with this value already exists."] for f in fields})
+    if isinstance(constraint, models.CheckConstraint):
+        return exceptions.ValidationError({"non_field_errors": [f"The values break the rule {constraint.name}."]})
+    logger.info("integrity error answered as 409: %s", exc)
+    return Conflict("The change conflicts with existing data (a duplicate or a broken rule).")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = _django_validation_to_drf(exc)
     elif isinstance(exc, IntegrityError):
-        logger.info("integrity error answered as 409: %s", exc)
-        exc = Conflict("The change conflicts with existing data (a duplicate or a broken rule).")
+        exc = integrity_error_to_drf(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

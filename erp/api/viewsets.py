@@ -13,6 +13,7 @@ from erp.tenancy.context import require_tenant
 
 class TenantScopedViewSetMixin:
     model = None
+    ordering = ("-pk",)  # default order (OrderingFilter), so pages are stable
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
 

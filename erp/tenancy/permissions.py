@@ -1,10 +1,15 @@
 from rest_framework import permissions
 
-from .roles import app_access
+from .roles import ALL, app_access
 
 
 def view_roles(view) -> tuple[frozenset[str], frozenset[str]]:
     """The (read, write) roles a view declares, else its model's app policy."""
+    from rest_framework.routers import APIRootView  # not at import time: DRF settings import this module
+
+    view_class = view if isinstance(view, type) else type(view)
+    if issubclass(view_class, APIRootView):
+        return ALL, frozenset()  # a router's index of links: any member may read it
     read = getattr(view, "read_roles", None)
     write = getattr(view, "write_roles", None)
     if read is None or write is None:

@@ -81,3 +81,65 @@ def build_row(model):
             continue
         values[field.name] = _value_for(field)
     return model.objects.create(**values)
+
+
+def api_routes(prefix: str = "api/v1/"):
+    """Every DRF route under ``prefix``: (regex string, callback) for the project's urlconf."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, base):
+        for pattern in patterns:
+            regex = base + _pattern_regex(pattern)
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, regex)
+            elif isinstance(pattern, URLPattern):
+                yield regex, pattern.callback
+
+    for regex, callback in walk(get_resolver().url_patterns, ""):
+        if regex.startswith(prefix) and (hasattr(callback, "cls") or hasattr(callback, "view_class")):
+            yield regex, callback
+
+
+def _pattern_regex(pattern) -> str:
+    from django.urls.resolvers import RegexPattern, RoutePattern
+
+    inner = pattern.pattern
+    if isinstance(inner, RoutePattern):
+        text = str(inner)
+        import re
+
+        return re.sub(r"<(?:\w+:)?(\w+)>", r"(?P<\1>[^/]+)", text)
+    if isinstance(inner, RegexPattern):
+        return str(inner).lstrip("^").rstrip("$").replace("\\Z", "")
+    return str(inner)
+
+
+def route_url(regex: str, **values) -> str | None:
+    """Fill a route's named groups; None when a group has no value or the route has a format suffix."""
+    import re
+
+    if "(?P<format>" in regex:
+        return None
+    missing = []
+
+    def fill(match):
+        name = match.group(1)
+        if name not in values:
+            missing.append(name)
+            return ""
+        return str(values[name])
+
+    url = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", fill, regex)
+    if missing:
+        return None
+    return "/" + url.replace("\\.", ".").replace("\\", "")
+
+
+def view_model(callback):
+    """The model a DRF view serves, when it declares one."""
+    cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    model = getattr(cls, "model", None)
+    if model is None:
+        queryset = getattr(cls, "queryset", None)
+        model = getattr(queryset, "model", None)
+    return model
