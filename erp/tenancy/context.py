@@ -53,10 +53,13 @@ def reset_current_tenant(token: contextvars.Token) -> None:
 
 @contextmanager
 def tenant_context(tenant: Tenant | None):
+    """Work as ``tenant`` (and only as it: an enclosing system_context() is suspended)."""
     token = _current_tenant.set(tenant)
+    system_token = _system_reason.set(None)
     try:
         yield tenant
     finally:
+        _system_reason.reset(system_token)
         _current_tenant.reset(token)
 
 
