@@ -9,7 +9,7 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self):
-        from . import rls
+        from . import rls, schema  # noqa: F401 - registers the OpenAPI auth extensions
 
         post_migrate.connect(rls.on_post_migrate, dispatch_uid="erp.tenancy.rls")
         checks.register(check_tenant_models, checks.Tags.models)
