@@ -1,1 +1,152 @@
+"""Reads of the integrations app (for other apps, pages and the API)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .codec import bill_from_dict, order_from_dict, refund_from_dict
+from .models import Job, Outbox, PlatformBillLine, PlatformOrder, PlatformRefund, Shop, SyncCursor, SyncRun
+from .normalized import NormalizedBillLine, NormalizedOrder, NormalizedRefund
+
+
+def normalized_orders(*, shop_id: int, platform_order_ids: list[str]) -> list[NormalizedOrder]:
+    """The latest normalised state of these orders of one shop (raw payload in ``.raw``)."""
+    rows = PlatformOrder.objects.filter(shop_id=shop_id, platform_order_id__in=list(platform_order_ids))
+    by_id = {row.platform_order_id: order_from_dict(row.normalized, raw=row.payload) for row in rows}
+    return [by_id[pid] for pid in platform_order_ids if pid in by_id]
+
+
+def normalized_refunds(*, shop_id: int, platform_refund_ids: list[str]) -> list[NormalizedRefund]:
+    rows = PlatformRefund.objects.filter(shop_id=shop_id, platform_refund_id__in=list(platform_refund_ids))
+    by_id = {row.platform_refund_id: refund_from_dict(row.normalized, raw=row.payload) for row in rows}
+    return [by_id[pid] for pid in platform_refund_ids if pid in by_id]
+
+
+def normalized_bill_lines(*, shop_id: int, platform_bill_ids: list[str]) -> list[NormalizedBillLine]:
+    rows = PlatformBillLine.objects.filter(shop_id=shop_id, platform_bill_id__in=list(platform_bill_ids))
+    by_id = {row.platform_bill_id: bill_from_dict(row.normalized, raw=row.payload) for row in rows}
+    return [by_id[pid] for pid in platform_bill_ids if pid in by_id]
+
+
+def shops_with_platform(*, platform: str | None = None):
+    qs = Shop.objects.filter(is_active=True)
+    return qs.filter(platform=platform) if platform else qs
+
+
+# --- health ---------------------------------------------------------------------------------------
+@dataclass
+class JobHealth:
+    job: str
+    label: str
+    enabled: bool
+    last_success_at: object
+    last_started_at: object
+    last_error: str
+    consecutive_failures: int
+    watermark: object
+    tone: str  # good | warn | bad | neutral
+
+
+@dataclass
+class ShopHealth:
+    shop: Shop
+    jobs: list[JobHealth]
+    tone: str
+    pending_shipments: int
+    failed_shipments: int
+
+
+def _tone(shop: Shop, job: str, cursor: SyncCursor | None, now) -> str:
+    if not shop.job_enabled(job):
+        return "neutral"
+    if cursor is None or cursor.last_started_at is None:
+        return "neutral"
+    if cursor.consecutive_failures >= 3:
+        return "bad"
+    if cursor.consecutive_failures:
+        return "warn"
+    if cursor.last_success_at and job in (Job.PULL_ORDERS, Job.PUSH_STOCK):
+        if now - cursor.last_success_at > timedelta(seconds=max(600, 5 * shop.job_interval(job))):
+            return "warn"
+    return "good"
+
+
+SHOWN_JOBS = [Job.PULL_ORDERS, Job.PULL_REFUNDS, Job.PUSH_STOCK, Job.PUSH_STOCK_FULL, Job.PUSH_SHIPMENTS, Job.PULL_BILLS]
+
+
+def shop_health(shop: Shop, *, cursors: dict | None = None, now=None) -> ShopHealth:
+    now = now or timezone.now()
+    if cursors is None:
+        cursors = {c.job: c for c in SyncCursor.objects.filter(shop=shop)}
+    jobs = []
+    for job in SHOWN_JOBS:
+        cursor = cursors.get(job)
+        jobs.append(JobHealth(
+            job=job, label=Job(job).label, enabled=shop.job_enabled(job),
+            last_success_at=cursor.last_success_at if cursor else None,
+            last_started_at=cursor.last_started_at if cursor else None,
+            last_error=cursor.last_error if cursor else "",
+            consecutive_failures=cursor.consecutive_failures if cursor else 0,
+            watermark=cursor.watermark if cursor else None,
+            tone=_tone(shop, job, cursor, now),
+        ))
+    tones = {j.tone for j in jobs}
+    tone = "bad" if "bad" in tones else "warn" if "warn" in tones else "good" if "good" in tones else "neutral"
+    outbox = Outbox.objects.filter(shop=shop, kind=Outbox.Kind.SHIPMENT)
+    failed = outbox.filter(status=Outbox.Status.FAILED).count()
+    if failed and tone in ("good", "neutral"):
+        tone = "warn"
+    return ShopHealth(shop=shop, jobs=jobs, tone=tone,
+                      pending_shipments=outbox.filter(status=Outbox.Status.PENDING).count(), failed_shipments=failed)
+
+
+def shops_health() -> list[ShopHealth]:
+    now = timezone.now()
+    cursors: dict[int, dict] = {}
+    for cursor in SyncCursor.objects.all():
+        cursors.setdefault(cursor.shop_id, {})[cursor.job] = cursor
+    return [shop_health(shop, cursors=cursors.get(shop.pk, {}), now=now) for shop in Shop.objects.all()]
+
+
+def shops_failing_count() -> int:
+    return SyncCursor.objects.filter(consecutive_failures__gt=0, shop__is_active=True).values("shop").distinct().count()
+
+
+def recent_runs(*, shop: Shop | None = None, job: str | None = None, limit: int = 50):
+    qs = SyncRun.objects.select_related("shop")
+    if shop is not None:
+        qs = qs.filter(shop=shop)
+    if job:
+        qs = qs.filter(job=job)
+    return qs.order_by("-started_at", "-id")[:limit]
+
+
+def due_shops(*, job: str, now=None) -> list[tuple[int, int]]:
+    """(tenant_id, shop_id) of every enabled shop, across tenants, whose interval for ``job`` has
+    passed. For the beat ticks; call inside system_context()."""
+    now = now or timezone.now()
+    from .models import JOB_ENABLED_FIELD
+
+    flag = JOB_ENABLED_FIELD[job]
+    shops = Shop.all_tenants.filter(is_active=True, **{flag: True}).exclude(platform="own") \
+        if job in (Job.PULL_ORDERS, Job.PULL_REFUNDS, Job.PULL_BILLS) else \
+        Shop.all_tenants.filter(is_active=True, **{flag: True})
+    shops = shops.filter(tenant__is_active=True)
+    last = {c.shop_id: c.last_started_at for c in SyncCursor.all_tenants.filter(job=job, shop__in=shops)}
+    due = []
+    for tenant_id, shop_id, *rest in shops.values_list("tenant_id", "pk", *([f] if (f := _interval_field(job)) else [])):
+        interval = rest[0] if rest else 0
+        started = last.get(shop_id)
+        # a few seconds of slack so a 60 s interval does not miss every other 60 s tick
+        if started is None or (now - started).total_seconds() >= max(0, interval - 10):
+            due.append((tenant_id, shop_id))
+    return due
+
+
+def _interval_field(job: str) -> str | None:
+    from .models import JOB_INTERVAL_FIELD
+
+    return JOB_INTERVAL_FIELD.get(job)

@@ -1,0 +1,111 @@
+"""The one interface every platform adapter implements, and what it returns.
+
+An adapter speaks its platform's own field names and statuses over HTTP (signed, paged, rate
+limited, retried: see integrations.adapters.http) and maps every payload to the normalised forms of
+integrations.normalized, keeping the raw payload in ``.raw``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+class AdapterError(Exception):
+    """The platform refused or failed the call after retries (message says why)."""
+
+    def __init__(self, message: str, *, code: str = "", retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+        self.status = status
+
+
+class NotSupported(AdapterError):
+    """The platform (or this shop's kind) has no such operation, e.g. pulling from an own web shop."""
+
+
+@dataclass
+class Page:
+    """One page of a window. ``total`` is the platform's total for the whole window."""
+
+    items: list
+    total: int
+    page: int
+    page_size: int
+    malformed: int = 0  # records the adapter could not map (counted as failed, raw kept in the log)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size)) if self.total else 1
+
+
+@dataclass
+class StockUpdate:
+    """Set the sellable quantity of one platform SKU (full quantity, not a delta)."""
+
+    platform_item_id: str
+    platform_sku_id: str
+    outer_id: str
+    quantity: int
+    ref: object = None  # the caller's handle (mapping id, version) to acknowledge
+
+
+@dataclass
+class StockResult:
+    update: StockUpdate
+    ok: bool
+    error: str = ""
+
+
+@dataclass
+class ShipmentResult:
+    ok: bool
+    error: str = ""
+    response: dict = field(default_factory=dict)
+
+
+class PlatformAdapter:
+    """Base class. Subclasses set ``platform``, ``max_window`` and implement the fetch/push calls."""
+
+    platform: str = ""
+    max_window: timedelta = timedelta(days=1)  # longest modified-time window one query may cover
+    page_size: int = 100
+    stock_batch_size: int = 50
+    supports_pull: bool = True
+
+    def __init__(self, shop, *, client=None):
+        self.shop = shop
+        self.client = client
+
+    # -- pulls: one page of [start, end) by modified time -------------------------------------
+    def fetch_orders_page(self, *, start: datetime, end: datetime, page: int) -> Page:
+        raise NotSupported(f"{self.platform}: pulling orders is not supported")
+
+    def fetch_refunds_page(self, *, start: datetime, end: datetime, page: int) -> Page:
+        raise NotSupported(f"{self.platform}: pulling refunds is not supported")
+
+    def fetch_bills_page(self, *, start: datetime, end: datetime, page: int) -> Page:
+        raise NotSupported(f"{self.platform}: pulling settlement bills is not supported")
+
+    # -- pushes --------------------------------------------------------------------------------
+    def push_stock(self, updates: list[StockUpdate]) -> list[StockResult]:
+        raise NotSupported(f"{self.platform}: pushing stock is not supported")
+
+    def push_shipment(self, *, platform_order_id: str, carrier_code: str, tracking_no: str,
+                      lines: list | None = None) -> ShipmentResult:
+        raise NotSupported(f"{self.platform}: pushing shipments is not supported")
+
+    # -- mapping (also used for push-style messages arriving on the channel API) --------------
+    def map_order(self, raw: dict):
+        raise NotSupported(f"{self.platform}: no order mapping")
+
+    def map_refund(self, raw: dict):
+        raise NotSupported(f"{self.platform}: no refund mapping")
+
+    def map_bill(self, raw: dict):
+        raise NotSupported(f"{self.platform}: no bill mapping")
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()

@@ -1,0 +1,171 @@
+"""Pushes to the platforms: stock (changed lines every minute, everything nightly) and the shipment
+outbox relay (ARCHITECTURE.md section 7)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .adapters.base import AdapterError, NotSupported, StockUpdate
+from .models import Job, Outbox, SyncRun
+
+logger = logging.getLogger("integrations.pushes")
+
+MAX_CLAIMS_PER_RUN = 20
+
+
+def inventory_selectors():
+    """inventory.selectors when it provides the stock-sync contract (docs/INTERFACES.md), else None."""
+    try:
+        from inventory import selectors
+    except ImportError:
+        return None
+    if not all(hasattr(selectors, name) for name in ("sellable_stock_for_shop", "dirty_stock_claim", "dirty_stock_ack")):
+        return None
+    return selectors
+
+
+def _line_and_version(item):
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[0], item[1]
+    return item, getattr(item, "version", None)
+
+
+def _update_for(line, version=None) -> StockUpdate:
+    return StockUpdate(
+        platform_item_id=str(getattr(line, "platform_item_id", "") or ""),
+        platform_sku_id=str(getattr(line, "platform_sku_id", "") or ""),
+        outer_id=str(getattr(line, "outer_id", "") or ""),
+        quantity=max(0, int(line.quantity)),
+        ref=(getattr(line, "mapping_id", None), version),
+    )
+
+
+def _finish(run: SyncRun, status: str, error: str = "") -> SyncRun:
+    now = timezone.now()
+    run.status, run.error, run.finished_at = status, error[:4000], now
+    run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
+    run.skipped = max(0, run.fetched - run.updated - run.failed)
+    run.save()
+    from .models import SyncCursor
+
+    cursor, _ = SyncCursor.objects.get_or_create(shop=run.shop, job=run.job)
+    if status == SyncRun.Status.SUCCESS:
+        cursor.last_success_at, cursor.last_error, cursor.consecutive_failures = now, "", 0
+    else:
+        cursor.last_error, cursor.consecutive_failures = error[:4000], cursor.consecutive_failures + 1
+    cursor.last_started_at = run.started_at
+    cursor.save()
+    return run
+
+
+def _push_batches(adapter, run: SyncRun, updates: list[StockUpdate]) -> list[StockUpdate]:
+    """Send in the platform's batch size; returns the updates the platform accepted."""
+    accepted: list[StockUpdate] = []
+    errors: list[str] = []
+    size = max(1, adapter.stock_batch_size)
+    for index in range(0, len(updates), size):
+        batch = updates[index:index + size]
+        run.pages += 1
+        try:
+            results = adapter.push_stock(batch)
+        except NotSupported:
+            raise
+        except AdapterError as exc:
+            run.failed += len(batch)
+            errors.append(str(exc))
+            continue
+        for result in results:
+            if result.ok:
+                accepted.append(result.update)
+                run.updated += 1
+            else:
+                run.failed += 1
+                errors.append(f"{result.update.platform_sku_id or result.update.outer_id}: {result.error}")
+    if errors:
+        run.error = "; ".join(errors[:10])
+    return accepted
+
+
+def run_stock_push(*, shop, adapter, full: bool, trigger: str = "beat", task_id: str = "") -> SyncRun:
+    job = Job.PUSH_STOCK_FULL if full else Job.PUSH_STOCK
+    run = SyncRun.objects.create(shop=shop, job=job, trigger=trigger, task_id=task_id or "")
+    inventory = inventory_selectors()
+    if inventory is None:
+        return _finish(run, SyncRun.Status.SUCCESS, "inventory stock selectors are not installed: nothing to push")
+    try:
+        if full:
+            updates = [_update_for(line) for line in inventory.sellable_stock_for_shop(shop=shop)]
+            run.fetched = len(updates)
+            _push_batches(adapter, run, updates)
+        else:
+            for _ in range(MAX_CLAIMS_PER_RUN):
+                claimed = inventory.dirty_stock_claim(shop=shop, limit=500)
+                if not claimed:
+                    break
+                updates = [_update_for(*_line_and_version(item)) for item in claimed]
+                run.fetched += len(updates)
+                accepted = _push_batches(adapter, run, updates)
+                acks = [u.ref for u in accepted if u.ref and u.ref[0] is not None]
+                if acks:
+                    inventory.dirty_stock_ack(shop=shop, acks=acks)
+                if len(accepted) < len(updates):
+                    break  # the rest stays dirty and is retried on the next tick
+    except NotSupported as exc:
+        return _finish(run, SyncRun.Status.SUCCESS, str(exc))
+    status = SyncRun.Status.FAILED if run.failed else SyncRun.Status.SUCCESS
+    return _finish(run, status, run.error)
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(3600, 15 * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=random.uniform(base / 2, base))
+
+
+def run_shipment_relay(*, shop, adapter, trigger: str = "beat", task_id: str = "", limit: int = 200) -> SyncRun:
+    """Send the shop's due shipment rows. Each row is locked (SKIP LOCKED), sent and marked in
+    one transaction; a crash after the platform accepted but before commit resends it, which the
+    adapter treats as success when the platform says it is already shipped with that number."""
+    run = SyncRun.objects.create(shop=shop, job=Job.PUSH_SHIPMENTS, trigger=trigger, task_id=task_id or "")
+    now = timezone.now()
+    due = list(
+        Outbox.objects.filter(shop=shop, kind=Outbox.Kind.SHIPMENT, status=Outbox.Status.PENDING,
+                              next_attempt_at__lte=now).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
+    errors = []
+    for pk in due:
+        with transaction.atomic():
+            row = Outbox.objects.select_for_update(skip_locked=True).filter(pk=pk, status=Outbox.Status.PENDING).first()
+            if row is None:
+                continue
+            run.fetched += 1
+            row.attempts += 1
+            payload = row.payload
+            try:
+                result = adapter.push_shipment(
+                    platform_order_id=payload["platform_order_id"], carrier_code=payload["carrier_code"],
+                    tracking_no=payload["tracking_no"], lines=payload.get("lines"),
+                )
+                ok, error, retryable, response = result.ok, result.error, False, result.response
+            except NotSupported as exc:
+                ok, error, retryable, response = False, str(exc), False, {}
+            except AdapterError as exc:
+                ok, error, retryable, response = False, str(exc), exc.retryable, {}
+            if ok:
+                row.status, row.sent_at, row.last_error, row.response = Outbox.Status.SENT, timezone.now(), "", response
+                run.updated += 1
+            else:
+                row.last_error = error[:4000]
+                run.failed += 1
+                errors.append(f"{payload.get('platform_order_id')}: {error}")
+                if retryable and row.attempts < Outbox.MAX_ATTEMPTS:
+                    row.next_attempt_at = timezone.now() + _backoff(row.attempts)
+                else:
+                    row.status = Outbox.Status.FAILED
+            row.save()
+    status = SyncRun.Status.FAILED if run.failed else SyncRun.Status.SUCCESS
+    return _finish(run, status, "; ".join(errors[:10]))
