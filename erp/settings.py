@@ -225,11 +225,48 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 MOCK_PLATFORMS_URL = env.str("MOCK_PLATFORMS_URL", default="http://127.0.0.1:8100")
 DEFAULT_CURRENCY = "CNY"
 
+# Admin look and navigation (Unfold); the sidebar and index titles come from erp/admin_nav.py.
+from django.urls import reverse_lazy as _reverse_lazy  # noqa: E402
+from django.utils.translation import gettext_lazy as _lazy  # noqa: E402
+
 UNFOLD = {
-    "SITE_TITLE": "Seller ERP",
-    "SITE_HEADER": "Seller ERP",
+    "SITE_TITLE": _lazy("Seller ERP"),
+    "SITE_HEADER": _lazy("Seller ERP"),
+    "SITE_SUBHEADER": _lazy("Administration"),
     "SITE_URL": "/",
+    "SITE_SYMBOL": "storefront",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "erp.admin_nav.favicon_url"}],
+    "SITE_DROPDOWN": [
+        {"icon": "space_dashboard", "title": _lazy("Dashboard"), "link": _reverse_lazy("dashboard")},
+        {"icon": "api", "title": _lazy("API documentation"), "link": _reverse_lazy("api-docs")},
+    ],
     "SHOW_LANGUAGES": True,
     "SHOW_HISTORY": True,
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    "SHOW_VIEW_ON_SITE": True,
+    "SHOW_BACK_BUTTON": True,
+    "DASHBOARD_CALLBACK": "erp.admin_nav.dashboard_callback",
+    "ACCOUNT": {
+        "navigation": [{"title": _lazy("Dashboard"), "link": _reverse_lazy("dashboard")}],
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "erp.admin_nav.sidebar_navigation",
+    },
+    # Blue, as the operator pages (static/erp/erp.css --accent).
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97% .014 254.604)",
+            "100": "oklch(93.2% .032 255.585)",
+            "200": "oklch(88.2% .059 254.128)",
+            "300": "oklch(80.9% .105 251.813)",
+            "400": "oklch(70.7% .165 254.624)",
+            "500": "oklch(62.3% .214 259.815)",
+            "600": "oklch(54.6% .245 262.881)",
+            "700": "oklch(48.8% .243 264.376)",
+            "800": "oklch(42.4% .199 265.638)",
+            "900": "oklch(37.9% .146 265.522)",
+            "950": "oklch(28.2% .091 267.935)",
+        },
+    },
 }
