@@ -140,7 +140,10 @@ def _run_pull(shop: Shop, kind: PullKind, adapter, trigger: str, task_id: str, b
         return _finish(run, None, status=SyncRun.Status.SUCCESS, error="")
     deadline = time.monotonic() + budget if budget else None
     fetch = getattr(adapter, kind.fetch)
-    now = timezone.now()
+    try:
+        now = adapter.platform_now() or timezone.now()
+    except AdapterError as exc:
+        return _finish(run, cursor, status=SyncRun.Status.FAILED, error=f"platform clock: {exc}")
     overall_end = now - timedelta(seconds=shop.sync_lag_seconds)
     overlap = timedelta(seconds=shop.sync_overlap_seconds)  # only before the run's first window
     try:

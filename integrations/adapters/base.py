@@ -78,6 +78,10 @@ class PlatformAdapter:
         self.shop = shop
         self.client = client
 
+    def platform_now(self) -> datetime | None:
+        """The platform's clock (pull windows end there), or None to use the local clock."""
+        return None
+
     # -- pulls: one page of [start, end) by modified time -------------------------------------
     def fetch_orders_page(self, *, start: datetime, end: datetime, page: int) -> Page:
         raise NotSupported(f"{self.platform}: pulling orders is not supported")
