@@ -1,1 +1,280 @@
+"""Reads of the inventory: availability, what each shop should show, the dirty queue, stock health.
 
+``sku_for_platform_line`` records the mapping it looks up (an unmatched platform SKU becomes a row in
+the operators' queue, never a silent drop); ``dirty_stock_ack`` lives in services and is re-exported
+here because the interface names it next to ``dirty_stock_claim``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from . import stock_sql
+from .models import (
+    SKU,
+    BundleComponent,
+    LockStatus,
+    MatchMethod,
+    MoveKind,
+    PlatformSkuMapping,
+    StockDirty,
+    StockLevel,
+    StockLock,
+    SyncRule,
+    SyncRuleWarehouse,
+    Warehouse,
+)
+from .services import dirty_stock_ack  # noqa: F401  (part of the interface, see module docstring)
+
+
+@dataclass
+class ShopStockLine:
+    mapping_id: int
+    sku_id: int
+    platform_item_id: str
+    platform_sku_id: str
+    outer_id: str
+    quantity: int
+    delist: bool = False  # the shop's rule says: take the listing off sale at zero
+
+
+@dataclass
+class DirtyStockLine(ShopStockLine):
+    version: int = 0
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+def sku_for_platform_line(*, shop, platform_item_id: str, platform_sku_id: str = "", outer_id: str = "",
+                          title: str = "") -> SKU | None:
+    """Our SKU for a platform order line. Uses the mapping; without one, matches outer_id against
+    the merchant code and records the mapping; when nothing matches records an unmatched row for the
+    operators' queue and returns None."""
+    platform_item_id = str(platform_item_id or "")[:64]
+    platform_sku_id = str(platform_sku_id or "")[:64]
+    outer_id = str(outer_id or "").strip()[:64]
+    mapping = (PlatformSkuMapping.objects.select_related("sku")
+               .filter(shop=shop, platform_item_id=platform_item_id, platform_sku_id=platform_sku_id).first())
+    if mapping is not None and mapping.sku_id is not None:
+        return mapping.sku
+    sku = SKU.objects.filter(code=outer_id).first() if outer_id else None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if mapping is None:
+                mapping = PlatformSkuMapping.objects.create(
+                    shop=shop, platform_item_id=platform_item_id, platform_sku_id=platform_sku_id, outer_id=outer_id,
+                    title=str(title or "")[:300], sku=sku, match_method=MatchMethod.AUTO if sku else MatchMethod.NONE,
+                    last_seen_at=now)
+            else:
+                updated = PlatformSkuMapping.objects.filter(pk=mapping.pk, sku__isnull=True).update(
+                    sku=sku, outer_id=outer_id or mapping.outer_id,
+                    match_method=MatchMethod.AUTO if sku else MatchMethod.NONE, last_seen_at=now, updated_at=now)
+                if not updated:  # mapped by someone else meanwhile
+                    return PlatformSkuMapping.objects.select_related("sku").get(pk=mapping.pk).sku
+            if sku is not None:
+                stock_sql.mark_mappings_dirty([mapping.pk])
+    except IntegrityError:  # a concurrent first sighting created it
+        mapping = PlatformSkuMapping.objects.select_related("sku").get(
+            shop=shop, platform_item_id=platform_item_id, platform_sku_id=platform_sku_id)
+        return mapping.sku
+    return sku
+
+
+def unmatched_mappings(*, shop=None):
+    queue = PlatformSkuMapping.objects.filter(sku__isnull=True).select_related("shop").order_by("-last_seen_at", "-id")
+    return queue.filter(shop=shop) if shop is not None else queue
+
+
+def bundle_components(*, sku_ids) -> dict[int, list[tuple[int, int]]]:
+    parts = defaultdict(list)
+    for bundle_id, component_id, qty in (BundleComponent.objects.filter(bundle_id__in=sku_ids)
+                                         .order_by("component_id").values_list("bundle_id", "component_id", "quantity")):
+        parts[bundle_id].append((component_id, qty))
+    return dict(parts)
+
+
+# --- availability ------------------------------------------------------------------------------
+
+def warehouses_for_allocation() -> list[Warehouse]:
+    return list(Warehouse.objects.filter(is_active=True).order_by("priority", "id"))
+
+
+def available_by_warehouse(*, sku_ids: list[int]) -> dict[tuple[int, int], int]:
+    """{(warehouse_id, sku_id): available} — on_hand - reserved - promotion-locked; a bundle's is
+    the number of whole bundles its components allow in that warehouse."""
+    sku_ids = list({int(s) for s in sku_ids})
+    parts = bundle_components(sku_ids=sku_ids)
+    stock_ids = {s for s in sku_ids if s not in parts} | {c for comps in parts.values() for c, _ in comps}
+    avail: dict[tuple[int, int], int] = {}
+    warehouses = set()
+    for w, s, on_hand, reserved, locked in StockLevel.objects.filter(sku_id__in=stock_ids).values_list(
+            "warehouse_id", "sku_id", "on_hand", "reserved", "locked"):
+        avail[(w, s)] = max(on_hand - reserved - locked, 0)
+        warehouses.add(w)
+    result = {(w, s): n for (w, s), n in avail.items() if s in sku_ids}
+    for bundle_id, comps in parts.items():
+        for w in warehouses:
+            result[(w, bundle_id)] = min(avail.get((w, c), 0) // q for c, q in comps)
+    return result
+
+
+def sku_stock(*, sku: SKU) -> list[dict]:
+    """Per-warehouse figures of one SKU (components' figures drive a bundle's)."""
+    rows = StockLevel.objects.filter(sku=sku).select_related("warehouse").order_by("warehouse__priority", "warehouse_id")
+    return [{"warehouse": lv.warehouse, "on_hand": lv.on_hand, "reserved": lv.reserved, "locked": lv.locked,
+             "available": lv.available, "in_transit": lv.in_transit, "defective": lv.defective} for lv in rows]
+
+
+# --- channel stock -------------------------------------------------------------------------------
+
+def shop_warehouses(*, shop) -> list[Warehouse]:
+    """The active warehouses that feed a shop (its rule's list; none listed or no rule: all)."""
+    ids = list(SyncRuleWarehouse.objects.filter(rule__shop=shop).values_list("warehouse_id", flat=True))
+    queryset = Warehouse.objects.filter(is_active=True).order_by("priority", "id")
+    return list(queryset.filter(pk__in=ids) if ids else queryset)
+
+
+def apply_sync_rule(rule: SyncRule | None, available: int) -> int:
+    """What a shop shows for ``available`` units under its rule: (available - safety) × percentage
+    (rounded down) ± adjust, at most ``max``, at least ``min`` while anything is left, and never more
+    than the units really there after safety stock."""
+    if rule is None:
+        return max(available, 0)
+    real = available - rule.safety_stock
+    if real <= 0:
+        return 0
+    quantity = real * rule.percentage // 100 + rule.adjust
+    if rule.max_quantity is not None:
+        quantity = min(quantity, rule.max_quantity)
+    if rule.min_quantity is not None:
+        quantity = max(quantity, rule.min_quantity)
+    return max(min(quantity, real), 0)
+
+
+def sellable_stock_for_shop(*, shop, sku_ids=None, mapping_ids=None) -> list[ShopStockLine]:
+    """What the shop should show now for each of its matched platform SKUs, after its sync rule and
+    its promotion locks (a lock's remaining units are added on top for the lock's shop only)."""
+    rule = SyncRule.objects.filter(shop=shop).first()
+    mappings = PlatformSkuMapping.objects.filter(shop=shop, sku__isnull=False)
+    if sku_ids is not None:
+        mappings = mappings.filter(sku_id__in=list(sku_ids))
+    if mapping_ids is not None:
+        mappings = mappings.filter(pk__in=list(mapping_ids))
+    mappings = list(mappings.order_by("id").values_list("id", "sku_id", "platform_item_id", "platform_sku_id", "outer_id"))
+    if not mappings:
+        return []
+    skus = {m[1] for m in mappings}
+    parts = bundle_components(sku_ids=skus)
+    stock_ids = {s for s in skus if s not in parts} | {c for comps in parts.values() for c, _ in comps}
+    warehouse_ids = [w.pk for w in shop_warehouses(shop=shop)]
+    avail: dict[tuple[int, int], int] = {}
+    for w, s, on_hand, reserved, locked in StockLevel.objects.filter(warehouse_id__in=warehouse_ids, sku_id__in=stock_ids).values_list(
+            "warehouse_id", "sku_id", "on_hand", "reserved", "locked"):
+        avail[(w, s)] = max(on_hand - reserved - locked, 0)
+    own_locks = dict(StockLock.objects.filter(shop=shop, status=LockStatus.ACTIVE, sku_id__in=stock_ids)
+                     .values("sku_id").annotate(n=Sum("remaining")).values_list("sku_id", "n"))
+    total: dict[int, int] = {}
+    for sku_id in skus:
+        if sku_id in parts:
+            total[sku_id] = apply_sync_rule(rule, sum(min(avail.get((w, c), 0) // q for c, q in parts[sku_id])
+                                                      for w in warehouse_ids))
+        else:
+            total[sku_id] = apply_sync_rule(rule, sum(avail.get((w, sku_id), 0) for w in warehouse_ids)) + (own_locks.get(sku_id) or 0)
+    delist = rule.auto_delist if rule is not None else True
+    return [ShopStockLine(mapping_id=mid, sku_id=sid, platform_item_id=item, platform_sku_id=psku, outer_id=outer,
+                          quantity=total[sid], delist=delist and total[sid] == 0)
+            for mid, sid, item, psku, outer in mappings]
+
+
+def dirty_stock_claim(*, shop, limit: int = 500) -> list[DirtyStockLine]:
+    """The shop's changed mappings with the quantity to show now and the version to acknowledge.
+    Nothing while the shop's sync is switched off (the marks wait)."""
+    rule = SyncRule.objects.filter(shop=shop).first()
+    if rule is not None and not rule.is_active:
+        return []
+    marks = list(StockDirty.objects.filter(shop=shop, dirty=True).order_by("changed_at", "mapping_id")
+                 .values_list("mapping_id", "version")[: max(int(limit), 1)])
+    if not marks:
+        return []
+    versions = dict(marks)
+    lines = {line.mapping_id: line for line in sellable_stock_for_shop(shop=shop, mapping_ids=list(versions))}
+    result = []
+    for mapping_id, version in marks:
+        line = lines.get(mapping_id)
+        if line is None:  # unmapped since it was marked: nothing to push
+            continue
+        result.append(DirtyStockLine(**line.__dict__, version=version))
+    return result
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+@dataclass
+class StockHealthLine:
+    sku_id: int
+    code: str
+    name: str
+    on_hand: int
+    available: int
+    sold: int  # units shipped in the window
+    daily: float  # average units a day
+    days_of_cover: float | None  # None: nothing sold
+    status: str  # out | risk | slow | ok
+
+
+def stock_health(*, days: int = 30, risk_days: int = 7, slow_days: int = 90, warehouse=None, status=None) -> list[StockHealthLine]:
+    """Per SKU: days of cover from the last ``days`` days' shipments; 'out' (nothing available but
+    it sells), 'risk' (less than risk_days of cover), 'slow' (stock but no sale, or more than
+    slow_days of cover)."""
+    since = timezone.now() - datetime.timedelta(days=days)
+    levels = StockLevel.objects.all()
+    moves = Q(moves__kind=MoveKind.SHIPMENT, moves__created_at__gte=since)
+    if warehouse is not None:
+        levels = levels.filter(warehouse=warehouse)
+        moves &= Q(moves__warehouse=warehouse)
+    stock = {s: (oh, av) for s, oh, av in levels.values("sku_id").annotate(
+        oh=Sum("on_hand"), av=Sum("on_hand") - Sum("reserved") - Sum("locked")).values_list("sku_id", "oh", "av")}
+    sold = dict(SKU.objects.filter(is_bundle=False).annotate(n=Sum("moves__on_hand_delta", filter=moves))
+                .exclude(n=None).values_list("id", "n"))
+    lines = []
+    for sku_id, code, name in SKU.objects.filter(is_bundle=False, pk__in=set(stock) | set(sold)).order_by("code").values_list("id", "code", "name"):
+        on_hand, available = stock.get(sku_id, (0, 0))
+        n = -(sold.get(sku_id) or 0)
+        daily = n / days if days else 0.0
+        cover = (available / daily) if daily > 0 else None
+        if daily > 0 and available <= 0:
+            state = "out"
+        elif cover is not None and cover < risk_days:
+            state = "risk"
+        elif on_hand > 0 and (cover is None or cover > slow_days):
+            state = "slow"
+        else:
+            state = "ok"
+        if status and state != status:
+            continue
+        lines.append(StockHealthLine(sku_id=sku_id, code=code, name=name, on_hand=on_hand, available=available, sold=n,
+                                     daily=round(daily, 2), days_of_cover=None if cover is None else round(cover, 1),
+                                     status=state))
+    return lines
+
+
+def stock_health_counts(**kwargs) -> dict[str, int]:
+    counts = defaultdict(int)
+    for line in stock_health(**kwargs):
+        counts[line.status] += 1
+    return dict(counts)
+
+
+def unmatched_count() -> int:
+    return PlatformSkuMapping.objects.filter(sku__isnull=True).count()
+
+
+def active_locks_summary() -> dict:
+    return StockLock.objects.filter(status=LockStatus.ACTIVE).aggregate(n=Count("id"), units=Sum("remaining"))

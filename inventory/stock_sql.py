@@ -1,0 +1,156 @@
+"""The few SQL statements on the stock hot path (shared by inventory.services).
+
+Everything here runs through Django's cursor, so the tenant's row-level security applies, and every
+statement also names the tenant explicitly. Lock order, everywhere in inventory:
+StockLevel rows (by id) -> StockLock rows (by id) -> Reservation rows -> StockDirty rows (by
+mapping id). Keeping it is what makes concurrent reservations deadlock-free.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+
+from erp.tenancy.context import require_tenant
+
+from .models import (
+    BundleComponent,
+    PlatformSkuMapping,
+    Reservation,
+    StockDirty,
+    StockLevel,
+    SyncRule,
+    SyncRuleWarehouse,
+)
+
+LEVEL = StockLevel._meta.db_table
+RESERVATION = Reservation._meta.db_table
+DIRTY = StockDirty._meta.db_table
+MAPPING = PlatformSkuMapping._meta.db_table
+BUNDLE = BundleComponent._meta.db_table
+RULE = SyncRule._meta.db_table
+RULE_WH = SyncRuleWarehouse._meta.db_table
+
+BUCKETS = ("on_hand", "reserved", "locked", "in_transit", "defective")
+
+
+def tenant_id() -> int:
+    return require_tenant().pk
+
+
+def level_update(*, warehouse_id: int, sku_id: int, on_hand: int = 0, reserved: int = 0, locked: int = 0,
+                 in_transit: int = 0, defective: int = 0) -> dict | None:
+    """Add the deltas to one level, only if every CHECK still holds afterwards (a guarded UPDATE).
+
+    Returns the new buckets, or None when the row is missing or the change would break a rule (for
+    a reservation: on_hand - reserved - locked >= n). Never raises a constraint error."""
+    now = timezone.now()
+    sql = (
+        f"UPDATE {LEVEL} SET on_hand = on_hand + %s, reserved = reserved + %s, locked = locked + %s, "
+        "in_transit = in_transit + %s, defective = defective + %s, version = version + 1, updated_at = %s "
+        "WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s "
+        "AND on_hand + %s >= 0 AND reserved + %s >= 0 AND locked + %s >= 0 AND in_transit + %s >= 0 "
+        "AND defective + %s >= 0 AND on_hand + %s >= reserved + %s + locked + %s "
+        "RETURNING on_hand, reserved, locked, in_transit, defective"
+    )
+    params = [on_hand, reserved, locked, in_transit, defective, now, tenant_id(), warehouse_id, sku_id,
+              on_hand, reserved, locked, in_transit, defective, on_hand, reserved, locked]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return dict(zip(BUCKETS, row, strict=True)) if row else None
+
+
+def ensure_levels(pairs) -> None:
+    """Create missing StockLevel rows (all zero) for (warehouse_id, sku_id) pairs; one statement."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    tenant = require_tenant()
+    StockLevel.objects.bulk_create(
+        [StockLevel(tenant=tenant, warehouse_id=w, sku_id=s) for w, s in pairs], ignore_conflicts=True
+    )
+
+
+AFFECTED_CTE = (
+    # The SKU itself and every bundle made of it.
+    "affected(warehouse_id, sku_id) AS ("
+    " SELECT warehouse_id, sku_id FROM changed"
+    f" UNION SELECT c.warehouse_id, b.bundle_id FROM changed c JOIN {BUNDLE} b"
+    "   ON b.tenant_id = %s AND b.component_id = c.sku_id)"
+)
+# Mappings of those SKUs in every shop whose sync rule reads that warehouse (a shop with no rule, or
+# a rule listing no warehouse, reads them all). Params: now, tenant.
+AFFECTED_MAPPINGS = (
+    f"SELECT m.tenant_id, m.shop_id, m.id, 1, TRUE, %s, 0 FROM {MAPPING} m"
+    " WHERE m.tenant_id = %s AND m.sku_id IS NOT NULL AND EXISTS ("
+    "  SELECT 1 FROM affected a WHERE a.sku_id = m.sku_id AND ("
+    f"   NOT EXISTS (SELECT 1 FROM {RULE} r JOIN {RULE_WH} rw ON rw.rule_id = r.id"
+    "               WHERE r.tenant_id = m.tenant_id AND r.shop_id = m.shop_id)"
+    f"   OR EXISTS (SELECT 1 FROM {RULE} r JOIN {RULE_WH} rw ON rw.rule_id = r.id"
+    "              WHERE r.tenant_id = m.tenant_id AND r.shop_id = m.shop_id AND rw.warehouse_id = a.warehouse_id)))"
+    " ORDER BY m.id"
+)
+INSERT_DIRTY = f"INSERT INTO {DIRTY} (tenant_id, shop_id, mapping_id, version, dirty, changed_at, pushed_version)"
+ON_CONFLICT_DIRTY = (
+    f"ON CONFLICT (tenant_id, mapping_id) DO UPDATE SET version = {DIRTY}.version + 1, dirty = TRUE, "
+    "changed_at = excluded.changed_at"
+)
+
+
+def mark_dirty(pairs) -> None:
+    """Bump the dirty version of every (shop, mapping) whose stock the changed pairs affect."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return
+    tid = tenant_id()
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    changed = (f"changed(warehouse_id, sku_id) AS (SELECT CAST(v.w AS bigint), CAST(v.s AS bigint) "
+               f"FROM (VALUES {values}) AS v(w, s))")
+    sql = f"WITH {changed}, {AFFECTED_CTE} {INSERT_DIRTY} {AFFECTED_MAPPINGS} {ON_CONFLICT_DIRTY}"
+    params = [x for pair in pairs for x in pair] + [tid, timezone.now(), tid]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def mark_mappings_dirty(mapping_ids) -> None:
+    """Bump the dirty version of the given mappings (mapping or rule edits)."""
+    ids = sorted(set(mapping_ids))
+    if not ids:
+        return
+    tid = tenant_id()
+    placeholders = ", ".join(["%s"] * len(ids))
+    select = (f"SELECT m.tenant_id, m.shop_id, m.id, 1, TRUE, %s, 0 FROM {MAPPING} m "
+              f"WHERE m.tenant_id = %s AND m.id IN ({placeholders}) ORDER BY m.id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"{INSERT_DIRTY} {select} {ON_CONFLICT_DIRTY}", [timezone.now(), tid, *ids])
+
+
+def reserve_fast(*, warehouse_id: int, sku_id: int, quantity: int, ref_type: str, ref_id: str) -> bool:
+    """Postgres: reserve a plain SKU in ONE statement (guarded UPDATE + reservation row + dirty
+    marks), so the hot row is locked only for the statement and its commit. Returns False when it
+    did nothing (not enough stock, or the reference already holds a reservation): the caller then
+    takes the general path, which explains why. A concurrent duplicate raises IntegrityError."""
+    tid = tenant_id()
+    now = timezone.now()
+    sql = (
+        f"WITH lvl AS (UPDATE {LEVEL} SET reserved = reserved + %s, version = version + 1, updated_at = %s"
+        "  WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s AND on_hand - reserved - locked >= %s"
+        f"  AND NOT EXISTS (SELECT 1 FROM {RESERVATION} r WHERE r.tenant_id = %s AND r.ref_type = %s"
+        "     AND r.ref_id = %s AND r.sku_id = %s AND r.warehouse_id = %s)"
+        "  RETURNING warehouse_id, sku_id),"
+        f" res AS (INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,"
+        "  requested, status, lock_id, from_lock, created_at, closed_at)"
+        "  SELECT %s, %s, %s, warehouse_id, sku_id, NULL, %s, %s, 'open', NULL, 0, %s, NULL FROM lvl RETURNING id),"
+        " changed AS (SELECT warehouse_id, sku_id FROM lvl),"
+        f" {AFFECTED_CTE},"
+        f" dirty AS ({INSERT_DIRTY} {AFFECTED_MAPPINGS} {ON_CONFLICT_DIRTY} RETURNING 1)"
+        " SELECT (SELECT count(*) FROM res), (SELECT count(*) FROM dirty)"
+    )
+    params = [quantity, now, tid, warehouse_id, sku_id, quantity, tid, ref_type, ref_id, sku_id, warehouse_id,
+              tid, ref_type, ref_id, quantity, quantity, now,
+              tid, now, tid]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        reserved, _dirty = cursor.fetchone()
+    return bool(reserved)
