@@ -334,7 +334,7 @@ def _reserve_locked(*, warehouse, sku, quantity, ref_type, ref_id, shop) -> None
     from_lock: dict[int, list[tuple[StockLock, int]]] = defaultdict(list)
     for component_id, units in need.items():
         left = units
-        for lock in locks.get(component_id, []):
+        for lock in locks.get(component_id, [])[:1]:  # one lock per reservation row (its ``lock``)
             take = min(left, lock.remaining)
             if take:
                 from_lock[component_id].append((lock, take))
@@ -387,7 +387,7 @@ def _shortage(*, sku, warehouse, quantity, parts, levels, locks) -> Insufficient
     possible = None
     for component_id, per in parts:
         level = levels.get(component_id)
-        have = (level.available if level else 0) + sum(lk.remaining for lk in locks.get(component_id, []))
+        have = (level.available if level else 0) + sum(lk.remaining for lk in locks.get(component_id, [])[:1])
         units = max(have, 0) // per
         possible = units if possible is None else min(possible, units)
     return InsufficientStock(sku_id=sku.pk, warehouse_id=warehouse.pk, requested=quantity, available=possible or 0)
