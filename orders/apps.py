@@ -1,5 +1,38 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "orders"
+    verbose_name = _("Orders")
+
+    def ready(self):
+        from erp import dashboard, events
+
+        from . import services
+
+        events.subscribe("platform_orders.changed", services.on_platform_orders_changed)
+        events.subscribe("platform_refunds.changed", services.on_platform_refunds_changed)
+        # inventory may announce received stock; the out-of-stock queue is retried after commit
+        events.subscribe("inventory.stock_received", services.on_stock_received)
+        dashboard.register_nav(dashboard.NavLink(_("Orders"), "orders:workbench", "orders"))
+        dashboard.register(_dashboard_cards)
+
+
+def _dashboard_cards(request):
+    from django.urls import reverse
+
+    from erp.dashboard import Card
+
+    from .selectors import attention_counts
+
+    counts = attention_counts()
+    url = reverse("orders:workbench")
+    return [
+        Card(title=_("Orders to review"), value=counts["pending_review"], url=f"{url}?status=pending_review",
+             tone="warn" if counts["pending_review"] else "good", app_label="orders"),
+        Card(title=_("Orders on hold"), value=counts["on_hold"], url=f"{url}?status=on_hold",
+             tone="warn" if counts["on_hold"] else "good", app_label="orders"),
+        Card(title=_("Orders out of stock"), value=counts["out_of_stock"], url=f"{url}?queue=out_of_stock",
+             tone="bad" if counts["out_of_stock"] else "good", app_label="orders"),
+    ]

@@ -1,0 +1,169 @@
+"""Every call orders makes into inventory and integrations goes through here (docs/INTERFACES.md).
+
+Those apps are built in parallel: each entry point is looked up when called, so orders works (with
+"no SKU matched, no warehouse") before they land, and the tests can swap in a fake with
+``use_inventory(fake)`` / ``use_integrations(fake)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("orders")
+
+
+class InsufficientStock(Exception):
+    def __init__(self, sku_id=None, warehouse_id=None, requested=0, available=0):
+        super().__init__(f"sku {sku_id} in warehouse {warehouse_id}: requested {requested}, available {available}")
+        self.sku_id, self.warehouse_id, self.requested, self.available = sku_id, warehouse_id, requested, available
+
+
+@dataclass(frozen=True)
+class SkuInfo:
+    id: int
+    code: str = ""
+    weight_g: int = 0
+
+
+@dataclass(frozen=True)
+class WarehouseInfo:
+    id: int
+    code: str = ""
+    regions: tuple = ()
+    priority: int = 0
+    obj: object = field(default=None, compare=False, hash=False, repr=False)
+
+    def serves(self, province: str) -> bool:
+        return not self.regions or (province or "") in self.regions
+
+
+def _optional(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def _weight_g(sku) -> int:
+    for attr in ("weight_g", "weight_grams"):
+        value = getattr(sku, attr, None)
+        if value:
+            return int(value)
+    value = getattr(sku, "weight", None)  # kilograms (Decimal) when the model stores it so
+    if value:
+        try:
+            return int(float(value) * 1000)
+        except (TypeError, ValueError):
+            return 0
+    return 0
+
+
+class InventoryPort:
+    """The real inventory services and selectors."""
+
+    def sku_for_line(self, *, shop, platform_item_id: str, platform_sku_id: str, outer_id: str) -> SkuInfo | None:
+        fn = _optional("inventory.selectors", "sku_for_platform_line")
+        if fn is None:
+            return None
+        sku = fn(shop=shop, platform_item_id=platform_item_id, platform_sku_id=platform_sku_id, outer_id=outer_id)
+        if sku is None:
+            return None
+        return SkuInfo(id=sku.pk, code=getattr(sku, "code", ""), weight_g=_weight_g(sku))
+
+    def warehouses(self) -> list[WarehouseInfo]:
+        fn = _optional("inventory.selectors", "warehouses_for_allocation")
+        if fn is None:
+            return []
+        return [WarehouseInfo(id=w.pk, code=getattr(w, "code", ""), regions=tuple(getattr(w, "regions", None) or ()),
+                              priority=getattr(w, "priority", 0), obj=w) for w in fn()]
+
+    def available(self, *, sku_ids: list[int]) -> dict[tuple[int, int], int]:
+        fn = _optional("inventory.selectors", "available_by_warehouse")
+        return dict(fn(sku_ids=list(sku_ids))) if fn is not None and sku_ids else {}
+
+    def _skus(self, sku_ids):
+        from django.apps import apps
+
+        model = apps.get_model("inventory", "SKU")
+        return model.objects.in_bulk(list(sku_ids))
+
+    def reserve_many(self, *, warehouse: WarehouseInfo, items: list[tuple[int, int, str]]) -> None:
+        """items: (sku_id, quantity, ref_id). Raises InsufficientStock (ours) on the first shortage."""
+        fn = _optional("inventory.services", "stock_reserve")
+        if fn is None:
+            raise InsufficientStock(items[0][0] if items else None, warehouse.id, 0, 0)
+        error = _optional("inventory.services", "InsufficientStock") or InsufficientStock
+        skus = self._skus({sku_id for sku_id, _, _ in items})
+        for sku_id, quantity, ref_id in items:
+            try:
+                fn(warehouse=warehouse.obj, sku=skus[sku_id], quantity=quantity, ref_type="order_line", ref_id=ref_id)
+            except error as exc:
+                raise InsufficientStock(sku_id, warehouse.id, quantity, getattr(exc, "available", 0)) from exc
+
+    def release(self, *, ref_id: str) -> int:
+        fn = _optional("inventory.services", "stock_release")
+        return fn(ref_type="order_line", ref_id=ref_id) if fn is not None else 0
+
+    def commit(self, *, ref_id: str, source_doc: str = "") -> int:
+        fn = _optional("inventory.services", "stock_commit")
+        return fn(ref_type="order_line", ref_id=ref_id, source_doc=source_doc) if fn is not None else 0
+
+
+class IntegrationsPort:
+    def normalized_orders(self, *, shop_id: int, platform_order_ids: list[str]) -> list:
+        fn = _optional("integrations.selectors", "normalized_orders")
+        if fn is None:
+            logger.warning("integrations.selectors.normalized_orders is missing: platform orders not ingested")
+            return []
+        return list(fn(shop_id=shop_id, platform_order_ids=platform_order_ids))
+
+    def normalized_refunds(self, *, shop_id: int, platform_refund_ids: list[str]) -> list:
+        fn = _optional("integrations.selectors", "normalized_refunds")
+        if fn is None:
+            logger.warning("integrations.selectors.normalized_refunds is missing: refunds not intercepted")
+            return []
+        return list(fn(shop_id=shop_id, platform_refund_ids=platform_refund_ids))
+
+    def shipment_push_enqueue(self, *, shop, platform_order_id: str, carrier_code: str, tracking_no: str,
+                              lines: list[str] | None = None) -> bool:
+        fn = _optional("integrations.services", "shipment_push_enqueue")
+        if fn is None:
+            logger.warning("integrations.services.shipment_push_enqueue is missing: shipment not pushed")
+            return False
+        fn(shop=shop, platform_order_id=platform_order_id, carrier_code=carrier_code, tracking_no=tracking_no, lines=lines)
+        return True
+
+
+_inventory: object = InventoryPort()
+_integrations: object = IntegrationsPort()
+
+
+def inventory():
+    return _inventory
+
+
+def integrations():
+    return _integrations
+
+
+@contextmanager
+def use_inventory(port):
+    global _inventory
+    previous, _inventory = _inventory, port
+    try:
+        yield port
+    finally:
+        _inventory = previous
+
+
+@contextmanager
+def use_integrations(port):
+    global _integrations
+    previous, _integrations = _integrations, port
+    try:
+        yield port
+    finally:
+        _integrations = previous
