@@ -113,7 +113,7 @@ def render_order(order: Order) -> dict:
 def render_refund(world, refund) -> dict:
     order = world.get_order(PLATFORM, refund.order_id)
     line = order.line(refund.line_ids[0])
-    return {"id": refund.id, "orderId": refund.order_id, "buyerId": order.buyer_id, "buyerName": order.buyer_nick,
+    return {"id": int(refund.id), "orderId": refund.order_id, "buyerId": order.buyer_id, "buyerName": order.buyer_nick,
             "applyTime": fmt_cst(refund.created), "checkTime": fmt_cst(refund.checked) or "",
             "modified": fmt_cst(refund.modified), "applyRefundSum": refund.amount,
             "status": REFUND_STATUS[refund.status], "reason": refund.reason, "checkUserName": "",
