@@ -236,6 +236,7 @@ UNFOLD = {
     "SITE_URL": "/",
     "SITE_SYMBOL": "storefront",
     "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "erp.admin_nav.favicon_url"}],
+    "STYLES": ["erp.admin_nav.admin_css_url"],
     "SITE_DROPDOWN": [
         {"icon": "space_dashboard", "title": _lazy("Dashboard"), "link": _reverse_lazy("dashboard")},
         {"icon": "api", "title": _lazy("API documentation"), "link": _reverse_lazy("api-docs")},
