@@ -113,8 +113,10 @@ def page_of_orders(ctx: Ctx, select, page: int, size: int, render) -> tuple[list
     """Cut one page of ``select()`` (sorted orders), applying the list faults flagged on ``ctx``."""
     items = select()
     if "page_shift" in ctx.flags:
-        exposed = items[: page * size]
-        victims = ctx.rng.sample(exposed, min(2, len(exposed))) if exposed else []
+        # records the client has not received yet get modified now: they jump to the top (or leave the
+        # window), so the page boundaries move under the client's feet (repeats and misses across pages)
+        pending = items[(page - 1) * size:]
+        victims = ctx.rng.sample(pending, min(2, len(pending))) if pending else []
         for order in victims:
             ctx.world.touch(order)
         ctx.applied.append(f"page_shift:{len(victims)}")
