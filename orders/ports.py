@@ -84,24 +84,25 @@ class InventoryPort:
         fn = _optional("inventory.selectors", "available_by_warehouse")
         return dict(fn(sku_ids=list(sku_ids))) if fn is not None and sku_ids else {}
 
-    def _skus(self, sku_ids):
-        from django.apps import apps
-
-        model = apps.get_model("inventory", "SKU")
-        return model.objects.in_bulk(list(sku_ids))
-
-    def reserve_many(self, *, warehouse: WarehouseInfo, items: list[tuple[int, int, str]]) -> None:
-        """items: (sku_id, quantity, ref_id). Raises InsufficientStock (ours) on the first shortage."""
-        fn = _optional("inventory.services", "stock_reserve")
-        if fn is None:
+    def reserve_many(self, *, warehouse: WarehouseInfo, items: list[tuple[int, int, str]], shop=None) -> None:
+        """items: (sku_id, quantity, ref_id), reserved all-or-nothing (inventory.stock_reserve_many,
+        which locks its rows in id order). Raises our InsufficientStock on a shortage."""
+        many = _optional("inventory.services", "stock_reserve_many")
+        one = _optional("inventory.services", "stock_reserve")
+        if many is None and one is None:
             raise InsufficientStock(items[0][0] if items else None, warehouse.id, 0, 0)
         error = _optional("inventory.services", "InsufficientStock") or InsufficientStock
-        skus = self._skus({sku_id for sku_id, _, _ in items})
-        for sku_id, quantity, ref_id in items:
-            try:
-                fn(warehouse=warehouse.obj, sku=skus[sku_id], quantity=quantity, ref_type="order_line", ref_id=ref_id)
-            except error as exc:
-                raise InsufficientStock(sku_id, warehouse.id, quantity, getattr(exc, "available", 0)) from exc
+        target = warehouse.obj if warehouse.obj is not None else warehouse.id
+        try:
+            if many is not None:
+                many(lines=[{"warehouse": target, "sku": sku_id, "quantity": quantity, "ref_type": "order_line",
+                             "ref_id": ref_id, "shop": shop} for sku_id, quantity, ref_id in items])
+            else:
+                for sku_id, quantity, ref_id in items:
+                    one(warehouse=target, sku=sku_id, quantity=quantity, ref_type="order_line", ref_id=ref_id)
+        except error as exc:
+            raise InsufficientStock(getattr(exc, "sku_id", None), warehouse.id, getattr(exc, "requested", 0),
+                                    getattr(exc, "available", 0)) from exc
 
     def release(self, *, ref_id: str) -> int:
         fn = _optional("inventory.services", "stock_release")

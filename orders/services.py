@@ -62,7 +62,7 @@ ACTION_STATES: dict[str, frozenset[str]] = {
     "approve": frozenset({S.PENDING_REVIEW, S.ON_HOLD}),
     "hold": frozenset({S.PENDING_REVIEW, S.APPROVED, S.ALLOCATED, S.PICKING, S.ON_HOLD}),
     "release": frozenset({S.ON_HOLD}),
-    "merge": frozenset({S.PENDING_REVIEW, S.APPROVED}),
+    "merge": frozenset({S.PENDING_REVIEW, S.APPROVED, S.ALLOCATED}),  # an allocated one gives its stock back
     "unmerge": frozenset({S.PENDING_REVIEW, S.ON_HOLD, S.APPROVED, S.ALLOCATED}),
     "split": frozenset({S.PENDING_REVIEW, S.ON_HOLD, S.APPROVED}),
     "allocate": frozenset({S.APPROVED}),
@@ -393,9 +393,8 @@ def _apply_update(order: Order, n: NormalizedOrder, settings: OrderSettings) -> 
     _log(order, EventKind.PLATFORM, "platform.update", f"platform update: {old_state or '-'} -> {m.state} ({order.platform_status})")
 
     if m.state == OrderState.CANCELLED:
-        _stop_origin_lines(order, lines, why=f"cancelled on the platform ({order.platform_status})",
-                           refund_id=f"cancel:{order.platform_order_id}")
-        return []
+        return _stop_origin_lines(order, lines, why=f"cancelled on the platform ({order.platform_status})",
+                                  refund_id=f"cancel:{order.platform_order_id}")
     if m.state in (OrderState.SHIPPED, OrderState.COMPLETED):
         _platform_shipped(order, lines, completed=m.state == OrderState.COMPLETED)
         return []
@@ -507,7 +506,7 @@ def _recheck_owner(owner: Order, settings: OrderSettings) -> None:
     _rereview(owner, settings, platform_holds=holds, why="lines changed")
 
 
-def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refund_id: str) -> None:
+def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refund_id: str) -> list[int]:
     """Platform cancellation: before shipment the lines stop and release their stock; after
     shipment an after-sales case opens."""
     shipped = [ln for ln in lines if ln.is_committed]
@@ -520,6 +519,7 @@ def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refun
             ln.is_stopped = True
         OrderLine.objects.bulk_update(todo, ["is_stopped"])
     settings = order_settings()
+    approved: list[int] = []
     for owner in _owners(origin, lines):
         if owner.pk == origin.pk:
             owner = origin
@@ -541,10 +541,13 @@ def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refun
             if todo:
                 _log(owner, EventKind.PLATFORM, "lines.stopped", f"{origin.platform_order_id}: {why}")
             _recheck_owner(owner, settings)
+            if owner.status == S.APPROVED:
+                approved.append(owner.pk)
     if origin.status == S.CLOSED and not shipped:
         ev = _set_status(origin, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM)
         origin.save()
         ev.save()
+    return approved
 
 
 def _platform_shipped(order: Order, lines: list[OrderLine], *, completed: bool) -> None:
@@ -802,7 +805,7 @@ class MergeVerdict:
 def _merge_problems(base: Order, other: Order, settings: OrderSettings, *, check_window: bool = True) -> list[str]:
     why = []
     if other.status not in ACTION_STATES["merge"]:
-        why.append(f"it is {other.status}, only pending review or approved orders merge")
+        why.append(f"it is {other.status}, only unshipped orders not yet picked merge")
     if other.kind == OrderKind.SPLIT or base.kind == OrderKind.SPLIT:
         why.append("split parts are not merged")
     if other.merged_into_id:
@@ -867,6 +870,14 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
         if problems:
             raise Conflict(f"Order {o.display_no} cannot merge with {base.display_no}: {'; '.join(problems)}.")
     sources = [o for o in orders if o is not base] if merged else orders
+    evs = []
+    for o in orders:  # allocated ones give their stock back; the merged shipment is allocated afresh
+        if o.status in RESERVED_STATES:
+            ev = _release_order(o, "merging")
+            evs += [ev] if ev else []
+            evs.append(_set_status(o, S.APPROVED, why="merging: allocation released", code="deallocated"))
+            o.carrier_code = ""
+            o.save()
     if merged:
         target = base
     else:
@@ -877,7 +888,6 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
                      "currency", "is_presale", "presale_fully_paid", "platform_state"):
             setattr(target, name, getattr(base, name))
         target.save()
-    evs = []
     everyone = [target, *sources]
     target.status = S.APPROVED if all(o.status == S.APPROVED for o in everyone) else S.PENDING_REVIEW
     target.buyer_level = max(o.buyer_level for o in everyone)
@@ -948,7 +958,7 @@ def _auto_merge(order_ids: list[int], settings: OrderSettings) -> list[int]:
     if not fresh:
         return order_ids
     hashes = {o.address_hash for o in fresh}
-    pool = list(Order.objects.filter(address_hash__in=hashes, status__in=[S.APPROVED], merged_into__isnull=True)
+    pool = list(Order.objects.filter(address_hash__in=hashes, status__in=[S.APPROVED, S.ALLOCATED], merged_into__isnull=True)
                 .exclude(kind=OrderKind.SPLIT).order_by("pk"))
     groups: dict[tuple, list[Order]] = defaultdict(list)
     for o in pool:
@@ -1120,7 +1130,8 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
             part_lines = lines if part_order is order and len(parts) == 1 else list(
                 OrderLine.objects.filter(order=part_order, is_stopped=False).order_by("pk"))
             try:
-                inv.reserve_many(warehouse=part.warehouse, items=[(ln.sku_id, ln.quantity, str(ln.pk)) for ln in part_lines])
+                inv.reserve_many(warehouse=part.warehouse, shop=part_order.shop_id,
+                                 items=[(ln.sku_id, ln.quantity, str(ln.pk)) for ln in part_lines])
             except ports.InsufficientStock as exc:  # someone took it meanwhile: wait in the queue
                 for ln in part_lines:
                     inv.release(ref_id=str(ln.pk))

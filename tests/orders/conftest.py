@@ -52,7 +52,7 @@ class FakeInventory:
     def available(self, *, sku_ids):
         return {key: n - self.reserved(*key) for key, n in self.on_hand.items() if key[1] in set(sku_ids)}
 
-    def reserve_many(self, *, warehouse, items):
+    def reserve_many(self, *, warehouse, items, shop=None):
         for sku_id, qty, ref in items:
             if ref in self.reservations:
                 continue
