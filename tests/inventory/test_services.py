@@ -336,10 +336,18 @@ def test_expire_task_fans_out_over_tenants(stock, tenant_b):
     assert lock.status == LockStatus.ENDED and level(stock.wh1, stock.sku).locked == 0
 
 
-def test_beat_schedule_is_registered(db):
+def test_beat_schedule_is_registered_by_migration(db):
+    """The data migration registers the beat job (idempotently: running it again adds nothing)."""
+    import importlib
+
+    from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
-    assert PeriodicTask.objects.filter(task="inventory.expire_stock_locks", enabled=True).exists()
+    migration = importlib.import_module("inventory.migrations.0002_stockmove_append_only_and_beat")
+    migration.add_periodic_tasks(apps, None)
+    migration.add_periodic_tasks(apps, None)
+    task = PeriodicTask.objects.get(task="inventory.expire_stock_locks")
+    assert task.enabled and task.interval.every == 60
 
 
 # --- channel stock ---------------------------------------------------------------------------
