@@ -4,8 +4,9 @@ A pull covers ``[watermark - overlap, now - lag]`` cut into windows no longer th
 ``max_window``. Inside a window it asks for page 1 (to learn the total), then reads the pages from
 the last one backwards and page 1 again (an order modified while we page leaves the window and
 shifts later rows forward: reading backwards turns that into a harmless duplicate, never a miss;
-it is picked up again by the next window). Each page is stored and the cursor moved in one
-transaction, so a worker killed mid-pull resumes at the next uncommitted page and a replayed page
+it is picked up again by the next window). When the final read of page 1 reports more records than
+the distinct ids read, the window is read again (up to MAX_RESCANS). Each page is stored and the
+cursor moved in one transaction, so a worker killed mid-pull resumes at the next uncommitted page and a replayed page
 changes nothing. A session advisory lock per (shop, job) keeps two pulls of a shop from overlapping;
 it dies with the connection when a worker is killed.
 """
@@ -59,14 +60,15 @@ class PullKind:
     job: str
     fetch: str  # adapter method
     store: callable
-    event_ids: str
+    id_attr: str  # the platform id of a normalised record
 
 
 PULLS = {
-    Job.PULL_ORDERS: PullKind(Job.PULL_ORDERS, "fetch_orders_page", store.store_orders, "platform_order_ids"),
-    Job.PULL_REFUNDS: PullKind(Job.PULL_REFUNDS, "fetch_refunds_page", store.store_refunds, "platform_refund_ids"),
-    Job.PULL_BILLS: PullKind(Job.PULL_BILLS, "fetch_bills_page", store.store_bill_lines, "platform_bill_ids"),
+    Job.PULL_ORDERS: PullKind(Job.PULL_ORDERS, "fetch_orders_page", store.store_orders, "platform_order_id"),
+    Job.PULL_REFUNDS: PullKind(Job.PULL_REFUNDS, "fetch_refunds_page", store.store_refunds, "platform_refund_id"),
+    Job.PULL_BILLS: PullKind(Job.PULL_BILLS, "fetch_bills_page", store.store_bill_lines, "platform_bill_id"),
 }
+MAX_RESCANS = 2
 
 
 class LockBusy(Exception):
@@ -146,6 +148,7 @@ def _run_pull(shop: Shop, kind: PullKind, adapter, trigger: str, task_id: str, b
         return _finish(run, cursor, status=SyncRun.Status.FAILED, error=f"platform clock: {exc}")
     overall_end = now - timedelta(seconds=shop.sync_lag_seconds)
     overlap = timedelta(seconds=shop.sync_overlap_seconds)  # only before the run's first window
+    window_key, seen, rescans = None, set(), 0  # distinct ids read in a window this run started
     try:
         while True:
             if cursor.window_end is None:
@@ -159,9 +162,24 @@ def _run_pull(shop: Shop, kind: PullKind, adapter, trigger: str, task_id: str, b
             if run.window_start is None or cursor.window_start < run.window_start:
                 run.window_start = cursor.window_start
             run.window_end = cursor.window_end
-            page_no = cursor.next_page or 1
-            page = fetch(start=cursor.window_start, end=cursor.window_end, page=page_no)
-            _commit_page(shop, kind, cursor, run, page, probe=cursor.next_page == 0)
+            probe = cursor.next_page == 0
+            if probe and window_key != (cursor.window_start, cursor.window_end):
+                window_key, seen, rescans = (cursor.window_start, cursor.window_end), set(), 0
+            page = fetch(start=cursor.window_start, end=cursor.window_end, page=cursor.next_page or 1)
+            if window_key == (cursor.window_start, cursor.window_end):
+                seen.update(getattr(item, kind.id_attr) for item in page.items)
+            last = (probe and page.pages <= 1) or (not probe and page.page <= 1)
+            if last and window_key == (cursor.window_start, cursor.window_end) \
+                    and len(seen) + page.malformed < page.total and rescans < MAX_RESCANS:
+                # Fewer distinct records than the platform counts: rows shifted between pages while
+                # we read (the window ends after the platform's "now"?). Read the window again.
+                rescans += 1
+                logger.info("window re-read", extra={"shop": shop.pk, "job": job, "seen": len(seen),
+                                                     "total": page.total})
+                _commit_page(shop, kind, cursor, run, page, next_page=0)
+            else:
+                _commit_page(shop, kind, cursor, run, page,
+                             next_page=None if last else (page.pages if probe else page.page - 1))
             if cursor.window_end is None and cursor.watermark >= overall_end:
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -178,17 +196,15 @@ def _run_pull(shop: Shop, kind: PullKind, adapter, trigger: str, task_id: str, b
     return _finish(run, cursor, status=SyncRun.Status.SUCCESS)
 
 
-def _commit_page(shop: Shop, kind: PullKind, cursor: SyncCursor, run: SyncRun, page, *, probe: bool) -> None:
-    """Store one page and move the cursor, atomically."""
+def _commit_page(shop: Shop, kind: PullKind, cursor: SyncCursor, run: SyncRun, page, *, next_page: int | None) -> None:
+    """Store one page and move the cursor, atomically. ``next_page`` None: the window is complete."""
     with transaction.atomic():
         result = kind.store(shop=shop, **{_store_arg(kind): page.items})
-        if probe and page.pages > 1:
-            cursor.next_page = page.pages  # now read from the last page backwards
-        elif probe or page.page <= 1:
-            cursor.watermark = cursor.window_end  # the window is complete
+        if next_page is None:
+            cursor.watermark = cursor.window_end
             cursor.window_start = cursor.window_end = cursor.next_page = None
         else:
-            cursor.next_page = page.page - 1
+            cursor.next_page = next_page
         cursor.save(update_fields=["watermark", "window_start", "window_end", "next_page"])
         run.pages += 1
         run.fetched += result.fetched + page.malformed

@@ -25,7 +25,7 @@ def make_order(pid: str, modified: datetime, state: str = OrderState.PAID, qty: 
 
 
 class FakePlatform:
-    """Orders by id with their latest state; pages sorted by modified time like the real APIs."""
+    """Orders by id with their latest state; pages sorted newest first like the real APIs."""
 
     def __init__(self, *, seed: int = 1):
         self.orders: dict[str, NormalizedOrder] = {}
@@ -43,7 +43,7 @@ class FakePlatform:
 
     def window(self, start, end):
         rows = [o for o in self.orders.values() if start <= o.modified_at < end]
-        return sorted(rows, key=lambda o: (o.modified_at, o.platform_order_id))
+        return sorted(rows, key=lambda o: (o.modified_at, o.platform_order_id), reverse=True)
 
 
 class FakeAdapter(PlatformAdapter):

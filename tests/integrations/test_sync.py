@@ -135,3 +135,25 @@ def test_budget_makes_a_partial_run(shop, fake_platform):
     _seed(fake_platform, 40, timezone.now())
     run = sync.run_job(shop=shop, job=Job.PULL_ORDERS, budget_seconds=0.000001)
     assert run.status == SyncRun.Status.PARTIAL and run.pages == 1
+
+
+def test_a_record_that_moves_inside_the_window_while_paging_triggers_a_re_read(shop, fake_platform):
+    now = timezone.now()
+    for i in range(35):
+        fake_platform.put(make_order(f"O{i:03d}", now - timedelta(minutes=60) + timedelta(seconds=i)))
+    shop.initial_lookback_hours = 2
+    shop.sync_lag_seconds = 0
+    moved = {}
+
+    def move_once(fake, start, end, page):
+        if page == 2 and not moved:
+            # modified again but still inside this window: it jumps to page 1 and everything newer
+            # shifts one place towards the last page, so O015 slides from page 2 into page 3 (read)
+            moved["at"] = end - timedelta(seconds=1)
+            fake.put(make_order("O000", moved["at"], state=OrderState.SHIPPED))
+
+    fake_platform.on_call = move_once
+    run = sync.run_job(shop=shop, job=Job.PULL_ORDERS)
+    assert run.status == SyncRun.Status.SUCCESS
+    assert _stored(shop) == _expected(fake_platform)
+    assert _stored(shop)["O000"] == (OrderState.SHIPPED, moved["at"])
