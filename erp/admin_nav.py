@@ -57,7 +57,8 @@ def sidebar_navigation(request) -> list[dict]:
             ]
         }
     ]
-    for app in admin.site.get_app_list(request):
+    apps = admin.site.get_app_list(request)
+    for app in apps:
         label = app["app_label"]
         items = [
             {
@@ -69,7 +70,8 @@ def sidebar_navigation(request) -> list[dict]:
             if model.get("admin_url")
         ]
         if items:
-            navigation.append({"title": app_title(app), "collapsible": True, "items": items})
+            # Folded groups (opened where the current page is) once the list grows long.
+            navigation.append({"title": app_title(app), "collapsible": len(apps) > 4, "items": items})
     return navigation
 
 
