@@ -1,11 +1,9 @@
 """Child processes ``manage.py serve`` (``make run``) starts for the integrations app: the mock platforms,
-unless something already answers on their port (e.g. a mock started by hand)."""
+unless something already answers on their port (e.g. a mock started by hand) or MOCK_PLATFORMS=0."""
 
 import os
 import socket
 import sys
-
-MOCK_PLATFORMS_PORT = int(os.environ.get("MOCK_PLATFORMS_PORT", "8100"))
 
 
 def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -15,6 +13,7 @@ def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def processes() -> list[list[str]]:
-    if os.environ.get("MOCK_PLATFORMS", "1") == "0" or _port_in_use(MOCK_PLATFORMS_PORT):
+    port = int(os.environ.get("MOCK_PLATFORMS_PORT", "8100"))
+    if os.environ.get("MOCK_PLATFORMS", "1") == "0" or _port_in_use(port):
         return []
-    return [[sys.executable, "manage.py", "run_mock_platforms", "--port", str(MOCK_PLATFORMS_PORT), "--realtime"]]
+    return [[sys.executable, "manage.py", "run_mock_platforms", "--port", str(port), "--realtime"]]

@@ -383,7 +383,7 @@ class World:
                 self.now = max(self.now, when)
                 created.append(self.create_order(code).id)
             self._run_events_until(step_end)
-            self.now = step_end
+            self.now = max(self.now, step_end)
         return {"now": self.now.isoformat(), "created": created}
 
     def _rate_per_second(self, shop: Shop, rng: random.Random, step: float) -> float:
@@ -417,13 +417,18 @@ class World:
         snapshot.receiver = dict(order.receiver)
         order.prev = snapshot
         order.version += 1
-        stamp = self.stamp()
-        order.modified = stamp if stamp > order.modified else order.modified + timedelta(seconds=1)
+        order.modified = self._later_than(order.modified)
 
     def touch_refund(self, refund: Refund) -> None:
         refund.version += 1
-        stamp = self.stamp()
-        refund.modified = stamp if stamp > refund.modified else refund.modified + timedelta(seconds=1)
+        refund.modified = self._later_than(refund.modified)
+
+    def _later_than(self, previous: datetime) -> datetime:
+        """A modification stamp after ``previous`` that is never in the platform's future: a second change
+        within the same second moves the simulated clock on by a second."""
+        if self.stamp() <= previous:
+            self.now = previous + timedelta(seconds=1)
+        return self.stamp()
 
     def order_rng(self, order: Order) -> random.Random:
         key = (order.platform, order.id)

@@ -51,7 +51,7 @@ def test_simulated_day_covers_the_cases():
             seen[order.platform].add(mock.platform_status(order))
             if order.platform == "pdd":
                 seen["pdd_group"].add(order.group_status)
-            if order.status == "paid" and mock.world.orders and order.created < mock.world.now:
+            if order.status == "paid":
                 try:
                     shop = mock.world.shops[order.shop]
                     if mock.world.order_rng(order).random() < 0.5:
@@ -73,8 +73,8 @@ def test_simulated_day_covers_the_cases():
     assert closed["unpaid_timeout"] and closed["refunded"]
     merge_keys = Counter((o.shop, o.merge_key) for o in orders)
     assert max(merge_keys.values()) >= 2  # orders that share a receiver
-    assert any(o.prev is not None and o.prev.merge_key != o.merge_key and o.prev.status == o.status
-               for o in orders) or any(o.buyer_message for o in orders)
+    assert any(o.prev is not None and o.prev.merge_key != o.merge_key for o in orders)  # address changes
+    assert any(o.buyer_message for o in orders)
     refunds = list(w.refunds.values())
     assert {"before", "after"} <= {r.phase for r in refunds}
     assert {"success", "closed"} <= {r.status for r in refunds}
