@@ -250,7 +250,7 @@ def _snapshot(mock):
 def test_scenario_is_deterministic_per_seed():
     def run(seed):
         mock = MockPlatforms(seed, start_time=START, config={"orders_per_hour": 20})
-        for _ in range(6):
+        for _ in range(3):
             mock.advance(minutes=60)
         return mock
 

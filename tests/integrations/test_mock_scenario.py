@@ -43,12 +43,14 @@ def pdd_order(h, sn):
 
 # ------------------------------------------------------------------------------ the whole flow
 def test_simulated_day_covers_the_cases():
-    mock = MockPlatforms(21, start_time=START, config={"orders_per_hour": 30})
+    mock = MockPlatforms(21, start_time=START, config={"orders_per_hour": 20})
     seen: dict[str, set] = defaultdict(set)
-    for _ in range(48):  # 8 hours in 10-minute steps, shipping what may ship as an ERP would
-        mock.advance(minutes=10)
+    receivers: dict[tuple, set] = defaultdict(set)
+    for _ in range(32):  # 8 hours in 15-minute steps, shipping what may ship as an ERP would
+        mock.advance(minutes=15)
         for order in list(mock.world.orders.values()):
             seen[order.platform].add(mock.platform_status(order))
+            receivers[(order.platform, order.id)].add(order.merge_key)
             if order.platform == "pdd":
                 seen["pdd_group"].add(order.group_status)
             if order.status == "paid":
@@ -73,7 +75,7 @@ def test_simulated_day_covers_the_cases():
     assert closed["unpaid_timeout"] and closed["refunded"]
     merge_keys = Counter((o.shop, o.merge_key) for o in orders)
     assert max(merge_keys.values()) >= 2  # orders that share a receiver
-    assert any(o.prev is not None and o.prev.merge_key != o.merge_key for o in orders)  # address changes
+    assert any(len(keys) > 1 for keys in receivers.values())  # address changes before shipment
     assert any(o.buyer_message for o in orders)
     refunds = list(w.refunds.values())
     assert {"before", "after"} <= {r.phase for r in refunds}
@@ -91,10 +93,10 @@ def test_simulated_day_covers_the_cases():
 
 
 def test_promotion_bursts_raise_the_order_rate():
-    quiet = MockPlatforms(3, start_time=START, config={"orders_per_hour": 20, "promotions": False})
-    busy = MockPlatforms(3, start_time=START, config={"orders_per_hour": 20, "promotions": True})
-    quiet.advance(hours=24)
-    busy.advance(hours=24)
+    quiet = MockPlatforms(3, start_time=START, config={"orders_per_hour": 10, "promotions": False})
+    busy = MockPlatforms(3, start_time=START, config={"orders_per_hour": 10, "promotions": True})
+    quiet.advance(hours=12)
+    busy.advance(hours=12)
     assert len(busy.world.orders) > len(quiet.world.orders)
 
 
