@@ -1,0 +1,130 @@
+import pytest
+
+from erp.tenancy.roles import Role
+from orders.models import Order, OrderKind, OrderLine, OrderStatus
+
+from .conftest import address, line, norder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def orders(world, inv):
+    from orders.services import orders_ingest_normalized
+
+    inv.stock(1, "A", 1000)
+    orders_ingest_normalized(shop=world, normalized=[
+        norder(f"P{i}", buyer=f"b{i}", receiver=address(address=f"路 {i} 号"), lines=[line("A"), line("A")])
+        for i in range(30)] + [norder("HELD", buyer_message="call me")])
+    return list(Order.objects.order_by("pk"))
+
+
+@pytest.fixture
+def api(tenant_a):
+    return tenant_a.api(Role.OPERATOR)
+
+
+def test_list_filters_and_cursor_pages(api, orders):
+    body = api.get("/api/v1/orders/", {"page_size": 10}).json()
+    assert len(body["results"]) == 10 and body["next"]
+    assert body["results"][0]["id"] == orders[-1].pk
+    second = api.get(body["next"]).json()
+    assert second["results"][0]["id"] == orders[-11].pk
+    held = api.get("/api/v1/orders/", {"status": "on_hold", "hold_reason": "buyer_message"}).json()["results"]
+    assert [o["platform_order_id"] for o in held] == ["HELD"] and held[0]["hold_reasons"] == ["buyer_message"]
+    assert api.get("/api/v1/orders/", {"buyer": "b3"}).json()["results"][0]["platform_order_id"] == "P3"
+    assert len(api.get("/api/v1/orders/", {"sku": "A"}).json()["results"]) == 31
+    assert api.get("/api/v1/orders/", {"sku": "NOPE"}).json()["results"] == []
+    assert len(api.get("/api/v1/orders/", {"created_from": "2026-11-01", "paid_to": "2026-11-02"}).json()["results"]) == 31
+    assert api.get("/api/v1/orders/", {"created_from": "2026-11-02"}).json()["results"] == []
+    assert api.get("/api/v1/orders/", {"shop": orders[0].shop_id, "platform": "taobao"}).status_code == 200
+
+
+LIST_QUERIES = 4  # authentication (token, membership, last use) + one page query (orders joined with shops)
+DETAIL_QUERIES = 7  # authentication (3) + order, lines, timeline, waybills
+
+
+@pytest.mark.parametrize("page_size", [1, 10, 31])
+def test_list_query_count_is_pinned(api, orders, page_size, django_assert_num_queries):
+    api.get("/api/v1/orders/")
+    with django_assert_num_queries(LIST_QUERIES):
+        response = api.get("/api/v1/orders/", {"page_size": page_size, "status": "allocated"})
+    assert len(response.json()["results"]) == min(page_size, 30)
+
+
+@pytest.mark.parametrize("index", [0, -1])
+def test_detail_query_count_is_pinned(api, orders, index, django_assert_num_queries):
+    api.get(f"/api/v1/orders/{orders[0].pk}/")
+    with django_assert_num_queries(DETAIL_QUERIES):
+        response = api.get(f"/api/v1/orders/{orders[index].pk}/")
+    detail = response.json()
+    assert detail["timeline"][0]["code"] == "created" and detail["lines"]
+
+
+def test_actions_and_409s(api, orders):
+    held = Order.objects.get(platform_order_id="HELD")
+    assert api.post(f"/api/v1/orders/{held.pk}/allocate/").status_code == 409
+    r = api.post(f"/api/v1/orders/{held.pk}/release/", {"why": "fine"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == OrderStatus.APPROVED
+    r = api.post(f"/api/v1/orders/{held.pk}/allocate/")
+    assert r.status_code == 200 and r.json()["status"] == OrderStatus.ALLOCATED
+    r = api.post(f"/api/v1/orders/{held.pk}/ship/", {}, format="json")
+    assert r.status_code == 200 and r.json()["tracking_no"] and r.json()["waybills"]
+    again = api.post(f"/api/v1/orders/{held.pk}/ship/")
+    assert again.status_code == 409 and "Shipped" in again.json()["detail"]
+    assert api.post(f"/api/v1/orders/{held.pk}/cancel/").status_code == 409
+    assert api.post(f"/api/v1/orders/{held.pk}/hold/", {"reason": "unpaid"}, format="json").status_code == 400
+    assert api.post(f"/api/v1/orders/{held.pk}/split/", {"lines": {"x": "y"}}, format="json").status_code == 400
+    assert api.post("/api/v1/orders/999999/approve/").status_code == 404
+
+
+def test_hold_release_cancel_via_api(api, orders):
+    o = orders[0]
+    r = api.post(f"/api/v1/orders/{o.pk}/hold/", {"why": "check"}, format="json")
+    assert r.json()["status"] == OrderStatus.ON_HOLD and r.json()["timeline"][-1]["actor_label"].endswith("operator")
+    assert api.post(f"/api/v1/orders/{o.pk}/cancel/", {"why": "bye"}, format="json").json()["status"] == "cancelled"
+
+
+def test_merge_dry_run_merge_unmerge_split(api, world, orders):
+    s = __import__("orders.services", fromlist=["x"]).order_settings()
+    s.auto_merge = False
+    s.save()
+    from orders.services import orders_ingest_normalized
+
+    orders_ingest_normalized(shop=world, normalized=[norder("M1", buyer="z", lines=[line("A", 3)]),
+                                                     norder("M2", buyer="z"), norder("M3", buyer="other")])
+    m1, m2, m3 = (Order.objects.get(platform_order_id=p).pk for p in ("M1", "M2", "M3"))
+    dry = api.post("/api/v1/orders/merge/", {"order_ids": [m1, m2, m3], "dry_run": True}, format="json").json()
+    assert [v["mergeable"] for v in dry] == [True, True, False]
+    bad = api.post("/api/v1/orders/merge/", {"order_ids": [m1, m3]}, format="json")
+    assert bad.status_code == 409 and "different buyer" in bad.json()["detail"]
+    merged = api.post("/api/v1/orders/merge/", {"order_ids": [m1, m2]}, format="json")
+    assert merged.status_code == 201 and merged.json()["kind"] == OrderKind.MERGED
+    mid = merged.json()["id"]
+    line_id = OrderLine.objects.filter(order_id=mid, quantity=3).get().pk
+    split = api.post(f"/api/v1/orders/{mid}/split/", {"lines": {str(line_id): 1}}, format="json")
+    assert split.status_code == 201 and len(split.json()) == 2
+    assert api.post(f"/api/v1/orders/{mid}/unmerge/").status_code == 409  # has a split part
+
+
+def test_bulk_and_queues(api, orders):
+    ids = [o.pk for o in orders[:3]] + [Order.objects.get(platform_order_id="HELD").pk]
+    r = api.post("/api/v1/orders/bulk/", {"action": "ship", "order_ids": ids}, format="json").json()["results"]
+    assert list(r.values()).count("ok") == 3
+    queues = api.get("/api/v1/orders/queues/").json()
+    assert queues["status"]["shipped"] == 3 and queues["hold_reason"]["buyer_message"] == 1
+
+
+def test_roles_and_tenants(tenant_a, tenant_b, orders):
+    assert tenant_a.api(Role.FINANCE).get("/api/v1/orders/").status_code == 200
+    assert tenant_a.api(Role.FINANCE).post(f"/api/v1/orders/{orders[0].pk}/cancel/").status_code == 403
+    assert tenant_b.api().get(f"/api/v1/orders/{orders[0].pk}/").status_code == 404
+    assert tenant_b.api().post(f"/api/v1/orders/{orders[0].pk}/cancel/").status_code == 404
+    assert tenant_b.api().get("/api/v1/orders/").json()["results"] == []
+
+
+def test_schema_documents_the_actions(api, tenant_a):
+    r = tenant_a.api().get("/api/schema/")
+    assert r.status_code == 200
+    text = r.content.decode()
+    assert "/api/v1/orders/{id}/approve/" in text and "/api/v1/orders/merge/" in text
