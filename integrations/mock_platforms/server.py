@@ -192,7 +192,8 @@ class MockPlatforms:
             created = []
             for n in range(max(0, int(count))):
                 code = codes[n % len(codes)]
-                order = self.world.create_order(code, kind=kind or "normal", lines=lines)
+                order = self.world.create_order(code, kind=None if kind == "random" else (kind or "normal"),
+                                                lines=lines)
                 created.append({"platform": order.platform, "shop": code, "order_id": order.id,
                                 "status": order.status})
             return created
@@ -401,6 +402,8 @@ class MockPlatforms:
             params.update(_parse_body(body, content_type))
             status, payload, delay, fault = self.handle_api(BY_PATH[path], params)
             headers = {"X-Mock-Fault": fault} if fault else {}
+            if status == 429:
+                headers["Retry-After"] = "1"
             if isinstance(payload, str):
                 return status, {**headers, "Content-Type": "text/html; charset=utf-8"}, payload.encode(), delay
             return status, {**headers, "Content-Type": "application/json;charset=UTF-8"}, _dump(payload), delay

@@ -2,6 +2,8 @@
 
 import socket
 import urllib.error
+import urllib.request
+from urllib.parse import urlencode
 
 import pytest
 
@@ -33,8 +35,13 @@ def tb_list(h, shop="tb-main", **extra):
 ])
 def test_rate_limit_answers_429_with_platform_body(h, shop, method, window, check):
     params = {"tb": h.tb_window(hours=1), "jd": h.jd_window(), "pdd": h.pdd_window()}[window]
-    h.control("faults", {"kind": "rate_limit", "count": 2, "shop": shop})
+    h.control("faults", {"kind": "rate_limit", "count": 1, "shop": shop})
     client = h.client(shop)
+    raw = urllib.request.Request(client.url, data=urlencode(client.params(method, params)).encode(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(raw, timeout=5)
+    assert info.value.code == 429 and info.value.headers["Retry-After"] == "1"
+    h.control("faults", {"kind": "rate_limit", "count": 2, "shop": shop})
     for _ in range(2):
         status, body = client.call(method, **params)
         assert status == 429

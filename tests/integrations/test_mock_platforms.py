@@ -275,6 +275,8 @@ def test_control_endpoints_over_http(h):
     assert h.control("config", {"slow_seconds": 0.5})["slow_seconds"] == 0.5
     created = h.control("generate", {"count": 4, "platform": "taobao"})["created"]
     assert {c["shop"] for c in created} == {"tb-main", "tb-second"}
+    assert {c["status"] for c in created} == {"paid"}
+    assert len(h.control("generate", {"count": 3, "shop": "jd-main", "kind": "random"})["created"]) == 3
     moved = h.control("advance", {"minutes": 30})
     assert moved["now"] == "2025-01-06T02:30:00+00:00"
     state = h.control("state", platform="taobao")
@@ -283,6 +285,7 @@ def test_control_endpoints_over_http(h):
     listing = state["shops"][0]["listings"][0]
     assert {"outer_id", "item_id", "sku_id", "quantity", "promo_locked", "last_pushed"} <= set(listing)
     assert len(h.control("orders", shop="tb-main")["orders"]) == 2
+    assert len(h.control("orders", platform="jd")["orders"]) == 3
     h.client("tb-main").call("taobao.time.get")
     assert {"platform": "taobao", "method": "taobao.time.get", "outcome": "ok", "count": 1} in \
         h.control("requests")["requests"]
