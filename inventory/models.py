@@ -141,6 +141,9 @@ class StockLevel(TenantScopedModel):
     in_transit = models.IntegerField(_("in transit"), default=0)
     defective = models.IntegerField(_("defective"), default=0)
     version = models.BigIntegerField(default=0, editable=False)
+    # Set by every change in the same UPDATE (free on the hot path); the channel-stock claim turns
+    # flagged levels into per-(shop, mapping) dirty marks and clears the flag.
+    needs_push = models.BooleanField(default=False, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -153,7 +156,10 @@ class StockLevel(TenantScopedModel):
             models.CheckConstraint(condition=Q(in_transit__gte=0), name="stocklevel_in_transit_gte_0"),
             models.CheckConstraint(condition=Q(defective__gte=0), name="stocklevel_defective_gte_0"),
         ]
-        indexes = [models.Index(fields=["tenant", "sku"], name="inv_level_tenant_sku")]
+        indexes = [
+            models.Index(fields=["tenant", "sku"], name="inv_level_tenant_sku"),
+            models.Index(fields=["tenant", "id"], condition=Q(needs_push=True), name="inv_level_tenant_push"),
+        ]
         ordering = ["warehouse_id", "sku_id"]
         verbose_name = _("stock level")
         verbose_name_plural = _("stock levels")

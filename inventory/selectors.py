@@ -199,6 +199,7 @@ def dirty_stock_claim(*, shop, limit: int = 500) -> list[DirtyStockLine]:
     rule = SyncRule.objects.filter(shop=shop).first()
     if rule is not None and not rule.is_active:
         return []
+    stock_sql.propagate_stock_changes()
     marks = list(StockDirty.objects.filter(shop=shop, dirty=True).order_by("changed_at", "mapping_id")
                  .values_list("mapping_id", "version")[: max(int(limit), 1)])
     if not marks:

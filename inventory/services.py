@@ -1,8 +1,8 @@
 """Writes of the inventory: the only code that changes stock.
 
 Every stock change writes its StockMove (the ledger) and updates the StockLevel projection in the
-same transaction, through a guarded UPDATE that can never break a CHECK constraint, and marks the
-affected (shop, mapping) pairs dirty for the channel push. Lock order everywhere: StockLevel rows by
+same transaction, through a guarded UPDATE that can never break a CHECK constraint and that flags
+the level for the channel push (turned into per-(shop, mapping) dirty marks when a push claims). Lock order everywhere: StockLevel rows by
 id, then StockLock rows by id, then Reservation rows, then StockDirty rows by mapping id.
 
 Public entry points other apps call (docs/INTERFACES.md): stock_reserve, stock_reserve_many,
@@ -21,6 +21,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from erp.tenancy.context import require_tenant
 
 from . import stock_sql
 from .models import (
@@ -82,7 +84,10 @@ def _quantity(value, *, field: str = "quantity", allow_zero: bool = False, allow
 
 
 def _own(model, obj, field: str):
-    """The caller's object re-read through the scoped manager: another tenant's object is unknown."""
+    """The caller's object if it is the current tenant's, else re-read (a pk) through the scoped
+    manager: another tenant's object is unknown."""
+    if isinstance(obj, model) and obj.pk is not None and obj.tenant_id == require_tenant().pk:
+        return obj
     pk = obj.pk if hasattr(obj, "pk") else obj
     found = model.objects.filter(pk=pk).first() if pk is not None else None
     if found is None:
@@ -134,7 +139,6 @@ def _change(*, warehouse: Warehouse, sku: SKU, kind: str, reason: str, source_do
         raise ValidationError(_("The change would make a stock figure negative (%(numbers)s).") % {"numbers": now})
     move = _write_move(warehouse_id=warehouse.pk, sku_id=sku.pk, kind=kind, after=after, on_hand=on_hand,
                        in_transit=in_transit, defective=defective, reason=reason, source_doc=source_doc, user=user)
-    stock_sql.mark_dirty([(warehouse.pk, sku.pk)])
     return move
 
 
@@ -368,7 +372,6 @@ def _reserve_locked(*, warehouse, sku, quantity, ref_type, ref_id, shop) -> None
         else:
             Reservation.objects.create(ref_type=ref_type, ref_id=ref_id, warehouse=warehouse, sku_id=component_id,
                                        bundle_id=bundle_id, **values)
-    stock_sql.mark_dirty([(warehouse.pk, c) for c in need])
 
 
 def _usable_locks(shop, sku_ids, warehouse) -> dict[int, list[StockLock]]:
@@ -436,7 +439,6 @@ def stock_release(*, ref_type: str, ref_id: str) -> int:
         total += row.quantity
     if rows:
         Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=ReservationStatus.RELEASED, closed_at=now)
-        stock_sql.mark_dirty([(r.warehouse_id, r.sku_id) for r in rows])
     return total
 
 
@@ -458,7 +460,6 @@ def stock_commit(*, ref_type: str, ref_id: str, source_doc: str = "", user=None)
         total += row.quantity
     if rows:
         Reservation.objects.filter(pk__in=[r.pk for r in rows]).update(status=ReservationStatus.COMMITTED, closed_at=now)
-        stock_sql.mark_dirty([(r.warehouse_id, r.sku_id) for r in rows])
     return total
 
 
@@ -528,7 +529,6 @@ def transfer_ship(*, transfer: Transfer, user=None) -> Transfer:
                     source_doc=transfer.number, user=user)
     transfer.status, transfer.shipped_at = TransferStatus.IN_TRANSIT, timezone.now()
     transfer.save(update_fields=["status", "shipped_at", "updated_at"])
-    stock_sql.mark_dirty(pairs)
     return transfer
 
 
@@ -561,7 +561,6 @@ def transfer_receive(*, transfer: Transfer, received: dict | None = None, user=N
         TransferLine.objects.filter(pk=line.pk).update(received_quantity=got)
     transfer.status, transfer.received_at = TransferStatus.RECEIVED, timezone.now()
     transfer.save(update_fields=["status", "received_at", "updated_at"])
-    stock_sql.mark_dirty(pairs)
     return transfer
 
 
@@ -646,7 +645,6 @@ def stocktake_post(*, stocktake: Stocktake, user=None) -> list[StocktakeLine]:
         raise ValidationError({"counts": problems})
     stocktake.status, stocktake.posted_at = StocktakeStatus.POSTED, timezone.now()
     stocktake.save(update_fields=["status", "posted_at", "updated_at"])
-    stock_sql.mark_dirty([(warehouse_id, ln.sku_id) for ln in changed])
     return changed
 
 
@@ -716,7 +714,6 @@ def _activate(lock: StockLock, *, partial: bool) -> None:
     if take < lock.quantity:
         StockLockEvent.objects.create(lock=lock, kind=LockEventKind.SHORT, quantity=lock.quantity - take,
                                       note=f"only {take} of {lock.quantity} available at the start")
-    stock_sql.mark_dirty([(lock.warehouse_id, lock.sku_id)])
 
 
 def _end(lock: StockLock, *, status: str, kind: str) -> int:
@@ -730,7 +727,6 @@ def _end(lock: StockLock, *, status: str, kind: str) -> int:
     StockLock.objects.filter(pk=lock.pk).update(status=status, remaining=0, released=F("released") + back,
                                                 updated_at=timezone.now())
     StockLockEvent.objects.create(lock=lock, kind=kind, quantity=back)
-    stock_sql.mark_dirty([(lock.warehouse_id, lock.sku_id)])
     return back
 
 
@@ -944,10 +940,9 @@ def stock_verify(*, repair: bool = False) -> list[Drift]:
             try:
                 with transaction.atomic():
                     StockLevel.objects.filter(warehouse_id=key[0], sku_id=key[1]).update(
-                        **want, version=F("version") + 1, updated_at=timezone.now())
+                        **want, version=F("version") + 1, needs_push=True, updated_at=timezone.now())
             except IntegrityError:
                 raise ValidationError(
                     _("Warehouse %(w)s SKU %(s)s: the ledger itself breaks a rule (%(want)s); fix the documents.")
                     % {"w": key[0], "s": key[1], "want": want})
-        stock_sql.mark_dirty({(d.warehouse_id, d.sku_id) for d in drifts})
     return drifts

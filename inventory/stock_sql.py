@@ -1,7 +1,10 @@
 """The few SQL statements on the stock hot path (shared by inventory.services).
 
 Everything here runs through Django's cursor, so the tenant's row-level security applies, and every
-statement also names the tenant explicitly. Lock order, everywhere in inventory:
+statement also names the tenant explicitly. Channel-stock dirty marks are two-step: every change flags its StockLevel (``needs_push``, in the
+same UPDATE, so the hot path pays nothing extra); ``propagate_stock_changes`` (run by the claim)
+turns flagged levels into per-(shop, mapping) StockDirty version bumps. Lock order, everywhere in
+inventory:
 StockLevel rows (by id) -> StockLock rows (by id) -> Reservation rows -> StockDirty rows (by
 mapping id). Keeping it is what makes concurrent reservations deadlock-free.
 """
@@ -47,7 +50,7 @@ def level_update(*, warehouse_id: int, sku_id: int, on_hand: int = 0, reserved: 
     now = timezone.now()
     sql = (
         f"UPDATE {LEVEL} SET on_hand = on_hand + %s, reserved = reserved + %s, locked = locked + %s, "
-        "in_transit = in_transit + %s, defective = defective + %s, version = version + 1, updated_at = %s "
+        "in_transit = in_transit + %s, defective = defective + %s, version = version + 1, needs_push = TRUE, updated_at = %s "
         "WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s "
         "AND on_hand + %s >= 0 AND reserved + %s >= 0 AND locked + %s >= 0 AND in_transit + %s >= 0 "
         "AND defective + %s >= 0 AND on_hand + %s >= reserved + %s + locked + %s "
@@ -127,30 +130,61 @@ def mark_mappings_dirty(mapping_ids) -> None:
 
 
 def reserve_fast(*, warehouse_id: int, sku_id: int, quantity: int, ref_type: str, ref_id: str) -> bool:
-    """Postgres: reserve a plain SKU in ONE statement (guarded UPDATE + reservation row + dirty
-    marks), so the hot row is locked only for the statement and its commit. Returns False when it
+    """Postgres: reserve a plain SKU in ONE statement (guarded UPDATE flagging the level for the
+    channel push + the reservation row), so the hot row is locked only for the statement and its
+    commit. Returns False when it
     did nothing (not enough stock, or the reference already holds a reservation): the caller then
     takes the general path, which explains why. A concurrent duplicate raises IntegrityError."""
     tid = tenant_id()
     now = timezone.now()
     sql = (
-        f"WITH lvl AS (UPDATE {LEVEL} SET reserved = reserved + %s, version = version + 1, updated_at = %s"
+        f"WITH lvl AS (UPDATE {LEVEL} SET reserved = reserved + %s, version = version + 1, needs_push = TRUE, updated_at = %s"
         "  WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s AND on_hand - reserved - locked >= %s"
         f"  AND NOT EXISTS (SELECT 1 FROM {RESERVATION} r WHERE r.tenant_id = %s AND r.ref_type = %s"
         "     AND r.ref_id = %s AND r.sku_id = %s AND r.warehouse_id = %s)"
-        "  RETURNING warehouse_id, sku_id),"
-        f" res AS (INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,"
+        "  RETURNING warehouse_id, sku_id)"
+        f" INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,"
         "  requested, status, lock_id, from_lock, created_at, closed_at)"
-        "  SELECT %s, %s, %s, warehouse_id, sku_id, NULL, %s, %s, 'open', NULL, 0, %s, NULL FROM lvl RETURNING id),"
-        " changed AS (SELECT warehouse_id, sku_id FROM lvl),"
-        f" {AFFECTED_CTE},"
-        f" dirty AS ({INSERT_DIRTY} {AFFECTED_MAPPINGS} {ON_CONFLICT_DIRTY} RETURNING 1)"
-        " SELECT (SELECT count(*) FROM res), (SELECT count(*) FROM dirty)"
+        "  SELECT %s, %s, %s, warehouse_id, sku_id, NULL, %s, %s, 'open', NULL, 0, %s, NULL FROM lvl RETURNING id"
     )
     params = [quantity, now, tid, warehouse_id, sku_id, quantity, tid, ref_type, ref_id, sku_id, warehouse_id,
-              tid, ref_type, ref_id, quantity, quantity, now,
-              tid, now, tid]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        reserved, _dirty = cursor.fetchone()
-    return bool(reserved)
+              tid, ref_type, ref_id, quantity, quantity, now]
+    row = _execute_prepared(sql, params)
+    return row is not None
+
+
+def _execute_prepared(sql: str, params: list):
+    """Run one statement as a server-side prepared statement (planned once per connection: the hot
+    statement's planning costs more than its execution). A raw psycopg cursor skips Django's cursor
+    wrappers, so the tenant's row-level-security setting is applied first, explicitly."""
+    import psycopg
+
+    connection.apply_tenant_setting()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
+def propagate_stock_changes(*, batch: int = 500) -> int:
+    """Turn flagged levels into dirty marks of every affected (shop, mapping) and clear the flags,
+    in one transaction (levels locked in id order, then the marks). A change committed meanwhile
+    flags its level again and is picked up by the next call. Returns the levels propagated."""
+    from django.db import transaction
+
+    tid = tenant_id()
+    done = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, warehouse_id, sku_id FROM {LEVEL} WHERE tenant_id = %s AND needs_push "
+                    "ORDER BY id LIMIT %s FOR UPDATE", [tid, batch])
+                rows = cursor.fetchall()
+                if not rows:
+                    return done
+                ids = [r[0] for r in rows]
+                cursor.execute(f"UPDATE {LEVEL} SET needs_push = FALSE WHERE tenant_id = %s AND id = ANY(%s)", [tid, ids])
+            mark_dirty([(w, s) for _, w, s in rows])
+        done += len(rows)
+        if len(rows) < batch:
+            return done

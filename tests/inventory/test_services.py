@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from erp.tenancy.context import tenant_context
-from inventory import selectors, services
+from inventory import selectors, services, stock_sql
 from inventory.models import (
     LockStatus,
     MatchMethod,
@@ -393,25 +393,35 @@ def test_dirty_marks_claim_and_ack(stock):
     m2 = services.sku_mapping_create(shop=other, platform_item_id="1", outer_id=stock.sku.code)
     m3 = services.sku_mapping_create(shop=stock.shop, platform_item_id="3", outer_id=stock.sku2.code)
     services.sync_rule_save(shop=other, warehouses=[stock.wh2])
+    stock_sql.propagate_stock_changes()
     StockDirty.objects.update(dirty=False)
 
     services.stock_receive(warehouse=stock.wh1, sku=stock.sku, quantity=5)
+    assert stock_sql.propagate_stock_changes() == 1
     dirty = set(StockDirty.objects.filter(dirty=True).values_list("mapping_id", flat=True))
     assert dirty == {m1.pk}  # the other shop reads only wh2; sku2 did not change
     claimed = selectors.dirty_stock_claim(shop=stock.shop)
     assert [(c.mapping_id, c.quantity) for c in claimed] == [(m1.pk, 5)]
-    # a change after the claim: the old ack must not clear it
+    # a change after the claim (seen by another claim meanwhile): the old ack must not clear it
     services.stock_reserve(warehouse=stock.wh1, sku=stock.sku, quantity=1, ref_type="order_line", ref_id="1")
+    stock_sql.propagate_stock_changes()
     assert selectors.dirty_stock_ack(shop=stock.shop, acks=[(m1.pk, claimed[0].version)]) == 0
     again = selectors.dirty_stock_claim(shop=stock.shop)
     assert [(c.mapping_id, c.quantity) for c in again] == [(m1.pk, 4)]
     assert selectors.dirty_stock_ack(shop=stock.shop, acks=[(m1.pk, again[0].version)]) == 1
     assert selectors.dirty_stock_claim(shop=stock.shop) == []
+    # a change not yet propagated when the ack comes is still pushed by the next claim
+    claimed = selectors.dirty_stock_claim(shop=stock.shop)
+    services.stock_reserve(warehouse=stock.wh1, sku=stock.sku, quantity=1, ref_type="order_line", ref_id="2")
+    selectors.dirty_stock_ack(shop=stock.shop, acks=[(c.mapping_id, c.version) for c in claimed])
+    assert [(c.mapping_id, c.quantity) for c in selectors.dirty_stock_claim(shop=stock.shop)] == [(m1.pk, 3)]
     # a bundle mapping is marked when a component changes
     bundle = make_bundle(stock)
     mb = services.sku_mapping_create(shop=stock.shop, platform_item_id="b", sku=bundle)
+    stock_sql.propagate_stock_changes()
     StockDirty.objects.update(dirty=False)
     services.stock_receive(warehouse=stock.wh1, sku=stock.sku3, quantity=1)
+    stock_sql.propagate_stock_changes()
     assert set(StockDirty.objects.filter(dirty=True).values_list("mapping_id", flat=True)) == {mb.pk}
     assert m2.pk and m3.pk
 
@@ -471,12 +481,14 @@ def test_reservation_rows_are_one_per_reference(stock):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is Postgres only")
 def test_fast_path_is_used_and_marks_dirty(stock):
-    from inventory import stock_sql
-
     mapping = services.sku_mapping_create(shop=stock.shop, platform_item_id="1", outer_id=stock.sku.code)
     services.stock_receive(warehouse=stock.wh1, sku=stock.sku, quantity=3)
+    stock_sql.propagate_stock_changes()
     version = StockDirty.objects.get(mapping=mapping).version
+    assert not level(stock.wh1, stock.sku).needs_push
     assert stock_sql.reserve_fast(warehouse_id=stock.wh1.pk, sku_id=stock.sku.pk, quantity=2, ref_type="t", ref_id="1")
+    assert level(stock.wh1, stock.sku).needs_push
+    stock_sql.propagate_stock_changes()
     assert StockDirty.objects.get(mapping=mapping).version == version + 1
     assert not stock_sql.reserve_fast(warehouse_id=stock.wh1.pk, sku_id=stock.sku.pk, quantity=2, ref_type="t", ref_id="2")
     assert not stock_sql.reserve_fast(warehouse_id=stock.wh1.pk, sku_id=stock.sku.pk, quantity=1, ref_type="t", ref_id="1")
