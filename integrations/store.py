@@ -14,6 +14,7 @@ Call inside ``transaction.atomic()`` and a tenant context equal to the shop's te
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -24,6 +25,7 @@ from erp.tenancy.context import require_tenant
 from .codec import bill_to_dict, order_to_dict, refund_to_dict
 from .models import PlatformBillLine, PlatformOrder, PlatformRefund
 
+logger = logging.getLogger("integrations.store")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
@@ -33,6 +35,7 @@ class StoreResult:
     created: int = 0
     updated: int = 0
     changed_ids: list[str] = field(default_factory=list)
+    consumer_error: str = ""  # a subscriber of the changed-event failed (its changes were rolled back)
 
     @property
     def skipped(self) -> int:
@@ -137,7 +140,14 @@ def _store(spec: _Spec, *, shop, rows: list[tuple], publish: bool) -> StoreResul
             else:
                 result.updated += 1
     if publish and result.changed_ids:
-        events.publish(spec.event, shop_id=shop.pk, **{spec.ids_kwarg: list(result.changed_ids)})
+        # Subscribers run in this transaction, inside a savepoint: a failing subscriber must not
+        # stop the platform sync (the rows are stored; the failure is logged on the SyncRun).
+        try:
+            with transaction.atomic():
+                events.publish(spec.event, shop_id=shop.pk, **{spec.ids_kwarg: list(result.changed_ids)})
+        except Exception as exc:  # noqa: BLE001 - any subscriber bug
+            logger.exception("subscriber of %s failed", spec.event, extra={"shop": shop.pk})
+            result.consumer_error = f"{spec.event} subscriber failed: {type(exc).__name__}: {exc}"[:1000]
     return result
 
 

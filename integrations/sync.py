@@ -193,6 +193,8 @@ def _run_pull(shop: Shop, kind: PullKind, adapter, trigger: str, task_id: str, b
         _finish(run, cursor, status=SyncRun.Status.FAILED,
                 error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         raise
+    if run.error:  # stored, but a subscriber (e.g. orders) failed on some pages: show it
+        return _finish(run, cursor, status=SyncRun.Status.FAILED, error=run.error)
     return _finish(run, cursor, status=SyncRun.Status.SUCCESS)
 
 
@@ -212,9 +214,12 @@ def _commit_page(shop: Shop, kind: PullKind, cursor: SyncCursor, run: SyncRun, p
         run.updated += result.updated
         run.skipped += result.skipped
         run.failed += page.malformed
+        if result.consumer_error:
+            run.failed += len(result.changed_ids)
+            run.error = result.consumer_error
         SyncRun.objects.filter(pk=run.pk).update(
             pages=run.pages, fetched=run.fetched, created=run.created, updated=run.updated, skipped=run.skipped,
-            failed=run.failed, window_start=run.window_start, window_end=run.window_end,
+            failed=run.failed, window_start=run.window_start, window_end=run.window_end, error=run.error,
         )
 
 

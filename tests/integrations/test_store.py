@@ -85,3 +85,17 @@ def test_tenant_isolation_of_stored_rows(shop, tenant_b):
     with tenant_b.context():
         assert PlatformOrder.objects.count() == 0
         assert selectors.normalized_orders(shop_id=shop.pk, platform_order_ids=["A"]) == []
+
+
+def test_a_failing_subscriber_does_not_lose_the_page(shop):
+    def broken(**payload):
+        PlatformOrder.objects.update(state="garbage")  # rolled back with the savepoint
+        raise RuntimeError("boom")
+
+    events.subscribe("platform_orders.changed", broken)
+    try:
+        result = _store(shop, [make_order("A", T0)])
+    finally:
+        events._handlers["platform_orders.changed"].remove(broken)
+    assert result.created == 1 and "boom" in result.consumer_error
+    assert PlatformOrder.objects.get().state == OrderState.PAID
