@@ -9,8 +9,11 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self):
+        from erp.api import schema as api_schema
+
         from . import rls, schema  # noqa: F401 - registers the OpenAPI auth extensions
 
+        api_schema.install()
         post_migrate.connect(rls.on_post_migrate, dispatch_uid="erp.tenancy.rls")
         checks.register(check_tenant_models, checks.Tags.models)
 
