@@ -6,6 +6,7 @@ from import_export.admin import ExportActionMixin
 from import_export.resources import ModelResource
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from erp.admin_site import RoleAdminMixin
 
@@ -51,10 +52,10 @@ class TenantScopedAdmin(RoleAdminMixin, ExportActionMixin, SimpleHistoryAdmin, M
 
 
 class MembershipForm(forms.ModelForm):
-    username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150, label=_("username"))
-    email = forms.EmailField(required=False, label=_("email"))
+    username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150, label=_("username"), widget=UnfoldAdminTextInputWidget)
+    email = forms.EmailField(required=False, label=_("email"), widget=UnfoldAdminEmailInputWidget)
     password = forms.CharField(
-        required=False, widget=forms.PasswordInput, label=_("password"),
+        required=False, widget=UnfoldAdminPasswordWidget, label=_("password"),
         help_text=_("Only for a new user; an existing user keeps their password."),
     )
 

@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.core import checks
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class TenancyConfig(AppConfig):
     name = "erp.tenancy"
     label = "tenancy"
-    verbose_name = "Tenancy"
+    verbose_name = _("Company & staff")
 
     def ready(self):
         from erp.api import schema as api_schema

@@ -37,11 +37,12 @@ class Tenant(models.Model):
 class Membership(models.Model):
     """A user's place in one tenant, with one role. A user may belong to several tenants."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("user"))
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OPERATOR)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership_tenant_user")]
@@ -56,14 +57,16 @@ class Membership(models.Model):
 class ApiToken(models.Model):
     """One API key per membership. Only a SHA-256 of the key is stored; the key is shown once."""
 
-    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="api_token")
-    prefix = models.CharField(max_length=8)
+    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="api_token",
+                                      verbose_name=_("membership"))
+    prefix = models.CharField(_("prefix"), max_length=8)
     key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self):
         return f"{self.prefix}… ({self.membership})"
