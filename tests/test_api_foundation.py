@@ -187,3 +187,16 @@ def test_seed_demo_is_idempotent(db):
     call_command("seed_demo")
     assert (get_user_model().objects.count(), Membership.objects.count()) == counts
     assert get_user_model().objects.get(username="demo").check_password("demo12345")
+
+
+def test_admin_action_issues_a_token_shown_once(tenant_a, client):
+    client.force_login(tenant_a.owner.user)
+    target = tenant_a.members[Role.OPERATOR]
+    response = client.post("/admin/tenancy/membership/", {"action": "issue_api_token", "_selected_action": [target.pk]}, follow=True)
+    text = [str(m) for m in response.context["messages"]]
+    key = text[0].split(": ")[1].split(" ")[0]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/me/").json()["role"] == "operator"
+    client.force_login(target.user)  # an operator is not a manager: no staff list for them
+    assert client.get("/admin/tenancy/membership/").status_code == 403

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportActionMixin
@@ -13,7 +13,7 @@ from erp.admin_site import RoleAdminMixin
 from .context import require_tenant
 from .models import Membership, Tenant
 from .roles import Role
-from .services import membership_add
+from .services import api_token_issue, membership_add
 
 # Users exist across tenants: no tenant may browse them. Staff are managed as memberships.
 for model in (User, Group):
@@ -70,6 +70,15 @@ class MembershipAdmin(RoleAdminMixin, ModelAdmin):
     list_display = ["user", "role", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
     search_fields = ["user__username", "user__email"]
+    actions = ["issue_api_token"]
+
+    @admin.action(description=_("Issue (or rotate) the API token"))
+    def issue_api_token(self, request, queryset):
+        """Shows each new key once; only a hash is stored, so a lost key is rotated, not recovered."""
+        for membership in queryset:
+            key = api_token_issue(membership=membership)
+            self.message_user(request, _("API token for %(user)s: %(key)s (shown once; store it now)")
+                              % {"user": membership.user.username, "key": key}, messages.WARNING)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
