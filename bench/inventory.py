@@ -58,7 +58,7 @@ def _setup():
             "naive": naive.pk, "guarded": guarded.pk}
 
 
-def _worker(job):
+def _worker(job, barrier=None, results=None):
     """One reserver process: run ``kind`` for ``seconds`` and return how many succeeded."""
     kind, worker_id, world, seconds, start_at = job
     from django.db import connection
@@ -80,9 +80,8 @@ def _worker(job):
         sql = (f"UPDATE {table} SET reserved = reserved + 1 WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s "
                "AND on_hand - reserved - locked >= 1")
         connection.ensure_connection()
-        while time.time() < start_at:
-            time.sleep(0.001)
-        deadline = start_at + seconds
+        barrier.wait(timeout=120)  # every reserver is connected and ready
+        deadline = time.time() + seconds
         n = 0
         with connection.cursor() as cursor:
             while time.time() < deadline:
@@ -99,7 +98,7 @@ def _worker(job):
                     except services.InsufficientStock:
                         pass
     connection.close()
-    return done
+    results.put(done)
 
 
 def _control_worker(job):
@@ -146,11 +145,15 @@ def _control_worker(job):
     return done
 
 
-def _run(pool_ctx, kind, clients, world, seconds) -> float:
-    start_at = time.time() + 0.5
-    with pool_ctx.Pool(clients) as pool:
-        counts = pool.map(_worker, [(kind, i, world, seconds, start_at) for i in range(clients)])
-    return sum(counts) / seconds
+def _run(ctx, kind, clients, world, seconds) -> float:
+    barrier, results = ctx.Barrier(clients), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=((kind, i, world, seconds, 0), barrier, results)) for i in range(clients)]
+    for proc in procs:
+        proc.start()
+    total = sum(results.get(timeout=300) for _ in procs)
+    for proc in procs:
+        proc.join()
+    return total / seconds
 
 
 def run(args) -> None:

@@ -238,14 +238,19 @@ class Reservation(TenantScopedModel):
 
     ref_type = models.CharField(_("reference type"), max_length=40)
     ref_id = models.CharField(_("reference"), max_length=64)
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+", verbose_name=_("warehouse"))
-    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("SKU"))
-    bundle = models.ForeignKey(SKU, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("bundle"))
+    # Few indexes on purpose (every one costs on the reservation hot path): the unique constraint
+    # serves the lookups by reference.
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+", verbose_name=_("warehouse"),
+                                  db_index=False)
+    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("SKU"), db_index=False)
+    bundle = models.ForeignKey(SKU, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("bundle"),
+                               db_index=False)
     quantity = models.PositiveIntegerField(_("quantity"))
     requested = models.PositiveIntegerField(_("requested quantity"), default=0,
                                             help_text=_("Units of the ordered SKU (the bundle count for bundles)."))
     status = models.CharField(_("status"), max_length=12, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
-    lock = models.ForeignKey("StockLock", on_delete=models.PROTECT, null=True, blank=True, related_name="reservations")
+    lock = models.ForeignKey("StockLock", on_delete=models.PROTECT, null=True, blank=True, related_name="reservations",
+                             db_index=False)
     from_lock = models.PositiveIntegerField(_("from promotion lock"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -256,7 +261,6 @@ class Reservation(TenantScopedModel):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="reservation_quantity_gte_1"),
             models.CheckConstraint(condition=Q(from_lock__lte=F("quantity")), name="reservation_from_lock_lte_quantity"),
         ]
-        indexes = [models.Index(fields=["tenant", "warehouse", "sku", "status"], name="inv_res_tenant_wh_sku_st")]
         ordering = ["-id"]
         verbose_name = _("reservation")
         verbose_name_plural = _("reservations")
