@@ -1,0 +1,105 @@
+"""Operator pages: stock by SKU and warehouse, one SKU's move history, the unmatched platform SKUs
+queue, promotion locks and the stock health report."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from erp.views_helpers import tenant_page
+
+from . import selectors, services
+from .models import SKU, LockStatus, MoveKind, PlatformSkuMapping, StockLevel, StockLock, StockMove, Warehouse
+
+PAGE = 50
+
+
+def _int(value):
+    return int(value) if value and str(value).isdigit() else None
+
+
+@tenant_page(app_label="inventory")
+def stock_list(request):
+    q = request.GET.get("q", "").strip()
+    warehouse_id = _int(request.GET.get("warehouse"))
+    only = request.GET.get("only", "")
+    levels = (StockLevel.objects.select_related("sku", "warehouse")
+              .annotate(available_units=F("on_hand") - F("reserved") - F("locked"))
+              .order_by("sku__code", "warehouse__priority"))
+    if q:
+        levels = levels.filter(Q(sku__code__icontains=q) | Q(sku__name__icontains=q) | Q(sku__barcode=q))
+    if warehouse_id:
+        levels = levels.filter(warehouse_id=warehouse_id)
+    if only == "low":
+        levels = levels.filter(available_units__lte=5)
+    elif only == "stock":
+        levels = levels.filter(on_hand__gt=0)
+    page = Paginator(levels, PAGE).get_page(request.GET.get("page"))
+    return render(request, "inventory/stock_list.html", {
+        "page": page, "q": q, "warehouse_id": warehouse_id, "only": only,
+        "warehouses": Warehouse.objects.order_by("priority", "code"),
+    })
+
+
+@tenant_page(app_label="inventory")
+def sku_moves(request, sku_id):
+    sku = get_object_or_404(SKU, pk=sku_id)
+    moves = StockMove.objects.filter(sku=sku).select_related("warehouse", "created_by").order_by("-created_at", "-id")
+    kind = request.GET.get("kind", "")
+    if kind in MoveKind.values:
+        moves = moves.filter(kind=kind)
+    warehouse_id = _int(request.GET.get("warehouse"))
+    if warehouse_id:
+        moves = moves.filter(warehouse_id=warehouse_id)
+    page = Paginator(moves, PAGE).get_page(request.GET.get("page"))
+    return render(request, "inventory/sku_moves.html", {
+        "sku": sku, "page": page, "kind": kind, "kinds": MoveKind.choices, "warehouse_id": warehouse_id,
+        "warehouses": Warehouse.objects.order_by("priority", "code"), "levels": selectors.sku_stock(sku=sku),
+    })
+
+
+@tenant_page(app_label="inventory")
+def unmatched(request):
+    if request.method == "POST":
+        mapping = get_object_or_404(PlatformSkuMapping, pk=_int(request.POST.get("mapping")) or 0)
+        code = request.POST.get("code", "").strip()
+        sku = SKU.objects.filter(code=code).first()
+        if sku is None:
+            messages.error(request, _("No SKU with merchant code %(code)s.") % {"code": code})
+        else:
+            services.sku_mapping_set(mapping=mapping, sku=sku, user=request.user)
+            messages.success(request, _("Mapped %(item)s to %(code)s.") % {"item": mapping.platform_item_id, "code": sku.code})
+        return redirect("inventory:unmatched")
+    queue = selectors.unmatched_mappings()
+    page = Paginator(queue, PAGE).get_page(request.GET.get("page"))
+    return render(request, "inventory/unmatched.html", {"page": page})
+
+
+@tenant_page(app_label="inventory")
+def locks(request):
+    if request.method == "POST":
+        lock = get_object_or_404(StockLock, pk=_int(request.POST.get("lock")) or 0)
+        try:
+            services.stock_lock_cancel(lock=lock)
+            messages.success(request, _("Lock cancelled; its units are back in stock."))
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        return redirect("inventory:locks")
+    status = request.GET.get("status", "")
+    rows = StockLock.objects.select_related("sku", "shop", "warehouse").order_by("-starts_at", "-id")
+    if status in LockStatus.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, PAGE).get_page(request.GET.get("page"))
+    return render(request, "inventory/locks.html", {"page": page, "status": status, "statuses": LockStatus.choices})
+
+
+@tenant_page(app_label="inventory")
+def health(request):
+    status = request.GET.get("status", "")
+    days = _int(request.GET.get("days")) or 30
+    days = min(max(days, 1), 365)
+    lines = selectors.stock_health(days=days, status=status if status in ("out", "risk", "slow", "ok") else None)
+    page = Paginator(lines, PAGE).get_page(request.GET.get("page"))
+    return render(request, "inventory/health.html", {"page": page, "status": status, "days": days})
