@@ -193,7 +193,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False  # opted in per idempotent task
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+# A task a killed worker held comes back after visibility_timeout (kombu's default: 1 hour). It must
+# stay longer than any task's run (CELERY_TASK_TIME_LIMIT) and any countdown/ETA, or a live task is
+# delivered twice; the restore sweep runs every unacked_restore_interval seconds (default 100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=360),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=5),
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -157,3 +157,43 @@ def test_a_record_that_moves_inside_the_window_while_paging_triggers_a_re_read(s
     assert run.status == SyncRun.Status.SUCCESS
     assert _stored(shop) == _expected(fake_platform)
     assert _stored(shop)["O000"] == (OrderState.SHIPPED, moved["at"])
+
+
+def test_beat_tick_fans_out_one_task_per_due_shop_with_its_tenant(shop, tenant_b, monkeypatch):
+    from erp.tenancy.context import tenant_context
+    from integrations import tasks
+    from integrations.services import shop_create
+
+    with tenant_context(tenant_b.tenant):
+        other, _ = shop_create(code="jd1", name="JD", platform="jd")
+        shop_create(code="off", name="off", platform="pdd", pull_orders_enabled=False)
+        shop_create(code="web", name="web", platform="own")
+    sent = []
+    monkeypatch.setattr(tasks.pull_orders, "apply_async", lambda kwargs, **opts: sent.append((kwargs, opts)))
+    with tenant_context(None):
+        assert tasks.pull_orders_tick.apply().get() == 2
+    assert sorted((k["tenant_id"], k["shop_id"]) for k, _ in sent) == sorted(
+        [(shop.tenant_id, shop.pk), (tenant_b.tenant.pk, other.pk)])
+    assert all(opts["expires"] == 60 for _, opts in sent)
+    # a shop whose interval has not passed is not due
+    SyncCursor.objects.create(shop=shop, job=Job.PULL_ORDERS, last_started_at=timezone.now())
+    sent.clear()
+    with tenant_context(None):
+        tasks.pull_orders_tick.apply()
+    assert [k["shop_id"] for k, _ in sent] == [other.pk]
+
+
+def test_shop_task_runs_under_its_tenant_and_continues_a_partial_pull(shop, fake_platform, monkeypatch):
+    from erp.tenancy.context import tenant_context
+    from integrations import tasks
+
+    _seed(fake_platform, 40, timezone.now())
+    monkeypatch.setattr(tasks, "PULL_BUDGET_SECONDS", 0.000001)
+    calls = []
+    real = tasks.pull_orders.apply_async
+    monkeypatch.setattr(tasks.pull_orders, "apply_async", lambda kwargs, **o: calls.append(kwargs) or real(
+        kwargs={**kwargs, "trigger": "done"}) if len(calls) < 50 else None)
+    with tenant_context(None):
+        tasks.pull_orders.apply(kwargs={"tenant_id": shop.tenant_id, "shop_id": shop.pk})
+    assert calls and calls[0]["trigger"] == "continue"
+    assert PlatformOrder.objects.filter(shop=shop).count() == 40
