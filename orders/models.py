@@ -183,7 +183,7 @@ class OrderLine(TenantScopedModel):
     is_presale = models.BooleanField(_("presale"), default=False)
     weight_g = models.PositiveIntegerField(_("unit weight (g)"), default=0)
     refund_state = models.CharField(_("refund"), max_length=12, choices=RefundState.choices, blank=True, default="")
-    refund_version = models.IntegerField(_("refund version"), default=-1)
+    refund_version = models.BigIntegerField(_("refund version"), default=-1)
     platform_refund_id = models.CharField(_("platform refund id"), max_length=64, blank=True)
     is_stopped = models.BooleanField(_("stopped"), default=False, help_text=_("Cancelled or refunded before shipment."))
     warehouse_id = models.BigIntegerField(_("warehouse"), null=True, blank=True)
