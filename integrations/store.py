@@ -54,6 +54,7 @@ class _Spec:
     key: str  # the platform id column
     columns: tuple[tuple[str, str], ...]  # extra (column, SQL type) besides key, modified, payload, normalized
     newer: str  # SQL: is EXCLUDED newer than t?
+    recency: tuple[str, ...]  # the same rule for the portable path: compare these columns in order
     event: str
     ids_kwarg: str
 
@@ -72,19 +73,19 @@ class _Spec:
 
 ORDERS = _Spec(
     model=PlatformOrder, key="platform_order_id", columns=(("state", "text"),),
-    newer="EXCLUDED.platform_modified_at > t.platform_modified_at",
+    newer="EXCLUDED.platform_modified_at > t.platform_modified_at", recency=("platform_modified_at",),
     event="platform_orders.changed", ids_kwarg="platform_order_ids",
 )
 REFUNDS = _Spec(
     model=PlatformRefund, key="platform_refund_id",
     columns=(("platform_order_id", "text"), ("status", "text"), ("refund_version", "bigint")),
     newer="(EXCLUDED.refund_version, EXCLUDED.platform_modified_at) > (t.refund_version, t.platform_modified_at)",
-    event="platform_refunds.changed", ids_kwarg="platform_refund_ids",
+    recency=("refund_version", "platform_modified_at"), event="platform_refunds.changed", ids_kwarg="platform_refund_ids",
 )
 BILLS = _Spec(
     model=PlatformBillLine, key="platform_bill_id",
     columns=(("platform_order_id", "text"), ("kind", "text"), ("amount", "numeric(14,2)"), ("booked_at", "timestamptz")),
-    newer="EXCLUDED.platform_modified_at > t.platform_modified_at",
+    newer="EXCLUDED.platform_modified_at > t.platform_modified_at", recency=("platform_modified_at",),
     event="platform_bills.changed", ids_kwarg="platform_bill_ids",
 )
 
@@ -125,20 +126,13 @@ def _store(spec: _Spec, *, shop, rows: list[tuple], publish: bool) -> StoreResul
     result = StoreResult(fetched=len(rows))
     if not rows:
         return result
-    with connection.cursor() as cursor:
-        _ensure_stage(cursor, spec)
-        connection.apply_tenant_setting()  # COPY goes around Django's cursor wrappers (RLS setting)
-        raw_cursor = cursor.cursor
-        with raw_cursor.copy(f"COPY {spec.stage} ({', '.join(spec.stage_columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(_SQL[spec.table], [tenant.pk, shop.pk])
-        for platform_id, inserted in cursor.fetchall():
-            result.changed_ids.append(platform_id)
-            if inserted:
-                result.created += 1
-            else:
-                result.updated += 1
+    upsert = _upsert_copy if connection.vendor == "postgresql" else _upsert_portable
+    for platform_id, inserted in upsert(spec, tenant=tenant, shop=shop, rows=rows):
+        result.changed_ids.append(platform_id)
+        if inserted:
+            result.created += 1
+        else:
+            result.updated += 1
     if publish and result.changed_ids:
         # Subscribers run in this transaction, inside a savepoint: a failing subscriber must not
         # stop the platform sync (the rows are stored; the failure is logged on the SyncRun).
@@ -149,6 +143,47 @@ def _store(spec: _Spec, *, shop, rows: list[tuple], publish: bool) -> StoreResul
             logger.exception("subscriber of %s failed", spec.event, extra={"shop": shop.pk})
             result.consumer_error = f"{spec.event} subscriber failed: {type(exc).__name__}: {exc}"[:1000]
     return result
+
+
+def _upsert_copy(spec: _Spec, *, tenant, shop, rows) -> list[tuple[str, bool]]:
+    with connection.cursor() as cursor:
+        _ensure_stage(cursor, spec)
+        connection.apply_tenant_setting()  # COPY goes around Django's cursor wrappers (RLS setting)
+        with cursor.cursor.copy(f"COPY {spec.stage} ({', '.join(spec.stage_columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_SQL[spec.table], [tenant.pk, shop.pk])
+        return cursor.fetchall()
+
+
+def _upsert_portable(spec: _Spec, *, tenant, shop, rows) -> list[tuple[str, bool]]:
+    """The same rule through the ORM, for the embedded SQLite database (demo volumes, not speed)."""
+    latest: dict[str, dict] = {}
+    for row in rows:
+        values = dict(zip(spec.stage_columns, row, strict=True))
+        values["payload"], values["normalized"] = json.loads(values["payload"]), json.loads(values["normalized"])
+        current = latest.get(values[spec.key])
+        if current is None or _recency(spec, values) > _recency(spec, current):
+            latest[values[spec.key]] = values
+    stored = {getattr(obj, spec.key): obj
+              for obj in spec.model.objects.filter(shop=shop, **{f"{spec.key}__in": list(latest)})}
+    changed = []
+    for platform_id, values in latest.items():
+        obj = stored.get(platform_id)
+        if obj is None:
+            spec.model.objects.create(shop=shop, version=1, **values)
+            changed.append((platform_id, True))
+        elif _recency(spec, values) > _recency(spec, vars(obj)):
+            for name, value in values.items():
+                setattr(obj, name, value)
+            obj.version += 1
+            obj.save()
+            changed.append((platform_id, False))
+    return changed
+
+
+def _recency(spec: _Spec, values: dict) -> tuple:
+    return tuple(values[name] for name in spec.recency)
 
 
 # --- row builders ---------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ it dies with the connection when a worker is killed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,10 +39,25 @@ def _lock_key(shop_id: int, job: str) -> int:
     return (_JOB_INDEX[job] << 48) | (int(shop_id) & 0xFFFFFFFFFFFF)
 
 
+_local_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
 @contextmanager
 def shop_job_lock(shop_id: int, job: str):
-    """Yield True when this process holds the (shop, job) lock, False when another one does."""
+    """Yield True when this process holds the (shop, job) lock, False when another one does.
+
+    Postgres: a session advisory lock (released by the server if the worker dies). The embedded
+    SQLite database has one process (web + in-process jobs), so a process lock does the same."""
     key = _lock_key(shop_id, job)
+    if connection.vendor != "postgresql":
+        lock = _local_locks[key]
+        got = lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         got = cursor.fetchone()[0]

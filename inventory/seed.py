@@ -50,6 +50,21 @@ def seed_demo(*, tenant) -> str:
                 "product": product, "name": f"{name} {colour} {size}", "attributes": {"颜色": colour, "规格": size},
                 "unit_cost": cost, "weight_grams": grams, "barcode": f"69{n:03d}{len(skus):07d}"})
             skus[sku_code] = sku
+    # The SKUs the demo shops list on the simulated platforms (integrations/mock_platforms/catalog.py),
+    # so their orders match by merchant code and stock pushes reach them.
+    listed = [
+        ("TEE", "纯棉T恤", "服装", [("TEE-WHT-M", "白 M"), ("TEE-WHT-L", "白 L"), ("TEE-BLK-M", "黑 M"), ("TEE-BLK-L", "黑 L")],
+         "19.00", 220),
+        ("MUG", "陶瓷马克杯", "家居", [("MUG-RED", "红"), ("MUG-BLU", "蓝")], "9.00", 380),
+        ("SOCK", "运动袜三双装", "服装", [("SOCK-3P", "三双装")], "8.00", 150),
+        ("CAP", "棒球帽", "配饰", [("CAP-NAVY", "藏青")], "12.00", 90),
+        ("GIFT-CARD", "礼品卡", "虚拟", [("GIFT-CARD", "100元")], "0.00", 0),
+    ]
+    for code, name, category, variants, cost, grams in listed:
+        product, _ = Product.objects.get_or_create(code=code, defaults={"name": name, "category": category})
+        for sku_code, variant in variants:
+            skus[sku_code], _ = SKU.objects.get_or_create(code=sku_code, defaults={
+                "product": product, "name": f"{name} {variant}", "unit_cost": cost, "weight_grams": grams})
     bundles = [
         ("SET-TS01-2", "纯棉T恤两件装", [("TS01-白-M", 1), ("TS01-黑-M", 1)]),
         ("SET-GIFT-TEA", "龙井茶杯礼盒", [("TE01-罐装-100g", 1), ("MG01-白-350ml", 2)]),

@@ -6,6 +6,7 @@ from erp.settings import INSTALLED_APPS
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.tenantapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True  # a failing task fails the test
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False

@@ -25,12 +25,21 @@ def published():
     events._handlers["platform_orders.changed"].remove(handler)
 
 
+@pytest.fixture(params=["copy", "portable"])
+def upsert_path(request, monkeypatch):
+    """Run a test through the Postgres COPY path and through the portable ORM path (used on the
+    embedded SQLite database): both must follow the same rules."""
+    if request.param == "portable":
+        monkeypatch.setattr(store, "_upsert_copy", store._upsert_portable)
+    return request.param
+
+
 def _store(shop, orders):
     with transaction.atomic():
         return store.store_orders(shop=shop, orders=orders)
 
 
-def test_insert_update_ignore_older_and_replay(shop, published):
+def test_insert_update_ignore_older_and_replay(shop, published, upsert_path):
     first = _store(shop, [make_order("A", T0), make_order("B", T0)])
     assert (first.created, first.updated, first.skipped) == (2, 0, 0)
     assert published[-1]["shop_id"] == shop.pk and sorted(published[-1]["platform_order_ids"]) == ["A", "B"]
@@ -50,7 +59,7 @@ def test_insert_update_ignore_older_and_replay(shop, published):
     assert len(published) == count  # nothing changed: nothing published
 
 
-def test_duplicates_inside_one_page_keep_the_newest(shop):
+def test_duplicates_inside_one_page_keep_the_newest(shop, upsert_path):
     result = _store(shop, [make_order("A", T0), make_order("A", T0 + timedelta(seconds=30), state=OrderState.SHIPPED),
                            make_order("A", T0 - timedelta(seconds=30), state=OrderState.UNPAID)])
     assert (result.fetched, result.created, result.skipped) == (3, 1, 2)

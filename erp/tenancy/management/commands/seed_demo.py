@@ -7,13 +7,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from erp.api.urls import DOMAIN_APPS
 from erp.tenancy.context import tenant_context
 from erp.tenancy.models import Tenant
 from erp.tenancy.roles import Role
 from erp.tenancy.services import membership_add, tenant_create
 
 DEMO_PASSWORD = "demo12345"
+# Seeds build on each other: shops first, then the catalogue and stock (with sync rules for those
+# shops), then documents that need both.
+SEED_ORDER = ["integrations", "inventory", "purchasing", "finance", "members", "orders", "aftersales"]
 DEMO_STAFF = [("ops", Role.OPERATOR), ("wh", Role.WAREHOUSE), ("fin", Role.FINANCE), ("cs", Role.SERVICE)]
 
 
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             if not User.objects.filter(username=username).exists():
                 membership_add(tenant=tenant_obj, username=username, role=role, password=password)
         with tenant_context(tenant_obj):
-            for app in DOMAIN_APPS:
+            for app in SEED_ORDER:
                 if find_spec(f"{app}.seed") is not None:
                     summary = import_module(f"{app}.seed").seed_demo(tenant=tenant_obj)
                     if summary:
