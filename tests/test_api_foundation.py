@@ -200,3 +200,15 @@ def test_admin_action_issues_a_token_shown_once(tenant_a, client):
     assert api.get("/api/v1/me/").json()["role"] == "operator"
     client.force_login(target.user)  # an operator is not a manager: no staff list for them
     assert client.get("/admin/tenancy/membership/").status_code == 403
+
+
+def test_nested_validation_errors_keep_the_error_shape():
+    from rest_framework.exceptions import ValidationError
+
+    from erp.api.exceptions import exception_handler
+
+    nested = ValidationError({"receiver": {"name": ["required"]}, "lines": [{}, {"quantity": ["must be positive"]}]})
+    response = exception_handler(nested, {})
+    assert response.status_code == 400
+    assert response.data["detail"] == "Invalid input: required"
+    assert response.data["errors"]["lines"][1] == {"quantity": ["must be positive"]}

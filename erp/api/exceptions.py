@@ -37,6 +37,18 @@ def _as_lists(value):
     return [str(value)]
 
 
+def _first_message(errors) -> str:
+    """The first message anywhere in a (possibly nested) error structure."""
+    if isinstance(errors, str):
+        return errors
+    items = errors.values() if isinstance(errors, dict) else errors if isinstance(errors, list) else []
+    for item in items:
+        message = _first_message(item)
+        if message:
+            return message
+    return ""
+
+
 def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(exc, "error_dict"):
         return exceptions.ValidationError({k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()})
@@ -84,8 +96,7 @@ def exception_handler(exc, context):
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
         errors = _as_lists(data) if isinstance(data, dict) else {"non_field_errors": _as_lists(data)}
-        first = next(iter(errors.values()), [""])
-        summary = first[0] if first and isinstance(first[0], str) else "Invalid input."
+        summary = _first_message(errors)
         response.data = {"detail": f"Invalid input: {summary}" if summary else "Invalid input.", "errors": errors}
     else:
         detail = data.get("detail", data) if isinstance(data, dict) else data
