@@ -101,7 +101,6 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "erp.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now (transitional setting)
 
 # --- Auth, i18n, time ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
