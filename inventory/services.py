@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from erp import events
 from erp.tenancy.context import require_tenant
 
 from . import stock_sql
@@ -113,11 +114,14 @@ def _components(sku: SKU) -> list[tuple[int, int]]:
 
 def _write_move(*, warehouse_id: int, sku_id: int, kind: str, after: dict, on_hand: int = 0, in_transit: int = 0,
                 defective: int = 0, reason: str, source_doc: str = "", user=None) -> StockMove:
-    return StockMove.objects.create(
+    move = StockMove.objects.create(
         warehouse_id=warehouse_id, sku_id=sku_id, kind=kind, on_hand_delta=on_hand, in_transit_delta=in_transit,
         defective_delta=defective, on_hand_after=after["on_hand"], reason=(reason or kind)[:200],
         source_doc=(source_doc or "")[:100], created_by=user,
     )
+    if on_hand > 0:  # goods came in (receipt, return, transfer in, count up): waiting orders may now fit
+        events.publish("inventory.stock_received", warehouse_id=warehouse_id, sku_id=sku_id)
+    return move
 
 
 def _level_numbers(warehouse_id: int, sku_id: int) -> dict:

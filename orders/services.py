@@ -1345,11 +1345,15 @@ def orders_bulk_action(*, action: str, order_ids: list[int], actor=None, why: st
 
 
 def on_stock_received(**_):
-    """Stock arrived: retry the out-of-stock queue once the receipt is committed."""
+    """Stock arrived: retry the out-of-stock queue once the receipt is committed (one retry per
+    transaction, however many lines the receipt had)."""
     from erp.tenancy.context import get_current_tenant
 
     tenant = get_current_tenant()
     if tenant is None:
+        return
+    connection = transaction.get_connection()
+    if any(getattr(hook, "oos_retry_tenant", None) == tenant.pk for _sids, hook, *_ in connection.run_on_commit):
         return
 
     def retry():
@@ -1357,4 +1361,5 @@ def on_stock_received(**_):
 
         orders_retry_out_of_stock_task.delay(tenant_id=tenant.pk)
 
+    retry.oos_retry_tenant = tenant.pk
     transaction.on_commit(retry)

@@ -80,3 +80,13 @@ def test_unmatched_lines_appear_in_inventory_queue(shop, real):
     ingest(shop, norder("P1", lines=[line("ZZZ")]))
     assert Order.objects.get().hold_reason_list == ["unmatched_sku"]
     assert unmatched_mappings(shop=shop).filter(outer_id="ZZZ").exists()
+
+
+def test_a_receipt_retries_the_out_of_stock_queue_once(shop, real, django_capture_on_commit_callbacks):
+    ingest(shop, norder("P1", lines=[line("A", 2)]))
+    assert Order.objects.get().out_of_stock_since is not None
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        inv_services.stock_receive(warehouse=real["east"], sku=real["A"], quantity=1, reason="partial")
+        inv_services.stock_receive(warehouse=real["east"], sku=real["A"], quantity=1, reason="rest")
+    assert len([c for c in callbacks if getattr(c, "oos_retry_tenant", None)]) == 1  # one retry per transaction
+    assert Order.objects.get().status == OrderStatus.ALLOCATED
