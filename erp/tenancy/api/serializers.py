@@ -7,6 +7,9 @@ from ..roles import Role
 
 
 class TenantSerializer(serializers.ModelSerializer):
+    # A plain string on output: a ChoiceField would build its ~600 time-zone choices per instance.
+    timezone = serializers.CharField(read_only=True)
+
     class Meta:
         model = Tenant
         fields = ["id", "name", "slug", "timezone", "currency"]
