@@ -125,9 +125,9 @@ def page_of_orders(ctx: Ctx, select, page: int, size: int, render) -> tuple[list
     chunk = items[(page - 1) * size: page * size]
     stale_target = None
     if "out_of_order" in ctx.flags:
-        with_prev = [o for o in chunk if o.prev is not None]
-        served = [o for o in with_prev if o.served_version >= o.version]
-        pool = served or with_prev
+        # Only an order whose newer version this client has already been served may come back stale:
+        # a stale version nobody has seen the newer one of would be indistinguishable from the truth.
+        pool = [o for o in chunk if o.prev is not None and o.served_version >= o.version]
         if pool:
             stale_target = ctx.rng.choice(pool)
             ctx.applied.append(f"out_of_order:{stale_target.id}")

@@ -238,7 +238,14 @@ def pop_order_shipment(ctx: Ctx, p: dict) -> dict:
     return {"jingdong_pop_order_shipment_responce": {"code": "0", "sopjosshipment_result": dict(OK_RESULT)}}
 
 
+def time_get(ctx: Ctx, p: dict) -> dict:
+    """Mock extension (JD has no documented clock method): the simulated platform time, so a client
+    can end its pull windows at the platform's "now" as it does on Taobao and Pinduoduo."""
+    return {"jingdong_time_get_responce": {"code": "0", "time": fmt_cst(ctx.world.now)}}
+
+
 METHODS = {
+    "jingdong.time.get": (time_get, "read"),
     "jingdong.pop.order.search": (pop_order_search, "orders"),
     "jingdong.pop.order.get": (pop_order_get, "order"),
     "jingdong.pop.afs.refundapply.querylist": (afs_refundapply_querylist, "list"),

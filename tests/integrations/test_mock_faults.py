@@ -177,3 +177,21 @@ def test_fault_filters_by_method(h):
     assert h.client("tb-main").call("taobao.trade.fullinfo.get", tid=tid)[0] == 429
     h.control("faults", {"kind": "slow", "count": 5})
     assert control(h.url, "faults", method="DELETE") == {"queued": []}
+
+
+def test_out_of_order_never_serves_a_stale_version_first(h):
+    """A stale version may only come back after the newer one was served: otherwise no client
+    could ever tell it from the truth."""
+    tid = h.mock.generate(1, shop="tb-main", kind="unpaid")[0]["order_id"]
+    h.mock.advance(minutes=1)
+    h.control("act", {"action": "pay", "order_id": tid})  # a newer version nobody has been served yet
+    h.control("faults", {"kind": "out_of_order", "count": 1, "shop": "tb-main"})
+    listed = tb_list(h)[1]["trades_sold_increment_get_response"]["trades"]["trade"]
+    assert [t["status"] for t in listed] == ["WAIT_SELLER_SEND_GOODS"]
+
+
+def test_jd_clock_answers_the_simulated_time(h):
+    h.mock.advance(minutes=90)
+    body = h.client("jd-main").call("jingdong.time.get")[1]["jingdong_time_get_responce"]
+    assert body["code"] == "0"
+    assert body["time"] == h.control("state")["now_cst"]
