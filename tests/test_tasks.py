@@ -52,3 +52,16 @@ def test_tenant_task_inside_a_system_tick_loses_the_bypass(tenant_a, tenant_b):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM tenantapp_widget")
                 assert cursor.fetchone()[0] == 1
+
+
+def test_every_scheduled_task_is_registered(db):
+    """Each beat schedule row (created by the apps' migrations) names a task a worker knows, so the
+    in-process scheduler runs it instead of sending it nowhere."""
+    from django_celery_beat.models import PeriodicTask
+
+    from erp.celery import app
+
+    app.loader.import_default_modules()
+    names = set(PeriodicTask.objects.exclude(task="celery.backend_cleanup").values_list("task", flat=True))
+    assert names, "the apps' migrations schedule no periodic task"
+    assert names <= set(app.tasks), names - set(app.tasks)

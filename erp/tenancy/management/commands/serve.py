@@ -44,6 +44,7 @@ class Command(BaseCommand):
 
                 from erp.celery import app
 
+                app.loader.import_default_modules()  # autodiscover every app's tasks, as a worker does
                 EmbeddedService(app, thread=True, scheduler_cls=settings.CELERY_BEAT_SCHEDULER).start()
                 self.stdout.write("Background jobs run in-process (no REDIS_URL).")
         try:
