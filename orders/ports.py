@@ -47,6 +47,14 @@ def _optional(module: str, name: str):
         return None
 
 
+def _sku_info(sku) -> SkuInfo | None:
+    if sku is None:
+        return None
+    if isinstance(sku, SkuInfo):
+        return sku
+    return SkuInfo(id=sku.pk, code=getattr(sku, "code", ""), weight_g=_weight_g(sku))
+
+
 def _weight_g(sku) -> int:
     for attr in ("weight_g", "weight_grams"):
         value = getattr(sku, attr, None)
@@ -69,9 +77,21 @@ class InventoryPort:
         if fn is None:
             return None
         sku = fn(shop=shop, platform_item_id=platform_item_id, platform_sku_id=platform_sku_id, outer_id=outer_id)
-        if sku is None:
-            return None
-        return SkuInfo(id=sku.pk, code=getattr(sku, "code", ""), weight_g=_weight_g(sku))
+        return _sku_info(sku)
+
+    def skus_for_lines(self, *, shop, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], SkuInfo | None]:
+        """{(platform_item_id, platform_sku_id, outer_id): SkuInfo or None} for every key, in one call
+        (inventory.selectors.skus_for_platform_lines) or, before that exists, one lookup per key."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        batch = _optional("inventory.selectors", "skus_for_platform_lines")
+        if batch is not None:
+            found = batch(shop=shop, lines=[{"platform_item_id": i, "platform_sku_id": s, "outer_id": o}
+                                            for i, s, o in keys])
+            return {k: _sku_info(found.get(k)) for k in keys}
+        return {k: self.sku_for_line(shop=shop, platform_item_id=k[0], platform_sku_id=k[1], outer_id=k[2])
+                for k in keys}
 
     def warehouses(self) -> list[WarehouseInfo]:
         fn = _optional("inventory.selectors", "warehouses_for_allocation")
@@ -104,6 +124,22 @@ class InventoryPort:
             raise InsufficientStock(getattr(exc, "sku_id", None), warehouse.id, getattr(exc, "requested", 0),
                                     getattr(exc, "available", 0)) from exc
 
+    def reserve_batch(self, *, requests: list[ReserveRequest]) -> dict[object, InsufficientStock]:
+        """Reserve many requests (each all-or-nothing) in one call. Returns {request key: shortage}
+        for the requests that could not be reserved (nothing of those is held); the others are."""
+        batch = _optional("inventory.services", "stock_reserve_batch")
+        if batch is None:
+            return reserve_batch_one_by_one(self, requests)
+        failed = batch(requests=[
+            {"key": r.key, "lines": [{"warehouse": r.warehouse.obj if r.warehouse.obj is not None else r.warehouse.id,
+                                      "sku": sku_id, "quantity": quantity, "ref_type": "order_line", "ref_id": ref_id,
+                                      "shop": r.shop} for sku_id, quantity, ref_id in r.items]}
+            for r in requests])
+        return {key: exc if isinstance(exc, InsufficientStock) else InsufficientStock(
+                    getattr(exc, "sku_id", None), getattr(exc, "warehouse_id", None), getattr(exc, "requested", 0),
+                    getattr(exc, "available", 0))
+                for key, exc in dict(failed or {}).items()}
+
     def release(self, *, ref_id: str) -> int:
         fn = _optional("inventory.services", "stock_release")
         return fn(ref_type="order_line", ref_id=ref_id) if fn is not None else 0
@@ -111,6 +147,46 @@ class InventoryPort:
     def commit(self, *, ref_id: str, source_doc: str = "") -> int:
         fn = _optional("inventory.services", "stock_commit")
         return fn(ref_type="order_line", ref_id=ref_id, source_doc=source_doc) if fn is not None else 0
+
+
+@dataclass
+class ReserveRequest:
+    """One all-or-nothing reservation of a batch: an order (or split part) in one warehouse."""
+
+    key: object
+    warehouse: WarehouseInfo
+    items: list[tuple[int, int, str]]  # (sku_id, quantity, ref_id)
+    shop: object = None
+
+
+def reserve_batch_one_by_one(port, requests: list[ReserveRequest]) -> dict[object, InsufficientStock]:
+    """reserve_batch for a port that only reserves one request at a time (a failed request
+    releases whatever it reserved before the shortage)."""
+    failed = {}
+    for r in requests:
+        try:
+            port.reserve_many(warehouse=r.warehouse, shop=r.shop, items=r.items)
+        except InsufficientStock as exc:
+            for _sku, _qty, ref_id in r.items:
+                port.release(ref_id=ref_id)
+            failed[r.key] = exc
+    return failed
+
+
+def skus_for_lines(port, *, shop, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], SkuInfo | None]:
+    """The port's batch SKU lookup, or one lookup per distinct key for a port without one."""
+    fn = getattr(port, "skus_for_lines", None)
+    if fn is not None:
+        return fn(shop=shop, keys=keys)
+    return {k: port.sku_for_line(shop=shop, platform_item_id=k[0], platform_sku_id=k[1], outer_id=k[2])
+            for k in dict.fromkeys(keys)}
+
+
+def reserve_batch(port, requests: list[ReserveRequest]) -> dict[object, InsufficientStock]:
+    if not requests:
+        return {}
+    fn = getattr(port, "reserve_batch", None)
+    return fn(requests=requests) if fn is not None else reserve_batch_one_by_one(port, requests)
 
 
 class IntegrationsPort:

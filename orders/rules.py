@@ -29,9 +29,11 @@ class ReviewContext:
             times = [o.platform_created_at for o in orders if o.platform_created_at]
             if places and times:
                 since = min(times) - timedelta(hours=settings.risk_window_hours)
-                rows = (Order.objects.filter(place_hash__in=places, kind=OrderKind.PLATFORM, platform_created_at__gte=since)
-                        .exclude(pk__in=[o.pk for o in orders if o.pk])
-                        .values_list("place_hash").order_by().annotate(n=Count("id")))
+                rows = Order.objects.filter(place_hash__in=places, kind=OrderKind.PLATFORM, platform_created_at__gte=since)
+                stored = [o.pk for o in orders if o.pk]
+                if stored:
+                    rows = rows.exclude(pk__in=stored)
+                rows = rows.values_list("place_hash").order_by().annotate(n=Count("id"))
                 ctx.place_counts.update(dict(rows))
             if count_in_batch:
                 ctx.place_counts.update(o.place_hash for o in orders if o.place_hash)

@@ -95,3 +95,16 @@ def order_filter(queryset, params) -> tuple:
 
 def order_timeline(*, order: Order):
     return OrderEvent.objects.filter(order=order).select_related("actor").order_by("id")
+
+
+def order_detail_rows(*, order_id: int):
+    """(order row with its waybill's columns, line rows, event rows) for the API detail, or None.
+    The waybill comes in the order's query: an order has at most one (uniq_waybill_tenant_order)."""
+    from .api.serializers import EVENT_COLUMNS, LINE_COLUMNS, ORDER_DETAIL_COLUMNS, WAYBILL_COLUMNS
+
+    row = Order.objects.filter(pk=order_id).values(*ORDER_DETAIL_COLUMNS, *WAYBILL_COLUMNS).first()
+    if row is None:
+        return None
+    lines = OrderLine.objects.filter(order_id=order_id).order_by("id").values(*LINE_COLUMNS)
+    events = OrderEvent.objects.filter(order_id=order_id).order_by("id").values(*EVENT_COLUMNS)
+    return row, list(lines), list(events)

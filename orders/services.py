@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -239,8 +239,12 @@ class _SkuResolver:
         return self.cache[key]
 
 
-def _new_line(order: Order, nl, resolve: _SkuResolver, *, is_presale: bool) -> OrderLine:
-    sku = resolve(nl.platform_item_id or "", nl.platform_sku_id or "", nl.outer_id or "")
+def _line_key(nl) -> tuple[str, str, str]:
+    return (nl.platform_item_id or "", nl.platform_sku_id or "", nl.outer_id or "")
+
+
+def _new_line(order: Order, nl, skus: dict, *, is_presale: bool) -> OrderLine:
+    sku = skus.get(_line_key(nl))
     refund = nl.refund_status if nl.refund_status in RefundState.values else ""
     return OrderLine(
         tenant_id=order.tenant_id, order=order, origin_order=order, platform_order_id=order.platform_order_id,
@@ -251,6 +255,31 @@ def _new_line(order: Order, nl, resolve: _SkuResolver, *, is_presale: bool) -> O
         discount=_money(nl.discount), paid=_money(nl.paid), is_presale=is_presale, refund_state=refund,
         is_stopped=refund in (RefundState.REQUESTED, RefundState.REFUNDED),
     )
+
+
+def _bulk_set(model, objs, fields: list[str]) -> None:
+    """bulk_update in one short statement: on PostgreSQL ``UPDATE .. FROM unnest(arrays)`` (one
+    array parameter per column, nothing to compile per row); elsewhere Django's bulk_update."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields, batch_size=1000)
+        return
+    by_pk = {o.pk: o for o in objs}
+    meta = model._meta
+    pk = meta.pk
+    cols = [meta.get_field(f) for f in fields]
+    qn = connection.ops.quote_name
+    params = [[pk.get_db_prep_value(k, connection) for k in by_pk]]
+    for c in cols:
+        params.append([c.get_db_prep_value(getattr(o, c.attname), connection) for o in by_pk.values()])
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in (pk, *cols))
+    names = ", ".join(qn(f.column) for f in (pk, *cols))
+    sets = ", ".join(f"{qn(c.column)} = v.{qn(c.column)}" for c in cols)
+    sql = (f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
+           f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def orders_ingest_normalized(*, shop, normalized: list[NormalizedOrder]) -> IngestResult:
@@ -276,6 +305,9 @@ def orders_ingest_normalized(*, shop, normalized: list[NormalizedOrder]) -> Inge
 
 
 def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestResult:
+    """One page: a constant number of queries for the new orders (lookup, SKU mapping, review
+    context, three inserts, merge pool, allocation reads, one reservation batch, three writes).
+    Updates of known orders, merges and stock splits take the per-order paths (they are rare)."""
     settings = order_settings()
     ids = [n.platform_order_id for n in batch]
     existing = {o.platform_order_id: o for o in Order.objects.select_for_update()
@@ -290,43 +322,46 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
         else:
             result.skipped += 1
     to_allocate: list[int] = []
+    loaded: dict[int, tuple[Order, list[OrderLine]]] = {}  # fresh approved orders, already in memory
     if new:
-        created = _create_orders(shop, new, settings)
+        created, lines_by_order = _create_orders(shop, new, settings)
         result.created = len(created)
         result.order_ids += [o.pk for o in created]
-        to_allocate += [o.pk for o in created if o.status == S.APPROVED]
+        for o, lines in zip(created, lines_by_order, strict=True):
+            if o.status == S.APPROVED:
+                to_allocate.append(o.pk)
+                loaded[o.pk] = (o, [ln for ln in lines if not ln.is_stopped])
     for current, n in updates:
         to_allocate += _apply_update(current, n, settings)
         result.updated += 1
         result.order_ids.append(current.pk)
     if to_allocate and settings.auto_merge:
-        to_allocate = _auto_merge(to_allocate, settings)
+        to_allocate = _auto_merge(to_allocate, settings, fresh=[o for o, _ in loaded.values()])
     if to_allocate and settings.auto_allocate:
-        _allocate(Order.objects.filter(pk__in=to_allocate, status=S.APPROVED), settings=settings, actor=None, strict=False)
+        preloaded = {pk: loaded[pk] for pk in to_allocate if pk in loaded}
+        rest = [pk for pk in to_allocate if pk not in preloaded]
+        _allocate(Order.objects.filter(pk__in=rest, status=S.APPROVED) if rest else None, settings=settings,
+                  actor=None, strict=False, preloaded=preloaded)
     return result
 
 
-def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) -> list[Order]:
+def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) -> tuple[list[Order], list[list[OrderLine]]]:
+    """Build, review and insert new platform orders: every decision is made in memory before the
+    rows are written, so the page costs three inserts (orders, lines, events)."""
     tenant_id = shop.tenant_id
-    resolve = _SkuResolver(shop)
-    orders, mapped = [], []
+    skus = ports.skus_for_lines(ports.inventory(), shop=shop, keys=[_line_key(nl) for n in batch for nl in n.lines])
+    orders, mapped, lines_by_order = [], [], []
     for n in batch:
         order = Order(tenant_id=tenant_id, shop=shop, platform_order_id=n.platform_order_id[:64], kind=OrderKind.PLATFORM)
         _fill_from_normalized(order, n)
         m = map_order(n)
         order.platform_state = m.state
         order.status = m.status
+        lines = [_new_line(order, nl, skus, is_presale=order.is_presale) for nl in n.lines]
+        _recount(order, lines, settings)
         orders.append(order)
         mapped.append(m)
-    Order.objects.bulk_create(orders, batch_size=1000)
-    lines_by_order: list[list[OrderLine]] = []
-    all_lines = []
-    for order, n in zip(orders, batch, strict=True):
-        lines = [_new_line(order, nl, resolve, is_presale=order.is_presale) for nl in n.lines]
-        _recount(order, lines, settings)
         lines_by_order.append(lines)
-        all_lines += lines
-    OrderLine.objects.bulk_create(all_lines, batch_size=2000)
     ctx = ReviewContext.load(settings=settings, orders=orders) if settings.auto_review else None
     evs = []
     for order, m, lines in zip(orders, mapped, lines_by_order, strict=True):
@@ -345,9 +380,10 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) 
             evs += _decide(order, lines, holds, ctx)
         elif m.status == S.SHIPPED:
             evs.append(_event(order, EventKind.PLATFORM, "shipped.outside", "already shipped on the platform when received"))
-    Order.objects.bulk_update(orders, ["status", "hold_reasons", "line_count", "total_quantity", "weight_g"], batch_size=1000)
+    Order.objects.bulk_create(orders, batch_size=1000)
+    OrderLine.objects.bulk_create([ln for lines in lines_by_order for ln in lines], batch_size=2000)
     OrderEvent.objects.bulk_create(evs, batch_size=2000)
-    return orders
+    return orders, lines_by_order
 
 
 def _decide(order: Order, lines, platform_holds: set, ctx: ReviewContext | None, *, keep: set | frozenset = frozenset(),
@@ -950,11 +986,16 @@ def order_unmerge(*, order_id: int, actor=None, why: str = "") -> list[Order]:
     return sources
 
 
-def _auto_merge(order_ids: list[int], settings: OrderSettings) -> list[int]:
+def _auto_merge(order_ids: list[int], settings: OrderSettings, *, fresh: list[Order] | None = None) -> list[int]:
     """Merge freshly approved orders with unshipped orders of the same buyer and receiver hash.
-    Returns the ids to allocate (merged shipments replace their sources)."""
-    fresh = list(Order.objects.filter(pk__in=order_ids, status=S.APPROVED, merged_into__isnull=True,
-                                      kind=OrderKind.PLATFORM))
+    Returns the ids to allocate (merged shipments replace their sources). ``fresh``: orders of
+    ``order_ids`` already in memory (as stored); one query finds every group of the batch."""
+    known = {o.pk: o for o in fresh or ()}
+    missing = [pk for pk in order_ids if pk not in known]
+    fresh = [o for o in known.values() if o.pk in set(order_ids)]
+    if missing:
+        fresh += list(Order.objects.filter(pk__in=missing))
+    fresh = [o for o in fresh if o.status == S.APPROVED and o.merged_into_id is None and o.kind == OrderKind.PLATFORM]
     if not fresh:
         return order_ids
     hashes = {o.address_hash for o in fresh}
@@ -1085,18 +1126,38 @@ class AllocationOutcome:
     held: list[int] = field(default_factory=list)
 
 
-def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = True) -> AllocationOutcome:
+@dataclass
+class _Reservation:
+    order: Order  # the order (or split part) the parcel ships as
+    part: object  # allocation.Part
+    lines: list[OrderLine]
+    why: str
+
+
+def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = True,
+              preloaded: dict[int, tuple[Order, list[OrderLine]]] | None = None) -> AllocationOutcome:
     """Allocate approved orders in shipping priority: region, priority, stock, fewest parcels.
-    Reserves through inventory; never reserves more than is available (inventory re-checks)."""
+
+    Set-based: one availability read, every parcel planned in memory (each plan takes its stock
+    from ``available`` before the next order is planned), ONE reservation call for the whole batch
+    (inventory re-checks atomically; a parcel it refuses waits in the out-of-stock queue), then one
+    write each for lines, orders and events. ``preloaded``: {order id: (order, active lines)} for
+    orders already in memory and locked (fresh from ingestion); ``queryset`` adds others."""
     out = AllocationOutcome()
-    orders = sorted(queryset.select_for_update().order_by("pk"), key=priority_key)
+    preloaded = preloaded or {}
+    orders = [o for o, _ in preloaded.values()]
+    if queryset is not None:
+        orders += [o for o in queryset.select_for_update().order_by("pk") if o.pk not in preloaded]
+    orders.sort(key=priority_key)
     if not orders:
         return out
     if strict:
         for o in orders:
             _check_action(o, "allocate")
     inv = ports.inventory()
-    lines_by = _active_lines([o.pk for o in orders])
+    lines_by = _active_lines([o.pk for o in orders if o.pk not in preloaded]) if len(preloaded) < len(orders) else {}
+    for pk, (_o, lines) in preloaded.items():
+        lines_by[pk] = sorted(lines, key=lambda ln: ln.pk)
     warehouses = inv.warehouses()
     sku_ids = sorted({ln.sku_id for lines in lines_by.values() for ln in lines if ln.sku_id})
     available = inv.available(sku_ids=sku_ids) if warehouses else {}
@@ -1105,6 +1166,7 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
     evs: list[OrderEvent] = []
     changed_orders: list[Order] = []
     changed_lines: list[OrderLine] = []
+    planned: list[_Reservation] = []
     for order in orders:
         if order.status != S.APPROVED:
             continue
@@ -1129,36 +1191,36 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         for part_order, part in parts:
             part_lines = lines if part_order is order and len(parts) == 1 else list(
                 OrderLine.objects.filter(order=part_order, is_stopped=False).order_by("pk"))
-            try:
-                inv.reserve_many(warehouse=part.warehouse, shop=part_order.shop_id,
-                                 items=[(ln.sku_id, ln.quantity, str(ln.pk)) for ln in part_lines])
-            except ports.InsufficientStock as exc:  # someone took it meanwhile: wait in the queue
-                for ln in part_lines:
-                    inv.release(ref_id=str(ln.pk))
-                part_order.out_of_stock_since = part_order.out_of_stock_since or now
-                evs.append(_event(part_order, EventKind.RULE, "out_of_stock",
-                                  f"out of stock while reserving: SKU {exc.sku_id} in warehouse {exc.warehouse_id}"))
-                changed_orders.append(part_order)
-                out.out_of_stock.append(part_order.pk)
-                continue
             consume(available, part)
-            for ln in part_lines:
-                ln.is_reserved, ln.warehouse_id = True, part.warehouse.id
-                changed_lines.append(ln)
-            _finish_allocation(part_order, part, rules, settings, now, evs, why, actor)
-            changed_orders.append(part_order)
-            out.allocated.append(part_order.pk)
+            planned.append(_Reservation(part_order, part, part_lines, why))
         if not parts:
             if order.out_of_stock_since is None:
                 order.out_of_stock_since = now
                 evs.append(_event(order, EventKind.RULE, "out_of_stock", why, actor=actor))
                 changed_orders.append(order)
             out.out_of_stock.append(order.pk)
-    if changed_lines:
-        OrderLine.objects.bulk_update(changed_lines, ["is_reserved", "warehouse_id"], batch_size=1000)
-    if changed_orders:
-        Order.objects.bulk_update(changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
-                                                   "out_of_stock_since", "updated_at"], batch_size=1000)
+    refused = ports.reserve_batch(inv, [
+        ports.ReserveRequest(key=i, warehouse=r.part.warehouse, shop=r.order.shop_id,
+                             items=[(ln.sku_id, ln.quantity, str(ln.pk)) for ln in r.lines])
+        for i, r in enumerate(planned)])
+    for i, r in enumerate(planned):
+        exc = refused.get(i)
+        if exc is not None:  # someone took it meanwhile: wait in the queue
+            r.order.out_of_stock_since = r.order.out_of_stock_since or now
+            evs.append(_event(r.order, EventKind.RULE, "out_of_stock",
+                              f"out of stock while reserving: SKU {exc.sku_id} in warehouse {exc.warehouse_id}"))
+            changed_orders.append(r.order)
+            out.out_of_stock.append(r.order.pk)
+            continue
+        for ln in r.lines:
+            ln.is_reserved, ln.warehouse_id = True, r.part.warehouse.id
+            changed_lines.append(ln)
+        _finish_allocation(r.order, r.part, rules, settings, now, evs, r.why, actor)
+        changed_orders.append(r.order)
+        out.allocated.append(r.order.pk)
+    _bulk_set(OrderLine, changed_lines, ["is_reserved", "warehouse_id"])
+    _bulk_set(Order, changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
+                                      "out_of_stock_since", "updated_at"])
     OrderEvent.objects.bulk_create([e for e in evs if e], batch_size=2000)
     return out
 

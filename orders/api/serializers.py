@@ -1,4 +1,8 @@
+from django.db import models
+from django.utils import timezone
 from rest_framework import serializers
+
+from erp.money import CENT
 
 from ..models import HoldReason, Order, OrderEvent, OrderLine, Waybill
 
@@ -60,6 +64,85 @@ class OrderDetailSerializer(OrderListSerializer):
                   "ship_blocked_reason", "platform_state", "platform_modified_at", "allocated_at", "weight_g",
                   "lines", "timeline", "waybills"]
         read_only_fields = fields
+
+
+# --- lean output ----------------------------------------------------------------------------------
+# The list and the detail are built from ``.values()`` rows by plain functions (no serializer fields
+# built per request, no model instances). The ModelSerializers above describe the same output in the
+# OpenAPI schema; tests/orders/test_api.py checks both give the same JSON.
+def _dt(value, tz):
+    if not value:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _money(value):
+    return None if value is None else f"{value.quantize(CENT):f}"
+
+
+def _spec(model, names: list[str]) -> list[tuple[str, str, str]]:
+    """(output name, values() column, conversion) for plain model fields."""
+    out = []
+    for name in names:
+        f = model._meta.get_field(name)
+        column = f.attname if f.is_relation else name
+        kind = "dt" if isinstance(f, models.DateTimeField) else "money" if isinstance(f, models.DecimalField) else "plain"
+        out.append((name, column, kind))
+    return out
+
+
+_COMPUTED = {"display_no", "hold_reasons", "out_of_stock"}
+ORDER_LIST_SPEC = _spec(Order, [f for f in LIST_FIELDS if f not in _COMPUTED])
+ORDER_DETAIL_EXTRA = ["buyer_level", "buyer_message", "seller_memo", "seller_flag", "operator_note", "receiver_phone",
+                      "receiver_district", "receiver_address", "address_hash", "presale_fully_paid", "ship_blocked_reason",
+                      "platform_state", "platform_modified_at", "allocated_at", "weight_g"]
+ORDER_DETAIL_SPEC = _spec(Order, [f for f in LIST_FIELDS if f not in _COMPUTED] + ORDER_DETAIL_EXTRA)
+LINE_SPEC = _spec(OrderLine, OrderLineSerializer.Meta.fields)
+EVENT_SPEC = _spec(OrderEvent, OrderEventSerializer.Meta.fields)
+WAYBILL_SPEC = _spec(Waybill, WaybillSerializer.Meta.fields)
+
+ORDER_LIST_COLUMNS = sorted({c for _, c, _ in ORDER_LIST_SPEC} | {"hold_reasons", "out_of_stock_since"})
+ORDER_DETAIL_COLUMNS = sorted({c for _, c, _ in ORDER_DETAIL_SPEC} | {"hold_reasons", "out_of_stock_since"})
+LINE_COLUMNS = ["order_id"] + [c for _, c, _ in LINE_SPEC]
+EVENT_COLUMNS = [c for _, c, _ in EVENT_SPEC]
+WAYBILL_COLUMNS = [f"waybills__{c}" for _, c, _ in WAYBILL_SPEC]
+
+
+def _build(row: dict, spec, tz, prefix: str = "") -> dict:
+    out = {}
+    for name, column, kind in spec:
+        value = row[prefix + column]
+        if value is not None and kind != "plain":
+            value = _dt(value, tz) if kind == "dt" else _money(value)
+        out[name] = value
+    return out
+
+
+def _order_dict(row: dict, spec, fields: list[str], tz) -> dict:
+    values = _build(row, spec, tz)
+    kind, pk, poid = row["kind"], row["id"], row["platform_order_id"]
+    values["display_no"] = f"M{pk}" if kind == "merged" else f"{poid}-S{pk}" if kind == "split" else poid
+    values["hold_reasons"] = [r for r in row["hold_reasons"].split(",") if r]
+    values["out_of_stock"] = row["out_of_stock_since"] is not None
+    return {name: values[name] for name in fields if name in values}
+
+
+def order_list_rows(rows) -> list[dict]:
+    """The list's JSON rows (same shape as OrderListSerializer) from ORDER_LIST_COLUMNS values."""
+    tz = timezone.get_current_timezone()
+    return [_order_dict(row, ORDER_LIST_SPEC, LIST_FIELDS, tz) for row in rows]
+
+
+def order_detail_data(row: dict, lines, events, *, waybill: bool) -> dict:
+    """The detail's JSON (same shape as OrderDetailSerializer) from ORDER_DETAIL_COLUMNS values plus
+    the joined waybill columns, and LINE_COLUMNS / EVENT_COLUMNS rows."""
+    tz = timezone.get_current_timezone()
+    out = _order_dict(row, ORDER_DETAIL_SPEC, OrderDetailSerializer.Meta.fields, tz)
+    out["lines"] = [_build(ln, LINE_SPEC, tz) for ln in lines]
+    out["timeline"] = [_build(ev, EVENT_SPEC, tz) for ev in events]
+    out["waybills"] = [_build(row, WAYBILL_SPEC, tz, prefix="waybills__")] if waybill else []
+    return out
 
 
 class WhySerializer(serializers.Serializer):

@@ -1,3 +1,4 @@
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -41,26 +42,37 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
     serializer_class = s.OrderListSerializer
     pagination_class = OrderCursorPagination
     filter_backends = []
-    select_related = ("shop",)
     lookup_value_regex = r"\d+"
 
     def scope_queryset(self, queryset):
-        if self.action == "retrieve":
-            return queryset.prefetch_related("lines", "events", "waybills")
         if self.action == "list":
             queryset, _ = selectors.order_filter(queryset, self.request.query_params)
         return queryset
 
     def get_serializer_class(self):
+        # the serializers document the output (schema); list and detail build it from .values() rows
         return s.OrderDetailSerializer if self.action != "list" else s.OrderListSerializer
 
-    @extend_schema(parameters=FILTERS)
+    @extend_schema(parameters=FILTERS, responses=s.OrderListSerializer(many=True))
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        """One query for the page: the list's columns only, keyset-paginated on the id."""
+        page = self.paginate_queryset(self.get_queryset().values(*s.ORDER_LIST_COLUMNS))
+        return self.get_paginated_response(s.order_list_rows(page))
+
+    @extend_schema(responses=s.OrderDetailSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._detail_data(kwargs[self.lookup_url_kwarg or self.lookup_field]))
+
+    def _detail_data(self, order_id) -> dict:
+        """Three queries: the order with its waybill (at most one per order), its lines, its timeline."""
+        data = selectors.order_detail_rows(order_id=int(order_id))
+        if data is None:
+            raise Http404("No such order.")
+        row, lines, events = data
+        return s.order_detail_data(row, lines, events, waybill=row["waybills__id"] is not None)
 
     def _detail(self, order_id):
-        order = self.get_queryset().model.objects.prefetch_related("lines", "events", "waybills").get(pk=order_id)
-        return Response(s.OrderDetailSerializer(order, context=self.get_serializer_context()).data)
+        return Response(self._detail_data(order_id))
 
     def _input(self, serializer_class):
         ser = serializer_class(data=self.request.data)
