@@ -93,7 +93,7 @@ def _worker(job, barrier=None, results=None):
                 else:
                     try:
                         services.stock_reserve(warehouse=warehouse, sku=skus[sku_id], quantity=1, ref_type="bench",
-                                               ref_id=f"{kind}-{worker_id}-{n}")
+                                               ref_id=f"{kind}-{world['run']}-{worker_id}-{n}")
                         done += 1
                     except services.InsufficientStock:
                         pass
@@ -146,6 +146,10 @@ def _control_worker(job):
 
 
 def _run(ctx, kind, clients, world, seconds) -> float:
+    # Every measurement reserves NEW references: reusing the 8-client run's ids in the 32-client run
+    # measured the idempotent "already reserved" path (which locks the level over several round
+    # trips) instead of reservations.
+    world = {**world, "run": f"{clients}c{time.time_ns()}"}
     barrier, results = ctx.Barrier(clients), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=((kind, i, world, seconds, 0), barrier, results)) for i in range(clients)]
     for proc in procs:
