@@ -18,6 +18,7 @@ from erp.tenancy.context import get_current_tenant_id, system_reason
 
 logger = logging.getLogger("erp.db")
 NO_DB_ALIAS = "__no_db__"
+ROLE_SETUP_LOCK = 7_311_021_001  # advisory lock key: one process at a time prepares the role
 _prepared_roles: set[tuple] = set()
 
 
@@ -45,9 +46,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 _prepared_roles.add(key)
             cursor.execute(f'SET ROLE "{role}"')
 
+    @classmethod
+    def _prepare_role(cls, cursor, role: str) -> None:
+        """Create the application role when the login user may (idempotent, first connection).
+
+        Several processes start at once (web, worker pool, beat): a session advisory lock
+        serialises them, since concurrent GRANTs on one catalog row fail ("tuple concurrently
+        updated")."""
+        cursor.execute("SELECT pg_advisory_lock(%s)", [ROLE_SETUP_LOCK])
+        try:
+            cls._prepare_role_locked(cursor, role)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLE_SETUP_LOCK])
+
     @staticmethod
-    def _prepare_role(cursor, role: str) -> None:
-        """Create the application role when the login user may (idempotent, first connection)."""
+    def _prepare_role_locked(cursor, role: str) -> None:
         cursor.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
         is_super, can_create = cursor.fetchone()
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
@@ -60,7 +73,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
                     "user, or set DATABASE_APP_ROLE to an empty string."
                 )
             cursor.execute(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
-        if is_super or can_create:
+        cursor.execute("SELECT has_schema_privilege(%s, 'public', 'CREATE') AND pg_has_role(current_user, %s, 'MEMBER')",
+                       [role, role])
+        if (is_super or can_create) and not cursor.fetchone()[0]:
             cursor.execute(f'GRANT "{role}" TO CURRENT_USER')
             cursor.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
             cursor.execute(
