@@ -87,6 +87,95 @@ def sku_for_platform_line(*, shop, platform_item_id: str, platform_sku_id: str =
     return sku
 
 
+def skus_for_platform_lines(*, shop, lines) -> dict[tuple, SKU | None]:
+    """``sku_for_platform_line`` for many lines at once, in a constant number of queries. ``lines``
+    are (platform_item_id, platform_sku_id, outer_id[, title]) tuples (or dicts of those keys); the
+    answer maps each tuple as given (a dict line: its (item, sku, outer) tuple) to our SKU or None. Same rules: the mapping first; without one, outer_id == SKU.code
+    auto-matches and records the mapping; nothing matching records an unmatched row for the
+    operators' queue. A concurrent first sighting of the same platform SKU (unique violation) falls
+    back to the per-line path for this call."""
+    wanted: dict[tuple[str, str], list[tuple]] = {}
+    for line in lines:
+        if isinstance(line, dict):  # {"platform_item_id", "platform_sku_id", "outer_id"[, "title"]}: keyed (item, sku, outer)
+            title = line.get("title", "")
+            line = (line.get("platform_item_id", ""), line.get("platform_sku_id", ""), line.get("outer_id", ""))
+        else:
+            title = line[3] if len(line) > 3 else ""
+        item, psku, outer = line[0], line[1], line[2]
+        key = (str(item or "")[:64], str(psku or "")[:64])
+        wanted.setdefault(key, []).append((tuple(line), str(outer or "").strip()[:64], str(title or "")[:300]))
+    if not wanted:
+        return {}
+    mappings = {(m.platform_item_id, m.platform_sku_id): m for m in PlatformSkuMapping.objects.select_related("sku")
+                .filter(shop=shop, platform_item_id__in={k[0] for k in wanted}) if (m.platform_item_id, m.platform_sku_id) in wanted}
+    codes = {outer for key, occ in wanted.items() if not (key in mappings and mappings[key].sku_id)
+             for _line, outer, _title in occ if outer}
+    by_code = {s.code: s for s in SKU.objects.filter(code__in=codes)} if codes else {}
+    result: dict[tuple, SKU | None] = {}
+    creates, updates = [], []  # new mappings; (mapping, sku, outer) for unmatched ones seen again
+    for key, occ in wanted.items():
+        mapping = mappings.get(key)
+        if mapping is not None and mapping.sku_id is not None:
+            for line, _outer, _title in occ:
+                result[line] = mapping.sku
+            continue
+        current, outer_final = None, ""
+        for line, outer, _title in occ:  # as one call per line would: the first match maps it
+            if current is None:
+                sku = by_code.get(outer) if outer else None
+                if outer:
+                    outer_final = outer
+                if sku is not None:
+                    current = sku
+            result[line] = current
+        if mapping is None:
+            creates.append((key, occ[0][2], outer_final, current))
+        else:
+            updates.append((mapping, current, outer_final))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            created = PlatformSkuMapping.objects.bulk_create([
+                PlatformSkuMapping(tenant_id=shop.tenant_id, shop=shop, platform_item_id=key[0], platform_sku_id=key[1],
+                                   outer_id=outer, title=title, sku=sku,
+                                   match_method=MatchMethod.AUTO if sku else MatchMethod.NONE, last_seen_at=now)
+                for key, title, outer, sku in creates])
+            stale = _touch_unmatched(updates, now)
+            stock_sql.mark_mappings_dirty([m.pk for m in created if m.sku_id] +
+                                          [m.pk for m, sku, _o in updates if sku is not None and m.pk not in stale])
+    except IntegrityError:  # a concurrent first sighting: the per-line path sorts it out
+        return {line: sku_for_platform_line(shop=shop, platform_item_id=line[0], platform_sku_id=line[1],
+                                            outer_id=line[2], title=title)
+                for occ in wanted.values() for line, _o, title in occ}
+    if stale:  # mapped by someone else meanwhile: theirs wins
+        fresh = {m.pk: m.sku for m in PlatformSkuMapping.objects.select_related("sku").filter(pk__in=stale)}
+        for mapping, _sku, _outer in updates:
+            if mapping.pk in stale:
+                for line, _o, _t in wanted[(mapping.platform_item_id, mapping.platform_sku_id)]:
+                    result[line] = fresh.get(mapping.pk)
+    return result
+
+
+def _touch_unmatched(updates, now) -> set[int]:
+    """One UPDATE for the unmatched mappings seen again (matched now or still waiting); returns the
+    ids that were mapped by someone else meanwhile (left alone)."""
+    if not updates:
+        return set()
+    from django.db import connection
+
+    table = PlatformSkuMapping._meta.db_table
+    ids = [m.pk for m, _s, _o in updates]
+    sql = (f"UPDATE {table} m SET sku_id = v.s, outer_id = COALESCE(NULLIF(v.o, ''), m.outer_id),"
+           " match_method = v.mm, last_seen_at = %s, updated_at = %s"
+           " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v(id, s, o, mm)"
+           " WHERE m.tenant_id = %s AND m.id = v.id AND m.sku_id IS NULL RETURNING m.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, now, ids, [s.pk if s else None for _m, s, _o in updates], [o for _m, _s, o in updates],
+                             [MatchMethod.AUTO if s else MatchMethod.NONE for _m, s, _o in updates], stock_sql.tenant_id()])
+        done = {row[0] for row in cursor.fetchall()}
+    return set(ids) - done
+
+
 def unmatched_mappings(*, shop=None):
     queue = PlatformSkuMapping.objects.filter(sku__isnull=True).select_related("shop").order_by("-last_seen_at", "-id")
     return queue.filter(shop=shop) if shop is not None else queue

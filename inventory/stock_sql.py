@@ -188,3 +188,97 @@ def propagate_stock_changes(*, batch: int = 500) -> int:
         done += len(rows)
         if len(rows) < batch:
             return done
+
+
+# --- set-based reservation (stock_reserve_batch) -------------------------------------------------
+
+def lock_levels(pairs) -> dict[tuple[int, int], list[int]]:
+    """SELECT ... FOR UPDATE the levels of the (warehouse_id, sku_id) pairs in ONE statement, rows
+    locked in id order (the lock order). Returns {(w, s): [id, on_hand, reserved, locked]}; a
+    missing level is absent."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    sql = (f"SELECT l.id, l.warehouse_id, l.sku_id, l.on_hand, l.reserved, l.locked FROM {LEVEL} l"
+           " JOIN unnest(%s::bigint[], %s::bigint[]) AS p(w, s) ON l.warehouse_id = p.w AND l.sku_id = p.s"
+           " WHERE l.tenant_id = %s ORDER BY l.id FOR UPDATE OF l")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[w for w, _ in pairs], [s for _, s in pairs], tenant_id()])
+        return {(w, s): [lid, oh, rs, lk] for lid, w, s, oh, rs, lk in cursor.fetchall()}
+
+
+def lock_reservations(keys) -> list[tuple]:
+    """SELECT ... FOR UPDATE every reservation row of the (ref_type, ref_id, warehouse_id) keys, in
+    id order, one statement. Rows: (id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,
+    status)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    sql = (f"SELECT r.id, r.ref_type, r.ref_id, r.warehouse_id, r.sku_id, r.bundle_id, r.quantity, r.status"
+           f" FROM {RESERVATION} r JOIN unnest(%s::text[], %s::text[], %s::bigint[]) AS p(t, i, w)"
+           " ON r.ref_type = p.t AND r.ref_id = p.i AND r.warehouse_id = p.w"
+           " WHERE r.tenant_id = %s ORDER BY r.id FOR UPDATE OF r")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], tenant_id()])
+        return cursor.fetchall()
+
+
+def apply_level_deltas(rows) -> int:
+    """One guarded UPDATE for many levels: rows (level_id, reserved_delta, locked_delta, changes).
+    Flags the levels for the channel push like every other change. Returns the rows updated (a row
+    whose change would break a rule is left alone, so the caller compares the count)."""
+    rows = sorted(rows)
+    if not rows:
+        return 0
+    sql = (f"UPDATE {LEVEL} l SET reserved = l.reserved + v.r, locked = l.locked - v.k, version = l.version + v.n,"
+           " needs_push = TRUE, updated_at = %s"
+           " FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::integer[]) AS v(id, r, k, n)"
+           " WHERE l.tenant_id = %s AND l.id = v.id AND l.reserved + v.r >= 0 AND l.locked - v.k >= 0"
+           " AND l.on_hand >= l.reserved + v.r + l.locked - v.k")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                             [r[3] for r in rows], tenant_id()])
+        return cursor.rowcount
+
+
+def use_locks(rows) -> None:
+    """Promotion locks used by reservations: rows (lock_id, units); one statement."""
+    from .models import StockLock
+
+    rows = sorted(rows)
+    if not rows:
+        return
+    sql = (f"UPDATE {StockLock._meta.db_table} l SET remaining = l.remaining - v.n, used = l.used + v.n, updated_at = %s"
+           " FROM unnest(%s::bigint[], %s::integer[]) AS v(id, n) WHERE l.tenant_id = %s AND l.id = v.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), [r[0] for r in rows], [r[1] for r in rows], tenant_id()])
+
+
+RES_COLUMNS = ("ref_type", "ref_id", "warehouse_id", "sku_id", "bundle_id", "quantity", "requested", "lock_id", "from_lock")
+
+
+def insert_reservations(rows) -> None:
+    """Bulk INSERT of open reservations, one statement: rows are tuples in RES_COLUMNS order."""
+    if not rows:
+        return
+    cols = list(zip(*rows, strict=True))
+    sql = (f"INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity, requested,"
+           " status, lock_id, from_lock, created_at, closed_at)"
+           " SELECT %s, v.t, v.i, v.w, v.s, v.b, v.q, v.rq, 'open', v.lk, v.fl, %s, NULL"
+           " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::integer[],"
+           " %s::bigint[], %s::integer[]) WITH ORDINALITY AS v(t, i, w, s, b, q, rq, lk, fl, n) ORDER BY v.n")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id(), timezone.now(), *[list(c) for c in cols]])
+
+
+def reopen_reservations(rows) -> None:
+    """Released reservations reserved again: rows (id, quantity, requested, lock_id, from_lock)."""
+    if not rows:
+        return
+    cols = list(zip(*rows, strict=True))
+    sql = (f"UPDATE {RESERVATION} r SET quantity = v.q, requested = v.rq, lock_id = v.lk, from_lock = v.fl,"
+           " status = 'open', closed_at = NULL"
+           " FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::bigint[], %s::integer[]) AS v(id, q, rq, lk, fl)"
+           " WHERE r.tenant_id = %s AND r.id = v.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*[list(c) for c in cols], tenant_id()])
