@@ -125,20 +125,28 @@ class InventoryPort:
                                     getattr(exc, "available", 0)) from exc
 
     def reserve_batch(self, *, requests: list[ReserveRequest]) -> dict[object, InsufficientStock]:
-        """Reserve many requests (each all-or-nothing) in one call. Returns {request key: shortage}
-        for the requests that could not be reserved (nothing of those is held); the others are."""
+        """Reserve many requests (each all-or-nothing, earlier requests first) in one call
+        (inventory.services.stock_reserve_batch). Returns {request key: shortage} for the requests
+        refused for want of stock (nothing of those is held); the others are reserved. Any other
+        refusal (bad input, a reference holding a different reservation) raises, as before."""
         batch = _optional("inventory.services", "stock_reserve_batch")
         if batch is None:
             return reserve_batch_one_by_one(self, requests)
-        failed = batch(requests=[
+        outcomes = batch(requests=[
             {"key": r.key, "lines": [{"warehouse": r.warehouse.obj if r.warehouse.obj is not None else r.warehouse.id,
                                       "sku": sku_id, "quantity": quantity, "ref_type": "order_line", "ref_id": ref_id,
                                       "shop": r.shop} for sku_id, quantity, ref_id in r.items]}
             for r in requests])
-        return {key: exc if isinstance(exc, InsufficientStock) else InsufficientStock(
-                    getattr(exc, "sku_id", None), getattr(exc, "warehouse_id", None), getattr(exc, "requested", 0),
-                    getattr(exc, "available", 0))
-                for key, exc in dict(failed or {}).items()}
+        refused = {}
+        for outcome in outcomes:
+            if outcome.reserved:
+                continue
+            if outcome.error is not None:
+                raise outcome.error
+            s = outcome.shortage
+            refused[outcome.key] = InsufficientStock(getattr(s, "sku_id", None), getattr(s, "warehouse_id", None),
+                                                     getattr(s, "requested", 0), getattr(s, "available", 0))
+        return refused
 
     def release(self, *, ref_id: str) -> int:
         fn = _optional("inventory.services", "stock_release")

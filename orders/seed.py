@@ -40,7 +40,9 @@ def seed_demo(*, tenant) -> str:
     if existing:
         return f"{existing} orders already there"
     Shop = apps.get_model("integrations", "Shop")
-    shops = list(Shop.objects.filter(is_active=True).exclude(platform="own").order_by("pk")[:3])
+    # Made-up orders go to the own web shop only: the platform shops' orders come from the simulated
+    # platforms, where a made-up order could never be shipped back (nor its SKUs' stock pushed).
+    shops = list(Shop.objects.filter(is_active=True, platform="own").order_by("pk")[:1])
     codes = []
     if apps.is_installed("inventory"):
         codes = list(apps.get_model("inventory", "SKU").objects.filter(is_bundle=False).order_by("pk")
@@ -52,7 +54,7 @@ def seed_demo(*, tenant) -> str:
     count = 0
     for shop in shops:
         batch = []
-        for i in range(12):
+        for i in range(24):
             created = now - timedelta(hours=rng.randint(1, 30))
             province, city, district = rng.choice(CITIES)
             buyer = f"demo-buyer-{rng.randint(1, 8)}"

@@ -999,14 +999,15 @@ def _auto_merge(order_ids: list[int], settings: OrderSettings, *, fresh: list[Or
     if not fresh:
         return order_ids
     hashes = {o.address_hash for o in fresh}
+    fresh_ids = {o.pk for o in fresh}
     pool = list(Order.objects.filter(address_hash__in=hashes, status__in=[S.APPROVED, S.ALLOCATED], merged_into__isnull=True)
-                .exclude(kind=OrderKind.SPLIT).order_by("pk"))
+                .exclude(kind=OrderKind.SPLIT).exclude(pk__in=fresh_ids).order_by("pk"))
+    pool = sorted(pool + fresh, key=lambda o: o.pk)
     groups: dict[tuple, list[Order]] = defaultdict(list)
     for o in pool:
         scope = o.platform if settings.merge_across_shops else o.shop_id
         groups[(o.address_hash, o.buyer_id, scope, o.is_presale)].append(o)
     result = set(order_ids)
-    fresh_ids = {o.pk for o in fresh}
     for members in groups.values():
         if len(members) < 2 or not fresh_ids & {o.pk for o in members}:
             continue
