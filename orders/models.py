@@ -124,6 +124,7 @@ class Order(TenantScopedModel, TimeStampedModel):
                                     name="uniq_order_tenant_shop_platform_id"),
         ]
         indexes = [
+            models.Index(fields=["tenant", "-id"], name="order_t_id"),  # the list's default order (keyset on id)
             models.Index(fields=["tenant", "status", "-id"], name="order_t_status_id"),
             models.Index(fields=["tenant", "shop", "-id"], name="order_t_shop_id"),
             models.Index(fields=["tenant", "platform_order_id"], name="order_t_poid"),
@@ -131,6 +132,8 @@ class Order(TenantScopedModel, TimeStampedModel):
             models.Index(fields=["tenant", "address_hash", "status"], name="order_t_addr_status"),
             models.Index(fields=["tenant", "place_hash", "created_at"], name="order_t_place_created"),
             models.Index(fields=["tenant", "paid_at"], name="order_t_paid"),
+            models.Index(fields=["tenant", "platform_created_at"], name="order_t_pcreated"),
+            models.Index(fields=["tenant", "tracking_no"], name="order_t_tracking"),
             models.Index(fields=["tenant", "created_at"], name="order_t_created"),
             models.Index(fields=["tenant", "out_of_stock_since"], name="order_t_oos",
                          condition=models.Q(out_of_stock_since__isnull=False)),

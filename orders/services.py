@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from erp.api.exceptions import Conflict
 from erp.money import CENT, to_money
 from integrations.normalized import NormalizedOrder, NormalizedRefund, OrderState
 
-from . import ports
+from . import bulk, ports
 from .addressing import address_hash, place_hash
 from .allocation import choose_carrier, consume, plan_allocation, priority_key
 from .models import (
@@ -257,31 +257,6 @@ def _new_line(order: Order, nl, skus: dict, *, is_presale: bool) -> OrderLine:
     )
 
 
-def _bulk_set(model, objs, fields: list[str]) -> None:
-    """bulk_update in one short statement: on PostgreSQL ``UPDATE .. FROM unnest(arrays)`` (one
-    array parameter per column, nothing to compile per row); elsewhere Django's bulk_update."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields, batch_size=1000)
-        return
-    by_pk = {o.pk: o for o in objs}
-    meta = model._meta
-    pk = meta.pk
-    cols = [meta.get_field(f) for f in fields]
-    qn = connection.ops.quote_name
-    params = [[pk.get_db_prep_value(k, connection) for k in by_pk]]
-    for c in cols:
-        params.append([c.get_db_prep_value(getattr(o, c.attname), connection) for o in by_pk.values()])
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in (pk, *cols))
-    names = ", ".join(qn(f.column) for f in (pk, *cols))
-    sets = ", ".join(f"{qn(c.column)} = v.{qn(c.column)}" for c in cols)
-    sql = (f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
-           f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def orders_ingest_normalized(*, shop, normalized: list[NormalizedOrder]) -> IngestResult:
     """Upsert platform orders (idempotent: an update not newer than the stored one changes nothing),
     review the new ones, merge and allocate them when the tenant's settings say so.
@@ -380,9 +355,9 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) 
             evs += _decide(order, lines, holds, ctx)
         elif m.status == S.SHIPPED:
             evs.append(_event(order, EventKind.PLATFORM, "shipped.outside", "already shipped on the platform when received"))
-    Order.objects.bulk_create(orders, batch_size=1000)
-    OrderLine.objects.bulk_create([ln for lines in lines_by_order for ln in lines], batch_size=2000)
-    OrderEvent.objects.bulk_create(evs, batch_size=2000)
+    bulk.insert(Order, orders, with_ids=True)
+    bulk.insert(OrderLine, [ln for lines in lines_by_order for ln in lines], with_ids=True)
+    bulk.insert(OrderEvent, evs)
     return orders, lines_by_order
 
 
@@ -1219,10 +1194,10 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         _finish_allocation(r.order, r.part, rules, settings, now, evs, r.why, actor)
         changed_orders.append(r.order)
         out.allocated.append(r.order.pk)
-    _bulk_set(OrderLine, changed_lines, ["is_reserved", "warehouse_id"])
-    _bulk_set(Order, changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
-                                      "out_of_stock_since", "updated_at"])
-    OrderEvent.objects.bulk_create([e for e in evs if e], batch_size=2000)
+    bulk.update(OrderLine, changed_lines, ["is_reserved", "warehouse_id"])
+    bulk.update(Order, changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
+                                        "out_of_stock_since", "updated_at"])
+    bulk.insert(OrderEvent, [e for e in evs if e])
     return out
 
 

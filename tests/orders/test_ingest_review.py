@@ -141,3 +141,28 @@ def test_masked_receivers_without_merge_key_never_share_a_hash(world):
     ingest(world, norder("P3", receiver=keyed), norder("P4", receiver=keyed))
     c, d = Order.objects.filter(platform_order_id__in=["P3", "P4"]).order_by("pk")
     assert c.address_hash == d.address_hash
+
+
+def test_a_page_costs_a_constant_number_of_queries(world, inv):
+    """Set-based ingestion: 60 orders cost the same queries as 5 (lookup, review context, inserts,
+    merge pool, allocation reads and writes; the fake inventory answers in memory)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    inv.stock(1, "A", 10_000)
+    inv.stock(1, "B", 10_000)
+
+    def page(prefix, n):
+        return [norder(f"{prefix}{i}", buyer=f"{prefix}b{i}", receiver=address(address=f"{prefix} 路 {i}"),
+                       lines=[line("A"), line("B", 2)], buyer_message="hi" if i % 5 == 0 else "") for i in range(n)]
+
+    ingest(world, *page("W", 3))
+    with CaptureQueriesContext(connection) as small:
+        ingest(world, *page("S", 5))
+    with CaptureQueriesContext(connection) as big:
+        ingest(world, *page("B", 60))
+    assert len(big) == len(small) <= 20, [q["sql"][:80] for q in big]
+    assert Order.objects.filter(platform_order_id__startswith="B", status=OrderStatus.ALLOCATED).count() == 48
+    assert Order.objects.filter(platform_order_id__startswith="B", status=OrderStatus.ON_HOLD).count() == 12
+    assert OrderEvent.objects.filter(order__platform_order_id="B1", code__in=["created", "approved.auto", "allocated",
+                                                                              "carrier"]).count() == 4
