@@ -136,31 +136,41 @@ def reserve_fast(*, warehouse_id: int, sku_id: int, quantity: int, ref_type: str
     did nothing (not enough stock, or the reference already holds a reservation): the caller then
     takes the general path, which explains why. A concurrent duplicate raises IntegrityError."""
     tid = tenant_id()
-    now = timezone.now()
-    sql = (
-        f"WITH lvl AS (UPDATE {LEVEL} SET reserved = reserved + %s, version = version + 1, needs_push = TRUE, updated_at = %s"
-        "  WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s AND on_hand - reserved - locked >= %s"
-        f"  AND NOT EXISTS (SELECT 1 FROM {RESERVATION} r WHERE r.tenant_id = %s AND r.ref_type = %s"
-        "     AND r.ref_id = %s AND r.sku_id = %s AND r.warehouse_id = %s)"
-        "  RETURNING warehouse_id, sku_id)"
-        f" INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,"
-        "  requested, status, lock_id, from_lock, created_at, closed_at)"
-        "  SELECT %s, %s, %s, warehouse_id, sku_id, NULL, %s, %s, 'open', NULL, 0, %s, NULL FROM lvl RETURNING id"
-    )
-    params = [quantity, now, tid, warehouse_id, sku_id, quantity, tid, ref_type, ref_id, sku_id, warehouse_id,
-              tid, ref_type, ref_id, quantity, quantity, now]
-    row = _execute_prepared(sql, params)
-    return row is not None
+    params = [quantity, tid, warehouse_id, sku_id, quantity, tid, ref_type, ref_id, sku_id, warehouse_id,
+              tid, ref_type, ref_id, quantity, quantity]
+    return _execute_prepared(RESERVE_FAST_SQL, params) is not None
+
+
+# Built once; timestamps come from the server (the statement's start), so a call costs no Python
+# beyond its parameters.
+RESERVE_FAST_SQL = (
+    f"WITH lvl AS (UPDATE {LEVEL} SET reserved = reserved + %s, version = version + 1, needs_push = TRUE,"
+    "  updated_at = statement_timestamp()"
+    "  WHERE tenant_id = %s AND warehouse_id = %s AND sku_id = %s AND on_hand - reserved - locked >= %s"
+    f"  AND NOT EXISTS (SELECT 1 FROM {RESERVATION} r WHERE r.tenant_id = %s AND r.ref_type = %s"
+    "     AND r.ref_id = %s AND r.sku_id = %s AND r.warehouse_id = %s)"
+    "  RETURNING warehouse_id, sku_id)"
+    f" INSERT INTO {RESERVATION} (tenant_id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,"
+    "  requested, status, lock_id, from_lock, created_at, closed_at)"
+    "  SELECT %s, %s, %s, warehouse_id, sku_id, NULL, %s, %s, 'open', NULL, 0, statement_timestamp(), NULL FROM lvl"
+    "  RETURNING id"
+)
 
 
 def _execute_prepared(sql: str, params: list):
     """Run one statement as a server-side prepared statement (planned once per connection: the hot
-    statement's planning costs more than its execution). A raw psycopg cursor skips Django's cursor
-    wrappers, so the tenant's row-level-security setting is applied first, explicitly."""
-    import psycopg
-
+    statement's planning costs more than its execution) on a raw psycopg cursor kept per connection
+    (no cursor set-up per call). A raw cursor skips Django's cursor wrappers, so the tenant's
+    row-level-security setting is applied first, explicitly (a no-op when already in line)."""
     connection.apply_tenant_setting()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    raw = connection.connection
+    cursor = getattr(connection, "_inventory_hot_cursor", None)
+    if cursor is None or cursor.closed or cursor.connection is not raw:
+        import psycopg
+
+        cursor = psycopg.Cursor(raw)
+        connection._inventory_hot_cursor = cursor
+    with connection.wrap_database_errors:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
