@@ -44,6 +44,7 @@ class HoldReason(models.TextChoices):
     MANUAL = "manual", _("Held by an operator")
 
 
+_HOLD_ORDER = tuple(HoldReason.values)
 PLATFORM_HOLDS = frozenset({HoldReason.UNPAID, HoldReason.PRESALE_UNPAID, HoldReason.PLATFORM_BLOCKED, HoldReason.REFUND})
 
 
@@ -147,7 +148,8 @@ class Order(TenantScopedModel, TimeStampedModel):
         return [r for r in self.hold_reasons.split(",") if r]
 
     def set_hold_reasons(self, reasons) -> None:
-        ordered = [r for r in HoldReason.values if r in set(reasons)]
+        wanted = set(reasons)
+        ordered = [r for r in _HOLD_ORDER if r in wanted] if wanted else ()
         self.hold_reasons = f",{','.join(ordered)}," if ordered else ""
 
     @property
