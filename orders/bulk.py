@@ -15,6 +15,19 @@ from django.db import connection, models
 from django.utils import timezone
 
 
+def _execute(sql: str, params: list, *, fetch: bool = False):
+    """Run one statement with server-side binding: the arrays travel in binary instead of being
+    rendered into the SQL text (Django's psycopg cursor binds on the client). The tenant setting
+    is applied first, as the Django cursor would (docs/CONVENTIONS.md, raw COPY); database errors
+    become Django's (an IntegrityError stays an IntegrityError)."""
+    import psycopg
+
+    connection.apply_tenant_setting()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else None
+
+
 def _columns_sql(fields) -> tuple[str, str]:
     qn = connection.ops.quote_name
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
@@ -52,16 +65,15 @@ def insert(model, objs: list, *, with_ids: bool = False) -> None:
                         if related.pk is None:
                             raise ValueError(f"{model.__name__}.{f.name}: the related object is not saved yet.")
                         setattr(o, f.attname, related.pk)
-    with connection.cursor() as cursor:
-        if with_ids:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [meta.db_table, pk.column, len(objs)])
-            for o, new_id in zip(objs, sorted(row[0] for row in cursor.fetchall()), strict=True):
-                o.pk = new_id
-            fields = [pk, *fields]
-        arrays, names = _columns_sql(fields)
-        cursor.execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})",
-                       [_array(f, objs) for f in fields])
+    if with_ids:
+        rows = _execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                        [meta.db_table, pk.column, len(objs)], fetch=True)
+        for o, new_id in zip(objs, sorted(row[0] for row in rows), strict=True):
+            o.pk = new_id
+        fields = [pk, *fields]
+    arrays, names = _columns_sql(fields)
+    _execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})",
+             [_array(f, objs) for f in fields])
     for o in objs:
         o._state.adding = False
         o._state.db = connection.alias
@@ -84,5 +96,4 @@ def update(model, objs: list, fields: list[str]) -> None:
     sets = ", ".join(f"{qn(c.column)} = v.{qn(c.column)}" for c in cols)
     sql = (f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM unnest({arrays}) AS v({names}) "
            f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[o.pk for o in objs], *[_array(c, objs) for c in cols]])
+    _execute(sql, [[o.pk for o in objs], *[_array(c, objs) for c in cols]])

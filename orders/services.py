@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from erp import events
@@ -92,9 +93,27 @@ def _actor_fields(actor) -> dict:
     return {"actor": actor, "actor_label": getattr(actor, "username", str(actor))[:150]}
 
 
+_EVENT_ATTNAMES: tuple[str, ...] = ()
+
+
 def _event(order, kind, code, message, *, actor=None, from_status="", to_status="", data=None) -> OrderEvent:
-    return OrderEvent(tenant_id=order.tenant_id, order=order, kind=kind, code=code, message=message[:1000],
-                      from_status=from_status, to_status=to_status, data=data or {}, **_actor_fields(actor))
+    if actor is not None:
+        return OrderEvent(tenant_id=order.tenant_id, order=order, kind=kind, code=code, message=message[:1000],
+                          from_status=from_status, to_status=to_status, data=data or {}, **_actor_fields(actor))
+    # the hot path (thousands per ingested page): the same instance Model.__init__ would build
+    # (no actor, order cached like an assignment), without its per-field keyword handling
+    global _EVENT_ATTNAMES
+    if not _EVENT_ATTNAMES:
+        _EVENT_ATTNAMES = tuple(f.attname for f in OrderEvent._meta.concrete_fields)
+    ev = OrderEvent.__new__(OrderEvent)
+    values = dict.fromkeys(_EVENT_ATTNAMES)
+    values.update(tenant_id=order.tenant_id, order_id=order.pk, created_at=timezone.now(), kind=kind, code=code,
+                  from_status=from_status, to_status=to_status, actor_id=None, actor_label="system",
+                  message=message[:1000], data=data or {})
+    ev.__dict__.update(values)
+    ev._state = ModelState()
+    ev._state.fields_cache["order"] = order
+    return ev
 
 
 def _log(order, kind, code, message, **kwargs) -> OrderEvent:
