@@ -264,9 +264,10 @@ def _line_key(nl) -> tuple[str, str, str]:
 
 def _new_line(order: Order, nl, skus: dict, *, is_presale: bool) -> OrderLine:
     sku = skus.get(_line_key(nl))
-    refund = nl.refund_status if nl.refund_status in RefundState.values else ""
-    return OrderLine(
-        tenant_id=order.tenant_id, order=order, origin_order=order, platform_order_id=order.platform_order_id,
+    refund = nl.refund_status if nl.refund_status in _REFUND_STATES else ""
+    line = _fast_instance(
+        OrderLine, tenant_id=order.tenant_id, order_id=order.pk, origin_order_id=order.pk,
+        platform_order_id=order.platform_order_id,
         platform_line_id=(nl.platform_line_id or "")[:64], platform_item_id=(nl.platform_item_id or "")[:64],
         platform_sku_id=(nl.platform_sku_id or "")[:64], outer_id=(nl.outer_id or "")[:128], title=(nl.title or "")[:300],
         sku_properties=(nl.sku_properties or "")[:300], sku_id=sku.id if sku else None, sku_code=sku.code[:128] if sku else "",
@@ -274,6 +275,35 @@ def _new_line(order: Order, nl, skus: dict, *, is_presale: bool) -> OrderLine:
         discount=_money(nl.discount), paid=_money(nl.paid), is_presale=is_presale, refund_state=refund,
         is_stopped=refund in (RefundState.REQUESTED, RefundState.REFUNDED),
     )
+    line._state.fields_cache["order"] = line._state.fields_cache["origin_order"] = order
+    return line
+
+
+_REFUND_STATES = frozenset(RefundState.values)
+_PROTOTYPES: dict = {}
+
+
+def _fast_instance(model, **values):
+    """``model(**values)`` for the ingestion hot path: every concrete field gets its default (a
+    callable default is called), then ``values``; no per-keyword handling, no init signals."""
+    proto = _PROTOTYPES.get(model)
+    if proto is None:
+        fixed, dynamic = {}, []
+        for f in model._meta.concrete_fields:
+            if f.has_default() and callable(f.default):
+                dynamic.append(f)
+            else:
+                fixed[f.attname] = f.get_default()
+        proto = _PROTOTYPES[model] = (fixed, dynamic)
+    fixed, dynamic = proto
+    obj = model.__new__(model)
+    obj.__dict__.update(fixed)
+    for f in dynamic:
+        if f.attname not in values:
+            obj.__dict__[f.attname] = f.get_default()
+    obj.__dict__.update(values)
+    obj._state = ModelState()
+    return obj
 
 
 def orders_ingest_normalized(*, shop, normalized: list[NormalizedOrder]) -> IngestResult:
