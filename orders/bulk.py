@@ -66,10 +66,8 @@ def insert(model, objs: list, *, with_ids: bool = False) -> None:
                             raise ValueError(f"{model.__name__}.{f.name}: the related object is not saved yet.")
                         setattr(o, f.attname, related.pk)
     if with_ids:
-        rows = _execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                        [meta.db_table, pk.column, len(objs)], fetch=True)
-        for o, new_id in zip(objs, sorted(row[0] for row in rows), strict=True):
-            o.pk = new_id
+        assign_ids(model, objs)
+    if objs[0].pk is not None:  # ids taken beforehand (assign_ids)
         fields = [pk, *fields]
     arrays, names = _columns_sql(fields)
     _execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})",
@@ -77,6 +75,19 @@ def insert(model, objs: list, *, with_ids: bool = False) -> None:
     for o in objs:
         o._state.adding = False
         o._state.db = connection.alias
+
+
+def assign_ids(model, objs: list) -> None:
+    """Give unsaved ``objs`` their ids from the table's sequence now (one query), in list order,
+    so that rows referring to them can be planned before anything is inserted. Elsewhere than on
+    PostgreSQL nothing happens (insert() then lets bulk_create number them)."""
+    if not objs or connection.vendor != "postgresql":
+        return
+    meta = model._meta
+    rows = _execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [meta.db_table, meta.pk.column, len(objs)], fetch=True)
+    for o, new_id in zip(objs, sorted(row[0] for row in rows), strict=True):
+        o.pk = new_id
 
 
 def update(model, objs: list, fields: list[str]) -> None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -347,8 +347,9 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
             result.skipped += 1
     to_allocate: list[int] = []
     loaded: dict[int, tuple[Order, list[OrderLine]]] = {}  # fresh approved orders, already in memory
+    pending = _Pending()
     if new:
-        created, lines_by_order = _create_orders(shop, new, settings)
+        created, lines_by_order = _create_orders(shop, new, settings, pending)
         result.created = len(created)
         result.order_ids += [o.pk for o in created]
         for o, lines in zip(created, lines_by_order, strict=True):
@@ -360,16 +361,48 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
         result.updated += 1
         result.order_ids.append(current.pk)
     if to_allocate and settings.auto_merge:
-        to_allocate = _auto_merge(to_allocate, settings, fresh=[o for o, _ in loaded.values()])
+        to_allocate = _auto_merge(to_allocate, settings, fresh=[o for o, _ in loaded.values()], pending=pending)
     if to_allocate and settings.auto_allocate:
         preloaded = {pk: loaded[pk] for pk in to_allocate if pk in loaded}
         rest = [pk for pk in to_allocate if pk not in preloaded]
         _allocate(Order.objects.filter(pk__in=rest, status=S.APPROVED) if rest else None, settings=settings,
-                  actor=None, strict=False, preloaded=preloaded)
+                  actor=None, strict=False, preloaded=preloaded, pending=pending)
+    pending.flush()
     return result
 
 
-def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) -> tuple[list[Order], list[list[OrderLine]]]:
+class _Pending:
+    """New orders, lines and events of a page not written yet: on PostgreSQL their ids are taken
+    from the sequences first, so review, merge search and allocation (reservations refer to line
+    ids) are decided in memory and the rows are inserted once, in their final state, instead of
+    inserted and then updated (an update of an indexed column rewrites every index entry). Anything
+    that needs the rows in the database (a merge, a stock split) flushes them first."""
+
+    def __init__(self):
+        self.orders: list[Order] = []
+        self.lines: list[OrderLine] = []
+        self.events: list[OrderEvent] = []
+        self.ids: set[int] = set()
+
+    def hold(self, orders, lines, events) -> None:
+        self.orders += orders
+        self.lines += lines
+        self.events += events
+        self.ids |= {o.pk for o in orders}
+
+    def is_pending(self, order) -> bool:
+        return order.pk in self.ids
+
+    def flush(self) -> None:
+        if self.orders or self.lines or self.events:
+            bulk.insert(Order, self.orders)
+            bulk.insert(OrderLine, self.lines)
+            bulk.insert(OrderEvent, self.events)
+        self.orders, self.lines, self.events, self.ids = [], [], [], set()
+
+
+def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings,
+                   pending: _Pending | None = None) -> tuple[list[Order], list[list[OrderLine]]]:
     """Build, review and insert new platform orders: every decision is made in memory before the
     rows are written, so the page costs three inserts (orders, lines, events)."""
     tenant_id = shop.tenant_id
@@ -404,8 +437,16 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings) 
             evs += _decide(order, lines, holds, ctx)
         elif m.status == S.SHIPPED:
             evs.append(_event(order, EventKind.PLATFORM, "shipped.outside", "already shipped on the platform when received"))
+    all_lines = [ln for lines in lines_by_order for ln in lines]
+    if pending is not None and connection.vendor == "postgresql":
+        bulk.assign_ids(Order, orders)
+        for ln in all_lines:
+            ln.order_id = ln.origin_order_id = ln.order.pk
+        bulk.assign_ids(OrderLine, all_lines)
+        pending.hold(orders, all_lines, evs)
+        return orders, lines_by_order
     bulk.insert(Order, orders, with_ids=True)
-    bulk.insert(OrderLine, [ln for lines in lines_by_order for ln in lines], with_ids=True)
+    bulk.insert(OrderLine, all_lines, with_ids=True)
     bulk.insert(OrderEvent, evs)
     return orders, lines_by_order
 
@@ -1010,7 +1051,8 @@ def order_unmerge(*, order_id: int, actor=None, why: str = "") -> list[Order]:
     return sources
 
 
-def _auto_merge(order_ids: list[int], settings: OrderSettings, *, fresh: list[Order] | None = None) -> list[int]:
+def _auto_merge(order_ids: list[int], settings: OrderSettings, *, fresh: list[Order] | None = None,
+                pending: _Pending | None = None) -> list[int]:
     """Merge freshly approved orders with unshipped orders of the same buyer and receiver hash.
     Returns the ids to allocate (merged shipments replace their sources). ``fresh``: orders of
     ``order_ids`` already in memory (as stored); one query finds every group of the batch."""
@@ -1043,6 +1085,8 @@ def _auto_merge(order_ids: list[int], settings: OrderSettings, *, fresh: list[Or
             near = [o for o in near if o.kind != OrderKind.MERGED or o is merged[0]]
         if len(near) < 2:
             continue
+        if pending is not None:
+            pending.flush()  # orders_merge works on stored rows
         target = orders_merge(order_ids=[o.pk for o in near], why="auto merge: same buyer and address")
         result -= {o.pk for o in near}
         result.add(target.pk)
@@ -1160,7 +1204,8 @@ class _Reservation:
 
 
 def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = True,
-              preloaded: dict[int, tuple[Order, list[OrderLine]]] | None = None) -> AllocationOutcome:
+              preloaded: dict[int, tuple[Order, list[OrderLine]]] | None = None,
+              pending: _Pending | None = None) -> AllocationOutcome:
     """Allocate approved orders in shipping priority: region, priority, stock, fewest parcels.
 
     Set-based: one availability read, every parcel planned in memory (each plan takes its stock
@@ -1208,6 +1253,8 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         plan, why = plan_allocation(lines=lines, warehouses=warehouses, available=available,
                                     province=order.receiver_province, allow_split=settings.split_by_stock)
         if plan is not None and len(plan.parts) > 1:
+            if pending is not None:
+                pending.flush()  # a split part refers to stored rows
             parts = _split_by_plan(order, plan, why=why, settings=settings)
         elif plan is not None:
             parts = [(order, plan.parts[0])]
@@ -1243,6 +1290,11 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         _finish_allocation(r.order, r.part, rules, settings, now, evs, r.why, actor)
         changed_orders.append(r.order)
         out.allocated.append(r.order.pk)
+    if pending is not None and pending.ids:  # not written yet: inserted as they are now
+        changed_lines = [ln for ln in changed_lines if ln.order_id not in pending.ids]
+        changed_orders = [o for o in changed_orders if not pending.is_pending(o)]
+        pending.events += [e for e in evs if e]
+        evs = []
     bulk.update(OrderLine, changed_lines, ["is_reserved", "warehouse_id"])
     bulk.update(Order, changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
                                         "out_of_stock_since", "updated_at"])
