@@ -141,3 +141,21 @@ def test_split_parts_push_their_lines(world, inv, integ):
     for order in Order.objects.order_by("pk"):
         services.order_ship(order_id=order.pk)
     assert sorted(p[4] for p in integ.pushes) == [["oid-a"], ["oid-b"]]
+
+
+def test_a_reservation_refused_meanwhile_waits_in_the_queue(world, inv):
+    """Planned against a stale availability read, inventory refuses two of four: those wait in the
+    out-of-stock queue (with the reason on their timeline); the others are allocated."""
+    inv.stock(1, "A", 5)
+    real_available = inv.available
+    inv.available = lambda *, sku_ids: {k: v + 10 for k, v in real_available(sku_ids=sku_ids).items()}
+    ingest(world, *[norder(f"P{i}", buyer=f"b{i}", receiver=address(address=f"r{i}"), lines=[line("A", 2)])
+                     for i in range(4)])
+    assert list(Order.objects.order_by("pk").values_list("status", flat=True)) == [
+        OrderStatus.ALLOCATED, OrderStatus.ALLOCATED, OrderStatus.APPROVED, OrderStatus.APPROVED]
+    waiting = Order.objects.filter(out_of_stock_since__isnull=False)
+    assert sorted(waiting.values_list("platform_order_id", flat=True)) == ["P2", "P3"]
+    assert OrderEvent.objects.filter(order__in=waiting, code="out_of_stock",
+                                     message__startswith="out of stock while reserving").count() == 2
+    assert sum(q for _w, _s, q in inv.reservations.values()) == 4
+    assert not OrderLine.objects.filter(order__in=waiting, is_reserved=True).exists()
