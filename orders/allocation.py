@@ -1,7 +1,8 @@
 """Warehouse allocation and carrier choice, as pure planning over data loaded once per batch.
 
-Warehouse: only warehouses serving the receiver's province, in priority order; one warehouse that
-holds everything wins (fewest parcels); otherwise, when splitting is allowed, a greedy cover that
+Warehouse: the warehouses serving the receiver's province first, in priority order, then the others
+(so an order never waits for stock another warehouse holds); one warehouse that holds everything
+wins (fewest parcels); otherwise, when splitting is allowed, a greedy cover that
 takes the warehouse able to ship the most units first, until all is covered. The caller reserves
 the plan through inventory (which re-checks atomically) and subtracts it from ``available``.
 """
@@ -37,14 +38,18 @@ def _need(lines) -> dict[int, int]:
 
 def plan_allocation(*, lines, warehouses: list[WarehouseInfo], available: dict, province: str,
                     allow_split: bool) -> tuple[Plan | None, str]:
-    candidates = [w for w in warehouses if w.serves(province)]
+    regional = [w for w in warehouses if w.serves(province)]
+    # The warehouses serving the receiver's region come first; the others stand behind them, so an
+    # order never waits for stock that another warehouse holds.
+    candidates = regional + [w for w in warehouses if w not in regional]
     if not candidates:
-        return None, f"no active warehouse serves {province or 'this region'}"
+        return None, "no active warehouse"
     need = _need(lines)
     for w in candidates:
         if all(available.get((w.id, sku), 0) >= qty for sku, qty in need.items()):
-            why = (f"warehouse {w.code or w.id}: serves {province or 'all regions'}, priority {w.priority}, "
-                   f"holds every item (one parcel)")
+            where = (f"serves {province or 'all regions'}" if w in regional
+                     else f"does not serve {province}, but no warehouse that does holds the items")
+            why = f"warehouse {w.code or w.id}: {where}, priority {w.priority}, holds every item (one parcel)"
             return Plan([Part(w, [(ln, ln.quantity) for ln in lines])], why), why
     short = ", ".join(
         f"SKU {sku} needs {qty}, best has {max(available.get((w.id, sku), 0) for w in candidates)}"

@@ -37,7 +37,23 @@ class WarehouseInfo:
     obj: object = field(default=None, compare=False, hash=False, repr=False)
 
     def serves(self, province: str) -> bool:
-        return not self.regions or (province or "") in self.regions
+        if not self.regions:
+            return True
+        wanted = province_key(province)
+        return any(province_key(region) == wanted for region in self.regions)
+
+
+_PROVINCE_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "特别行政区", "自治区", "省", "市")
+
+
+def province_key(name: str) -> str:
+    """One spelling per province: platforms write 浙江省 / 上海市 / 广西壮族自治区 where a
+    warehouse's regions may say 浙江 / 上海 / 广西."""
+    name = (name or "").strip()
+    for suffix in _PROVINCE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def _optional(module: str, name: str):
