@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .ports import WarehouseInfo
+from .ports import WarehouseInfo, province_key
 
 
 @dataclass
@@ -114,7 +114,7 @@ def choose_carrier(*, rules, province: str, warehouse_id: int | None, weight_g: 
     matching = [
         r for r in rules
         if r.is_active
-        and (not r.provinces or province in r.provinces)
+        and (not r.provinces or province_key(province) in {province_key(p) for p in r.provinces})
         and (r.warehouse_id is None or r.warehouse_id == warehouse_id)
         and weight_g >= r.min_weight_g
         and (r.max_weight_g is None or weight_g <= r.max_weight_g)

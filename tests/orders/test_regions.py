@@ -42,3 +42,27 @@ def test_out_of_stock_only_when_no_warehouse_has_it():
     plan, why = plan_allocation(lines=[Line(7, 9)], warehouses=[EAST, SOUTH], available={(1, 7): 5, (2, 7): 1},
                                 province="湖北省", allow_split=False)
     assert plan is None and why.startswith("out of stock")
+
+
+def test_carrier_rules_match_any_province_spelling():
+    from decimal import Decimal
+
+    from orders.allocation import choose_carrier
+
+    @dataclass
+    class Rule:
+        carrier_code: str
+        provinces: list
+        pk: int = 1
+        is_active: bool = True
+        warehouse_id: int | None = None
+        min_weight_g: int = 0
+        max_weight_g: int | None = None
+        first_weight_g: int = 1000
+        first_cost: Decimal = Decimal("5")
+        extra_cost_per_kg: Decimal = Decimal("1")
+        priority: int = 1
+
+    code, _, why = choose_carrier(rules=[Rule("ZTO", ["浙江"])], province="浙江省", warehouse_id=1, weight_g=500,
+                                  default_code="YTO")
+    assert code == "ZTO", why
