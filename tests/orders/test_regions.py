@@ -51,6 +51,7 @@ def test_carrier_rules_match_any_province_spelling():
 
     @dataclass
     class Rule:
+        name = "east"
         carrier_code: str
         provinces: list
         pk: int = 1
