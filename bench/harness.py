@@ -45,5 +45,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def report(label: str, value: float, baseline_label: str, baseline: float, unit: str = "/s", target: float | None = None):
     ratio = value / baseline if baseline else float("nan")
-    verdict = "" if target is None else ("  [meets target >= %.2fx]" % target if ratio >= target else "  [BELOW target %.2fx]" % target)
+    verdict = ""
+    if target is not None:
+        verdict = f"  [meets target >= {target:.2f}x]" if ratio >= target else f"  [BELOW target {target:.2f}x]"
     print(f"{label:<48} {value:>12,.1f}{unit}   {baseline_label}: {baseline:>12,.1f}{unit}   ratio {ratio:5.2f}x{verdict}", flush=True)
