@@ -15,3 +15,13 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ChannelRateThrottle(SimpleRateThrottle):
+    """Signed inbound channel requests (no token): per shop code and client address."""
+
+    scope = "channel"
+
+    def get_cache_key(self, request, view):
+        shop_code = (view.kwargs or {}).get("shop_code", "")
+        return self.cache_format % {"scope": self.scope, "ident": f"{shop_code}:{self.get_ident(request)}"}

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from erp.api.exceptions import Conflict
+from erp.api.throttling import ChannelRateThrottle
 from erp.api.viewsets import TenantReadOnlyModelViewSet, TenantScopedViewSetMixin
 from erp.tenancy import roles
 from erp.tenancy.context import system_context, tenant_context
@@ -156,7 +157,7 @@ class ChannelView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes = [ChannelRateThrottle]
     kind = ""
 
     def post(self, request, shop_code: str):

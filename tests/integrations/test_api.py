@@ -143,3 +143,22 @@ def test_schema_documents_the_channel(tenant_a):
     paths = schema.json()["paths"]
     assert "/api/v1/channels/{shop_code}/orders/" in paths
     assert connection.vendor == "postgresql"
+
+
+def test_channel_requests_are_throttled_per_shop_and_client(tenant_a, own_shop, client):
+    from django.core.cache import cache
+
+    from erp.api.throttling import ChannelRateThrottle
+
+    cache.clear()
+    original = ChannelRateThrottle.THROTTLE_RATES
+    ChannelRateThrottle.THROTTLE_RATES = {**original, "channel": "2/min"}
+    try:
+        body = json.dumps(ORDER).encode()
+        codes = [_post(client, "web", "orders", body, own_shop["channel_secret"]).status_code for _ in range(3)]
+        other_shop = _post(client, "elsewhere", "orders", body, own_shop["channel_secret"]).status_code
+    finally:
+        ChannelRateThrottle.THROTTLE_RATES = original
+        cache.clear()
+    assert codes == [201, 200, 429]
+    assert other_shop == 401  # another shop code has its own budget (and this one is unknown)
