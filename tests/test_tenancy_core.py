@@ -118,3 +118,37 @@ def test_tenant_check_flags_unique_without_tenant():
 
         apps.all_models["tenantapp"].pop("bad", None)
         apps.clear_cache()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row-level security is a Postgres feature")
+@pytest.mark.django_db(transaction=True)
+def test_tenant_setting_never_outlives_its_context(tenant_a):
+    """Autocommit sets the session value; a transaction sets a local one that ends with it. Either
+    way, once the context is gone raw SQL sees nothing, and a rollback forgets what was in force."""
+    from django.db import transaction
+
+    def raw_count():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM tenantapp_widget")
+            return cursor.fetchone()[0]
+
+    with tenant_a.context():
+        Widget.objects.create(code="auto")  # autocommit: session-level setting
+        assert raw_count() == 1
+    assert raw_count() == 0
+    with transaction.atomic(), tenant_a.context():
+        Widget.objects.create(code="in-tx")  # transaction-local setting
+        assert raw_count() == 2
+    assert raw_count() == 0  # the local setting ended with the transaction
+    with transaction.atomic():
+        with tenant_a.context():
+            assert raw_count() == 2
+        assert raw_count() == 0  # within the same transaction, leaving the context resets it
+    with pytest.raises(RuntimeError), transaction.atomic(), tenant_a.context():
+        assert raw_count() == 2
+        raise RuntimeError("roll back")
+    assert raw_count() == 0
+    with tenant_a.context():
+        assert raw_count() == 2
+    with system_context("test: clean up"), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenantapp_widget")

@@ -2,10 +2,12 @@
 
 * Every connection switches to an ordinary role (settings ``APP_ROLE``, default ``erp_app``) so
   that policies apply even when the login user is a superuser.
-* Before each query the backend makes the session setting ``app.tenant_id`` equal the tenant in
-  the ContextVar (and ``app.bypass_rls`` equal whether a system_context() is active). It only
-  issues the ``set_config`` when the value differs from what it last applied, and forgets what it
-  applied on every rollback (a rollback reverts settings made in the transaction).
+* Before each query the backend makes the setting ``app.tenant_id`` equal the tenant in the
+  ContextVar (and ``app.bypass_rls`` equal whether a system_context() is active). It only issues
+  the ``set_config`` when the value differs from what is in force. Inside a transaction (every
+  request is one) the setting is transaction-local, so it ends with the transaction and the next
+  request starts with no tenant at no cost; outside one it is set for the session. A rollback
+  makes the value unknown, so the next query sets it again.
 * Tenant tables get ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and a policy after each migrate
   (erp.tenancy.rls), so the table owner is bound too.
 """
@@ -18,6 +20,7 @@ from erp.tenancy.context import get_current_tenant_id, system_reason
 
 logger = logging.getLogger("erp.db")
 NO_DB_ALIAS = "__no_db__"
+NO_TENANT = ("", "off")  # what a fresh session means too: the settings are unset, so no rows
 ROLE_SETUP_LOCK = 7_311_021_001  # advisory lock key: one process at a time prepares the role
 _prepared_roles: set[tuple] = set()
 
@@ -25,7 +28,8 @@ _prepared_roles: set[tuple] = set()
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._rls_applied: tuple | None = None
+        self._rls_applied: tuple | None = None  # the value in force now (None: unknown)
+        self._rls_session: tuple | None = None  # the session-level value transactions fall back to
         self.execute_wrappers.insert(0, self._rls_guard)
 
     # --- connection set-up ------------------------------------------------------------------
@@ -35,7 +39,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def init_connection_state(self):
         super().init_connection_state()
-        self._rls_applied = None
+        self._rls_applied = self._rls_session = NO_TENANT
         if self.alias == NO_DB_ALIAS or not self.app_role:
             return
         role = self.app_role
@@ -95,23 +99,34 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _sync_rls(self) -> None:
         wanted = self._wanted_rls()
-        if wanted != self._rls_applied:
-            self.connection.execute(
-                "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)",
-                list(wanted),
-            )
-            self._rls_applied = wanted
+        if wanted == self._rls_applied:
+            return
+        local = self.in_atomic_block
+        self.connection.execute(
+            "SELECT set_config('app.tenant_id', %s, %s), set_config('app.bypass_rls', %s, %s)",
+            [wanted[0], local, wanted[1], local],
+        )
+        self._rls_applied = wanted
+        if not local:
+            self._rls_session = wanted
 
     def _rls_guard(self, execute, sql, params, many, context):
         self._sync_rls()
         return execute(sql, params, many, context)
 
-    # A rollback reverts set_config() made inside the transaction: forget what we applied.
+    # A commit ends transaction-local settings; a rollback also reverts session-level ones made in
+    # the transaction, so what is in force is unknown until the next query sets it.
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self._rls_applied = self._rls_session
+
     def _rollback(self):
         try:
             return super()._rollback()
         finally:
-            self._rls_applied = None
+            self._rls_applied = self._rls_session = None
 
     def _savepoint_rollback(self, sid):
         # Must not go through _rls_guard first: the transaction is aborted until this runs.
@@ -120,5 +135,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._rls_applied = None
 
     def _close(self):
-        self._rls_applied = None
+        self._rls_applied = self._rls_session = None
         return super()._close()
