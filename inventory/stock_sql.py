@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from erp.tenancy.context import require_tenant
 
+from . import stock_sql_portable
 from .models import (
     BundleComponent,
     PlatformSkuMapping,
@@ -206,6 +207,8 @@ def lock_levels(pairs) -> dict[tuple[int, int], list[int]]:
     """SELECT ... FOR UPDATE the levels of the (warehouse_id, sku_id) pairs in ONE statement, rows
     locked in id order (the lock order). Returns {(w, s): [id, on_hand, reserved, locked]}; a
     missing level is absent."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.lock_levels(pairs)
     pairs = sorted(set(pairs))
     if not pairs:
         return {}
@@ -221,6 +224,8 @@ def lock_reservations(keys) -> list[tuple]:
     """SELECT ... FOR UPDATE every reservation row of the (ref_type, ref_id, warehouse_id) keys, in
     id order, one statement. Rows: (id, ref_type, ref_id, warehouse_id, sku_id, bundle_id, quantity,
     status)."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.lock_reservations(keys)
     keys = sorted(set(keys))
     if not keys:
         return []
@@ -237,6 +242,8 @@ def apply_level_deltas(rows) -> int:
     """One guarded UPDATE for many levels: rows (level_id, reserved_delta, locked_delta, changes).
     Flags the levels for the channel push like every other change. Returns the rows updated (a row
     whose change would break a rule is left alone, so the caller compares the count)."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.apply_level_deltas(rows)
     rows = sorted(rows)
     if not rows:
         return 0
@@ -253,6 +260,8 @@ def apply_level_deltas(rows) -> int:
 
 def use_locks(rows) -> None:
     """Promotion locks used by reservations: rows (lock_id, units); one statement."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.use_locks(rows)
     from .models import StockLock
 
     rows = sorted(rows)
@@ -269,6 +278,8 @@ RES_COLUMNS = ("ref_type", "ref_id", "warehouse_id", "sku_id", "bundle_id", "qua
 
 def insert_reservations(rows) -> None:
     """Bulk INSERT of open reservations, one statement: rows are tuples in RES_COLUMNS order."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.insert_reservations(rows)
     if not rows:
         return
     cols = list(zip(*rows, strict=True))
@@ -283,6 +294,8 @@ def insert_reservations(rows) -> None:
 
 def reopen_reservations(rows) -> None:
     """Released reservations reserved again: rows (id, quantity, requested, lock_id, from_lock)."""
+    if connection.vendor != "postgresql":
+        return stock_sql_portable.reopen_reservations(rows)
     if not rows:
         return
     cols = list(zip(*rows, strict=True))
