@@ -163,8 +163,16 @@ def _touch_unmatched(updates, now) -> set[int]:
         return set()
     from django.db import connection
 
-    table = PlatformSkuMapping._meta.db_table
     ids = [m.pk for m, _s, _o in updates]
+    if connection.vendor != "postgresql":  # the embedded SQLite database: one statement per mapping
+        done = set()
+        for mapping, sku, outer in updates:
+            fields = {"sku": sku, "match_method": MatchMethod.AUTO if sku else MatchMethod.NONE, "last_seen_at": now,
+                      "updated_at": now, **({"outer_id": outer} if outer else {})}
+            if PlatformSkuMapping.objects.filter(pk=mapping.pk, sku__isnull=True).update(**fields):
+                done.add(mapping.pk)
+        return set(ids) - done
+    table = PlatformSkuMapping._meta.db_table
     sql = (f"UPDATE {table} m SET sku_id = v.s, outer_id = COALESCE(NULLIF(v.o, ''), m.outer_id),"
            " match_method = v.mm, last_seen_at = %s, updated_at = %s"
            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v(id, s, o, mm)"

@@ -109,8 +109,11 @@ def mark_dirty(pairs) -> None:
         return
     tid = tenant_id()
     values = ", ".join(["(%s, %s)"] * len(pairs))
-    changed = (f"changed(warehouse_id, sku_id) AS (SELECT CAST(v.w AS bigint), CAST(v.s AS bigint) "
-               f"FROM (VALUES {values}) AS v(w, s))")
+    if connection.vendor == "postgresql":
+        changed = (f"changed(warehouse_id, sku_id) AS (SELECT CAST(v.w AS bigint), CAST(v.s AS bigint) "
+                   f"FROM (VALUES {values}) AS v(w, s))")
+    else:  # SQLite names a VALUES list's columns in the CTE header only
+        changed = f"changed(warehouse_id, sku_id) AS (VALUES {values})"
     sql = f"WITH {changed}, {AFFECTED_CTE} {INSERT_DIRTY} {AFFECTED_MAPPINGS} {ON_CONFLICT_DIRTY}"
     params = [x for pair in pairs for x in pair] + [tid, timezone.now(), tid]
     with connection.cursor() as cursor:
@@ -187,14 +190,14 @@ def propagate_stock_changes(*, batch: int = 500) -> int:
     while True:
         with transaction.atomic():
             with connection.cursor() as cursor:
+                lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: one writer anyway
                 cursor.execute(
                     f"SELECT id, warehouse_id, sku_id FROM {LEVEL} WHERE tenant_id = %s AND needs_push "
-                    "ORDER BY id LIMIT %s FOR UPDATE", [tid, batch])
+                    f"ORDER BY id LIMIT %s{lock}", [tid, batch])
                 rows = cursor.fetchall()
                 if not rows:
                     return done
-                ids = [r[0] for r in rows]
-                cursor.execute(f"UPDATE {LEVEL} SET needs_push = FALSE WHERE tenant_id = %s AND id = ANY(%s)", [tid, ids])
+                StockLevel.objects.filter(pk__in=[r[0] for r in rows]).update(needs_push=False)
             mark_dirty([(w, s) for _, w, s in rows])
         done += len(rows)
         if len(rows) < batch:

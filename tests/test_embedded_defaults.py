@@ -27,3 +27,14 @@ def test_migrate_and_seed_demo_on_embedded_sqlite(tmp_path):
     assert "orders:" in out and "shipped" in out and "Demo tenant 'demo' ready" in out
     assert "orders already there" in manage("seed_demo")  # idempotent there too
     manage("verify_stock", "--tenant", "demo")
+    # what the stock push job does before it calls a platform: claim the changed (shop, SKU) pairs
+    claimed = manage("shell", "-c", (
+        "from erp.tenancy.context import tenant_context\n"
+        "from erp.tenancy.models import Tenant\n"
+        "from integrations.models import Shop\n"
+        "from inventory.selectors import dirty_stock_claim, skus_for_platform_lines\n"
+        "with tenant_context(Tenant.objects.get(slug='demo')):\n"
+        "    shop = Shop.objects.get(code='tb-main')\n"
+        "    skus_for_platform_lines(shop=shop, lines=[('1', '2', 'TEE-WHT-M'), ('3', '4', 'NOT-THERE')])\n"
+        "    print('claimed', len(dirty_stock_claim(shop=shop)))\n"))
+    assert "claimed" in claimed
