@@ -32,6 +32,12 @@ class Ctx:
 
 
 # ------------------------------------------------------------------------------ parameter parsing
+def error_envelope(body: dict, sub_code: str, sub_msg: str) -> dict:
+    """The TOP-style ``error_response`` both Taobao and Pinduoduo answer with (sub fields only when set)."""
+    return {"error_response": {**body, **({"sub_code": sub_code} if sub_code else {}),
+                               **({"sub_msg": sub_msg} if sub_msg else {})}}
+
+
 def required(params: dict, name: str) -> str:
     value = params.get(name)
     if value is None or str(value).strip() == "":

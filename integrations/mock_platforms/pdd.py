@@ -8,6 +8,7 @@ from .base import (
     ApiError,
     Ctx,
     check_window,
+    error_envelope,
     in_window,
     newest_first,
     opt_bool,
@@ -46,12 +47,7 @@ def error_body(err: ApiError) -> tuple[int, dict]:
         "business": (200, 52101, "业务错误", err.sub_code, err.detail),
     }
     status, code, msg, sub_code, sub_msg = table[err.kind]
-    body = {"error_code": code, "error_msg": msg, "request_id": "mock"}
-    if sub_code:
-        body["sub_code"] = sub_code
-    if sub_msg:
-        body["sub_msg"] = sub_msg
-    return status, {"error_response": body}
+    return status, error_envelope({"error_code": code, "error_msg": msg, "request_id": "mock"}, sub_code, sub_msg)
 
 
 def check_system(params: dict) -> None:

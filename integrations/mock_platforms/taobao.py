@@ -9,6 +9,7 @@ from .base import (
     Ctx,
     check_window,
     cst_time,
+    error_envelope,
     in_window,
     newest_first,
     opt_bool,
@@ -57,12 +58,7 @@ def error_body(err: ApiError) -> tuple[int, dict]:
         "business": (200, 15, "Remote service error", err.sub_code, err.detail),
     }
     status, code, msg, sub_code, sub_msg = table[err.kind]
-    body = {"code": code, "msg": msg, "request_id": "mock"}
-    if sub_code:
-        body["sub_code"] = sub_code
-    if sub_msg:
-        body["sub_msg"] = sub_msg
-    return status, {"error_response": body}
+    return status, error_envelope({"code": code, "msg": msg, "request_id": "mock"}, sub_code, sub_msg)
 
 
 def check_system(params: dict) -> None:
