@@ -252,5 +252,6 @@ def bench_api(total: int, seconds: float) -> None:
 
 def run(args) -> None:
     quick = getattr(args, "quick", False)
-    bench_ingest(3000 if quick else 20000)
+    if not getattr(args, "api_only", False):
+        bench_ingest(3000 if quick else 20000)
     bench_api(20_000 if quick else 100_000, 3 if quick else 10)

@@ -94,6 +94,8 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "django.d
     # The ordinary role every connection switches to, so that row-level security applies even
     # when the login user is a superuser (superusers and BYPASSRLS roles skip every policy).
     DATABASES["default"]["APP_ROLE"] = env.str("DATABASE_APP_ROLE", default="erp_app")
+    # The per-request hot queries (token lookup, order list/detail) are prepared once per connection.
+    DATABASES["default"]["PREPARE_HOT_QUERIES"] = env.bool("DATABASE_PREPARE_HOT_QUERIES", default=True)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_erp")
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

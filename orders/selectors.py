@@ -6,6 +6,8 @@ from django.db.models import Count, Exists, OuterRef, Q, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
+from erp.db.compiled import CompiledValues
+
 from .models import HoldReason, Order, OrderEvent, OrderLine, OrderStatus
 
 
@@ -101,52 +103,6 @@ def order_timeline(*, order: Order):
     return OrderEvent.objects.filter(order=order).select_related("actor").order_by("id")
 
 
-class _CompiledValues:
-    """A ``.values()`` query compiled to SQL once per process and run again with other parameters
-    (compiling a query of ~50 columns costs milliseconds; running it, a fraction of one).
-
-    ``build(**sentinels)`` returns the queryset; it is compiled with sentinel values (one per
-    parameter name) which are swapped for the real ones on each run. Row-level security applies as
-    always (the Django cursor applies the tenant setting)."""
-
-    def __init__(self, build, names: dict):
-        self.build = build
-        self.sentinels = names  # parameter name -> sentinel value used when compiling
-        self.sql = None
-
-    def _compile(self):
-        from django.db import connection
-
-        qs = self.build(**self.sentinels)
-        compiler = qs.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        names = [*qs.query.extra_select, *qs.query.values_select, *qs.query.annotation_select]
-        converters = compiler.get_converters([col for col, _sql, _alias in compiler.select])
-        by_sentinel = {v: k for k, v in self.sentinels.items()}
-        self.template = [("p", by_sentinel[p]) if p in by_sentinel else ("v", p) for p in params]
-        self.names, self.converters, self.sql = names, list(converters.items()), sql
-
-    def rows(self, **values) -> list[dict]:
-        from django.db import connection
-
-        if self.sql is None:
-            self._compile()
-        params = [values[x] if kind == "p" else x for kind, x in self.template]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            fetched = cursor.fetchall()
-        names, converters = self.names, self.converters
-        out = []
-        for row in fetched:
-            if converters:
-                row = list(row)
-                for i, (funcs, expression) in converters:
-                    for fn in funcs:
-                        row[i] = fn(row[i], expression, connection)
-            out.append(dict(zip(names, row, strict=True)))
-        return out
-
-
 _T, _K = -7_000_000_001, -7_000_000_002
 
 
@@ -156,11 +112,11 @@ def _detail_queries():
 
     sentinels = {"t": _T, "k": _K}
     return (
-        _CompiledValues(lambda t, k: Order.all_tenants.filter(tenant_id=t, pk=k)
+        CompiledValues(lambda t, k: Order.all_tenants.filter(tenant_id=t, pk=k)
                         .values(*ORDER_DETAIL_COLUMNS, *WAYBILL_COLUMNS).order_by()[:1], sentinels),
-        _CompiledValues(lambda t, k: OrderLine.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
+        CompiledValues(lambda t, k: OrderLine.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
                         .values(*LINE_COLUMNS), sentinels),
-        _CompiledValues(lambda t, k: OrderEvent.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
+        CompiledValues(lambda t, k: OrderEvent.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
                         .values(*EVENT_COLUMNS), sentinels),
     )
 
@@ -187,7 +143,7 @@ def order_detail_rows(*, order_id: int):
 
 # --- the list's common pages (no filter, or only a status), compiled once per shape ---------------
 _STATUS_SENTINEL, _POSITION_SENTINEL = "\x00status\x00", -7_000_000_003
-_LIST_SQL: dict[tuple, _CompiledValues] = {}
+_LIST_SQL: dict[tuple, CompiledValues] = {}
 
 
 class CompiledListPage:
@@ -229,7 +185,7 @@ class CompiledListPage:
         shape = (self.status is not None, self.ordering, self.position[0] if self.position else None, self.window)
         compiled = _LIST_SQL.get(shape)
         if compiled is None:
-            compiled = _CompiledValues(self._builder(), {"t": _T, "s": _STATUS_SENTINEL, "p": _POSITION_SENTINEL})
+            compiled = CompiledValues(self._builder(), {"t": _T, "s": _STATUS_SENTINEL, "p": _POSITION_SENTINEL})
             if len(_LIST_SQL) < 64:  # page sizes and offsets vary a little; never grow without bound
                 _LIST_SQL[shape] = compiled
         return iter(compiled.rows(t=require_tenant().pk, s=self.status, p=self.position[1] if self.position else None))

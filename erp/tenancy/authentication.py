@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from .middleware import activate_membership
-from .models import ApiToken
+from .selectors import api_token_for_key
 from .services import api_token_touch
 
 
@@ -21,11 +21,7 @@ class MembershipTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token header."))
-        token = (
-            ApiToken.objects.select_related("membership__tenant", "membership__user")
-            .filter(key_hash=ApiToken.hash_key(key))
-            .first()
-        )
+        token = api_token_for_key(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         membership = token.membership

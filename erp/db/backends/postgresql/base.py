@@ -40,6 +40,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def init_connection_state(self):
         super().init_connection_state()
         self._rls_applied = self._rls_session = NO_TENANT
+        if self.settings_dict.get("PREPARE_HOT_QUERIES", True):
+            # psycopg prepares nothing while this is None (Django's default); Django's own cursors
+            # bind client-side and never prepare, so only prepared_cursor() statements are affected.
+            self.connection.prepare_threshold = 5
         if self.alias == NO_DB_ALIAS or not self.app_role:
             return
         role = self.app_role
@@ -86,6 +90,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 f'GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON ALL TABLES IN SCHEMA public TO "{role}"'
             )
             cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+
+    # --- prepared statements for hot queries -------------------------------------------------
+    def prepared_cursor(self):
+        """A Django cursor whose statements Postgres parses and plans once per connection (psycopg
+        prepares them server-side; connections live CONN_MAX_AGE). For the few queries that run on
+        every request (erp.db.compiled): planning the token lookup's four-table join cost more than
+        running it. Row-level security still applies: the policy reads the tenant setting when the
+        statement executes. ``PREPARE_HOT_QUERIES: False`` in the database settings turns it off
+        (a pooler in transaction mode without prepared-statement support)."""
+        if not self.settings_dict.get("PREPARE_HOT_QUERIES", True):
+            return self.cursor()
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            return self._prepare_cursor(_PreparingCursor(self.connection))
 
     # --- tenant setting ---------------------------------------------------------------------
     def _wanted_rls(self) -> tuple[str, str]:
@@ -137,3 +156,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _close(self):
         self._rls_applied = self._rls_session = None
         return super()._close()
+
+
+class _PreparingCursor(base.ServerBindingCursor):
+    """Server-side binding, and every statement prepared (psycopg keeps the last 100 per connection)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
