@@ -162,6 +162,7 @@ def order_from_dict(data: dict, *, raw: dict | None = None) -> NormalizedOrder:
                 paid=_money(line, "paid", Decimal("0.00")),
                 refund_status=_str(line, "refund_status", max_length=20),
                 sku_properties=_str(line, "sku_properties"),
+                is_presale=_bool(line, "is_presale", False),
             ))
         except CodecError as exc:
             raise CodecError(f"lines[{index}].{exc.field}", exc.message)

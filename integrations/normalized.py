@@ -42,6 +42,7 @@ class NormalizedLine:
     paid: Decimal = Decimal("0.00")  # what the buyer paid for this line
     refund_status: str = ""  # "" none, "requested", "refunded", "closed"
     sku_properties: str = ""
+    is_presale: bool = False  # this line ships later than the rest (Taobao sub-order estimate_con_time)
 
 
 @dataclass

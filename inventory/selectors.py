@@ -376,3 +376,8 @@ def unmatched_count() -> int:
 
 def active_locks_summary() -> dict:
     return StockLock.objects.filter(status=LockStatus.ACTIVE).aggregate(n=Count("id"), units=Sum("remaining"))
+
+
+def skus_by_ids(*, sku_ids) -> dict[int, SKU]:
+    """The tenant's SKUs with these ids (unknown ids are absent from the answer)."""
+    return {s.pk: s for s in SKU.objects.filter(pk__in=list(sku_ids))}

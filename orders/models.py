@@ -52,6 +52,7 @@ class OrderKind(models.TextChoices):
     PLATFORM = "platform", _("Platform order")
     MERGED = "merged", _("Merged shipment")
     SPLIT = "split", _("Split part")
+    RESHIP = "reship", _("Reshipment")
 
 
 class Order(TenantScopedModel, TimeStampedModel):
@@ -105,6 +106,8 @@ class Order(TenantScopedModel, TimeStampedModel):
     hold_reasons = models.CharField(_("hold reasons"), max_length=255, blank=True,
                                     help_text=_("Comma-delimited, with a comma at each end (\",amount,risk,\")."))
 
+    source_ref = models.CharField(_("source"), max_length=64, blank=True,
+                                  help_text=_("What made this order when no platform did (e.g. an after-sales case)."))
     warehouse_id = models.BigIntegerField(_("warehouse"), null=True, blank=True)
     carrier_code = models.CharField(_("carrier"), max_length=32, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
@@ -123,6 +126,8 @@ class Order(TenantScopedModel, TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "shop", "platform_order_id"], condition=models.Q(kind="platform"),
                                     name="uniq_order_tenant_shop_platform_id"),
+            models.UniqueConstraint(fields=["tenant", "source_ref"], condition=~models.Q(source_ref=""),
+                                    name="uniq_order_tenant_source_ref"),
         ]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="order_t_id"),  # the list's default order (keyset on id)
@@ -158,6 +163,8 @@ class Order(TenantScopedModel, TimeStampedModel):
             return f"M{self.pk}"
         if self.kind == OrderKind.SPLIT:
             return f"{self.platform_order_id}-S{self.pk}"
+        if self.kind == OrderKind.RESHIP:
+            return f"{self.platform_order_id}-R{self.pk}"
         return self.platform_order_id
 
 

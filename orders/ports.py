@@ -109,6 +109,10 @@ class InventoryPort:
         return {k: self.sku_for_line(shop=shop, platform_item_id=k[0], platform_sku_id=k[1], outer_id=k[2])
                 for k in keys}
 
+    def skus_by_id(self, *, sku_ids: list[int]) -> dict[int, SkuInfo]:
+        fn = _optional("inventory.selectors", "skus_by_ids")
+        return {pk: _sku_info(sku) for pk, sku in fn(sku_ids=sku_ids).items()} if fn is not None else {}
+
     def warehouses(self) -> list[WarehouseInfo]:
         fn = _optional("inventory.selectors", "warehouses_for_allocation")
         if fn is None:
@@ -268,3 +272,12 @@ def use_integrations(port):
         yield port
     finally:
         _integrations = previous
+
+
+def buyer_levels(*, platform: str, buyer_ids) -> dict[str, int]:
+    """Member level rank per buyer id (members.selectors.buyer_levels; 0 when unknown)."""
+    fn = _optional("members.selectors", "buyer_levels")
+    wanted = sorted({b for b in buyer_ids if b})
+    if fn is None or not wanted:
+        return {}
+    return fn(platform=platform, buyer_ids=wanted)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, Value
+import zoneinfo
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
 from erp.db.compiled import CompiledValues
 
-from .models import HoldReason, Order, OrderEvent, OrderLine, OrderStatus
+from .models import HoldReason, Order, OrderEvent, OrderKind, OrderLine, OrderStatus
 
 
 def q_hold_reason(reason: str) -> Q:
@@ -205,3 +210,116 @@ class CompiledListPage:
             return qs.values(*columns)[start:stop]
 
         return build
+
+
+# --- what other apps read (docs/INTERFACES.md) ------------------------------------------------------
+@dataclass(frozen=True)
+class OrderLineSnapshot:
+    id: int
+    order_id: int
+    platform_order_id: str
+    platform_line_id: str
+    sku_id: int | None
+    sku_code: str
+    title: str
+    quantity: int
+    price: Decimal
+    discount: Decimal
+    paid: Decimal
+    refund_state: str
+    is_stopped: bool
+    warehouse_id: int | None
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    id: int
+    shop_id: int
+    platform: str
+    platform_order_id: str
+    kind: str
+    status: str
+    buyer_id: str
+    receiver_name: str
+    receiver_phone: str
+    receiver_province: str
+    receiver_city: str
+    currency: str
+    goods_amount: Decimal
+    discount_amount: Decimal
+    freight_amount: Decimal
+    paid_amount: Decimal
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    warehouse_id: int | None
+    carrier_code: str
+    tracking_no: str
+    lines: tuple[OrderLineSnapshot, ...]
+
+
+_SNAPSHOT_FIELDS = [f.name for f in fields(OrderSnapshot) if f.name != "lines"]
+_LINE_SNAPSHOT_FIELDS = [f.name for f in fields(OrderLineSnapshot)]
+
+
+def _snapshots(orders: list[dict], *, owner: str) -> list[OrderSnapshot]:
+    """Snapshots of ``orders`` with their lines: those they hold (owner="order_id") or those that
+    came from them (owner="origin_order_id")."""
+    by_order: dict[int, list[OrderLineSnapshot]] = {o["id"]: [] for o in orders}
+    if orders:
+        rows = (OrderLine.objects.filter(**{f"{owner}__in": list(by_order)}).order_by("id")
+                .values(*_LINE_SNAPSHOT_FIELDS, "origin_order_id"))
+        for row in rows:
+            key = row[owner]
+            del row["origin_order_id"]
+            by_order[key].append(OrderLineSnapshot(**row))
+    return [OrderSnapshot(**o, lines=tuple(by_order[o["id"]])) for o in orders]
+
+
+def order_snapshots(*, order_ids: list[int]) -> list[OrderSnapshot]:
+    """The orders (any kind) with the lines they hold now, in id order; two queries."""
+    orders = list(Order.objects.filter(pk__in=list(order_ids)).order_by("id").values(*_SNAPSHOT_FIELDS))
+    return _snapshots(orders, owner="order_id")
+
+
+def order_snapshots_by_platform_ids(*, shop_id: int, platform_order_ids: list[str]) -> dict[str, OrderSnapshot]:
+    """{platform order id: its original (platform-kind) order with the lines that came from it,
+    wherever they are now (a merged shipment, a split part)}; two queries."""
+    orders = list(Order.objects.filter(shop_id=shop_id, kind=OrderKind.PLATFORM,
+                                       platform_order_id__in=list(platform_order_ids))
+                  .order_by("id").values(*_SNAPSHOT_FIELDS))
+    snaps = _snapshots(orders, owner="origin_order_id")
+    return {s.platform_order_id: s for s in snaps}
+
+
+@dataclass(frozen=True)
+class DailySales:
+    day: date
+    sku_id: int
+    quantity: int
+    amount: Decimal
+
+
+_NOT_SOLD = (OrderStatus.CANCELLED,)
+
+
+def daily_sales(*, since: date, until: date | None = None, sku_ids: list[int] | None = None) -> list[DailySales]:
+    """Units and paid amount sold per SKU and day (the tenant's timezone, by paid time), from the
+    lines of platform orders: cancelled orders and stopped (refunded/cancelled) lines do not count,
+    reshipments are not sales, and a merged or split order counts once (lines are read through the
+    platform order they came from)."""
+    from django.db.models.functions import TruncDate
+
+    from erp.tenancy.context import require_tenant
+
+    tz = zoneinfo.ZoneInfo(require_tenant().timezone or "Asia/Shanghai")
+    start = datetime.combine(since, time.min, tzinfo=tz)
+    qs = OrderLine.objects.filter(origin_order__kind=OrderKind.PLATFORM, origin_order__paid_at__gte=start,
+                                  is_stopped=False, sku_id__isnull=False).exclude(origin_order__status__in=_NOT_SOLD)
+    if until is not None:
+        qs = qs.filter(origin_order__paid_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz))
+    if sku_ids is not None:
+        qs = qs.filter(sku_id__in=list(sku_ids))
+    rows = (qs.annotate(day=TruncDate("origin_order__paid_at", tzinfo=tz)).values("day", "sku_id")
+            .annotate(quantity=Sum("quantity"), amount=Sum("paid")).order_by("day", "sku_id"))
+    return [DailySales(day=r["day"], sku_id=r["sku_id"], quantity=int(r["quantity"]),
+                       amount=r["amount"] if r["amount"] is not None else Decimal("0.00")) for r in rows]

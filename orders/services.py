@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -19,6 +20,7 @@ from django.utils import timezone
 from erp import events
 from erp.api.exceptions import Conflict
 from erp.money import CENT, to_money
+from erp.tenancy.context import get_current_tenant, tenant_context
 from integrations.normalized import NormalizedOrder, NormalizedRefund, OrderState
 
 from . import bulk, ports
@@ -131,7 +133,20 @@ def _set_status(order: Order, to: str, *, why: str, code: str = "", actor=None, 
         raise Conflict(f"Order {order.display_no or order.pk} cannot go from {order.status} to {to}.")
     ev = _event(order, kind, code or f"status.{to}", why, actor=actor, from_status=order.status, to_status=to, data=data)
     order.status = to
+    if to == S.CANCELLED:
+        _publish_after_commit("order.cancelled", order_id=order.pk)
     return ev
+
+
+def _publish_after_commit(event: str, **payload) -> None:
+    """Publish once the transaction that made the change commits (under the same tenant)."""
+    tenant = get_current_tenant()
+
+    def publish():
+        with tenant_context(tenant):
+            events.publish(event, **payload)
+
+    transaction.on_commit(publish)
 
 
 def _check_action(order: Order, action: str) -> None:
@@ -360,6 +375,8 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
         to_allocate += _apply_update(current, n, settings)
         result.updated += 1
         result.order_ids.append(current.pk)
+    if loaded and settings.split_presale:
+        to_allocate += _auto_split_presale(loaded, settings, pending)
     if to_allocate and settings.auto_merge:
         to_allocate = _auto_merge(to_allocate, settings, fresh=[o for o, _ in loaded.values()], pending=pending)
     if to_allocate and settings.auto_allocate:
@@ -369,6 +386,25 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
                   actor=None, strict=False, preloaded=preloaded, pending=pending)
     pending.flush()
     return result
+
+
+def _auto_split_presale(loaded: dict[int, tuple[Order, list[OrderLine]]], settings: OrderSettings,
+                        pending: _Pending) -> list[int]:
+    """Fresh approved orders that mix presale and in-stock lines: the presale lines move to a split
+    part, so the in-stock ones ship now and the presale part waits for its stock (allocation puts
+    it in the out-of-stock queue until the goods arrive). Returns the new parts' ids."""
+    mixed = [(o, lines) for o, lines in loaded.values()
+             if any(ln.is_presale for ln in lines) and not all(ln.is_presale for ln in lines)]
+    if not mixed:
+        return []
+    pending.flush()  # _carve works on stored rows
+    parts = []
+    for order, lines in mixed:
+        part = _carve(order, [(ln, ln.quantity) for ln in lines if ln.is_presale], settings=settings,
+                      why="presale lines ship when the presale ships", code="split.presale")
+        del loaded[order.pk]  # its lines changed: allocation reads them again
+        parts.append(part.pk)
+    return parts
 
 
 class _Pending:
@@ -414,11 +450,15 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings,
         m = map_order(n)
         order.platform_state = m.state
         order.status = m.status
-        lines = [_new_line(order, nl, skus, is_presale=order.is_presale) for nl in n.lines]
+        lines = [_new_line(order, nl, skus, is_presale=order.is_presale or nl.is_presale) for nl in n.lines]
         _recount(order, lines, settings)
         orders.append(order)
         mapped.append(m)
         lines_by_order.append(lines)
+    levels = ports.buyer_levels(platform=shop.platform, buyer_ids=[o.buyer_id for o in orders])
+    if levels:
+        for order in orders:
+            order.buyer_level = levels.get(order.buyer_id, 0)
     ctx = ReviewContext.load(settings=settings, orders=orders) if settings.auto_review else None
     evs = []
     for order, m, lines in zip(orders, mapped, lines_by_order, strict=True):
@@ -895,6 +935,78 @@ def order_cancel(*, order_id: int, actor=None, why: str = "") -> Order:
     return order
 
 
+# --- reshipment (after-sales) -----------------------------------------------------------------------
+_SHIPPED_STATES = frozenset({S.SHIPPED, S.COMPLETED})
+
+
+@transaction.atomic
+def order_create_reship(*, order_id: int, lines: list[tuple[int, int]], why: str, source_ref: str,
+                        actor=None) -> Order:
+    """A new order (kind reship) that sends ``(sku_id, quantity)`` again, free, to the buyer and
+    address of an order that shipped: after-sales reshipments and exchanges. It is approved at once
+    (the after-sales case approved it) and allocated like any order; shipping it pushes nothing to
+    the platform. Idempotent on ``source_ref``: the same reference returns the order already made."""
+    from django.core.exceptions import ValidationError
+
+    source_ref = (source_ref or "").strip()
+    if not source_ref or len(source_ref) > 64:
+        raise ValidationError({"source_ref": "required, at most 64 characters"})
+    existing = Order.objects.filter(source_ref=source_ref).first()
+    if existing is not None:
+        return existing
+    original = Order.objects.select_related("shop").filter(pk=order_id).first()
+    if original is None:
+        raise ValidationError({"order_id": f"no order {order_id}"})
+    shipped = original.status in _SHIPPED_STATES or OrderLine.objects.filter(
+        origin_order=original, is_committed=True).exists()
+    if not shipped:
+        raise ValidationError({"order_id": f"order {original.display_no} has not shipped: nothing to reship"})
+    wanted: dict[int, int] = defaultdict(int)
+    for index, item in enumerate(lines or []):
+        try:
+            sku_id, quantity = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise ValidationError({"lines": f"line {index + 1}: expected (sku id, quantity)"})
+        if quantity < 1:
+            raise ValidationError({"lines": f"line {index + 1}: quantity must be at least 1"})
+        wanted[sku_id] += quantity
+    if not wanted:
+        raise ValidationError({"lines": "name at least one SKU and quantity"})
+    skus = ports.inventory().skus_by_id(sku_ids=sorted(wanted))
+    unknown = sorted(set(wanted) - set(skus))
+    if unknown:
+        raise ValidationError({"lines": f"unknown SKU ids: {', '.join(map(str, unknown))}"})
+    settings = order_settings()
+    order = Order(tenant_id=original.tenant_id, shop=original.shop, kind=OrderKind.RESHIP, source_ref=source_ref,
+                  status=S.APPROVED, paid_at=timezone.now(), ship_by=timezone.now() + timedelta(days=1))
+    for name in ("platform", "platform_order_id", "buyer_id", "buyer_level", "receiver_name", "receiver_phone",
+                 "receiver_province", "receiver_city", "receiver_district", "receiver_address", "receiver_merge_key",
+                 "address_hash", "place_hash", "currency"):
+        setattr(order, name, getattr(original, name))
+    order.platform_created_at = order.paid_at
+    order.save()
+    new_lines = []
+    for sku_id, quantity in sorted(wanted.items()):
+        sku = skus[sku_id]
+        new_lines.append(OrderLine(tenant_id=order.tenant_id, order=order, origin_order=order,
+                                   platform_order_id=original.platform_order_id, sku_id=sku_id, sku_code=sku.code,
+                                   outer_id=sku.code, title=sku.code, weight_g=sku.weight_g, quantity=quantity))
+    OrderLine.objects.bulk_create(new_lines)
+    _recount(order, new_lines, settings)
+    order.save()
+    kind = EventKind.ACTION if actor else EventKind.RULE
+    OrderEvent.objects.bulk_create([
+        _event(order, kind, "reship.created", f"reshipment of {original.display_no}: {why}", actor=actor,
+               to_status=S.APPROVED, data={"original": original.pk, "source_ref": source_ref}),
+        _event(original, kind, "reship.opened", f"reshipment {order.display_no}: {why}", actor=actor,
+               data={"reship": order.pk, "source_ref": source_ref}),
+    ])
+    if settings.auto_allocate:
+        _allocate(Order.objects.filter(pk=order.pk), settings=settings, actor=None, strict=False)
+        order.refresh_from_db()
+    return order
+
+
 # --- merge ------------------------------------------------------------------------------------------
 @dataclass
 class MergeVerdict:
@@ -1111,6 +1223,8 @@ def _carve(order: Order, items: list[tuple[OrderLine, int]], *, why: str, code: 
             continue
         setattr(part, f.attname, getattr(order, f.attname))
     part.freight_amount = Decimal("0.00")
+    if code == "split.presale":
+        part.is_presale = True
     part.save()
     moved, new_lines = [], []
     for line, qty in items:
@@ -1423,6 +1537,8 @@ def order_ship(*, order_id: int, actor=None, tracking_no: str = "", carrier_code
     integ = ports.integrations()
     for origin_id, its in sorted(by_origin.items()):
         origin = origins[origin_id]
+        if origin.kind == OrderKind.RESHIP:
+            continue  # the platform order shipped long ago: a reshipment is ours alone
         partial = len(its) < origin_line_counts.get(origin_id, 0) or order.kind == OrderKind.SPLIT
         push_lines = sorted({ln.platform_line_id for ln in its}) if partial else None
         integ.shipment_push_enqueue(shop=origin.shop, platform_order_id=origin.platform_order_id, carrier_code=carrier,

@@ -127,6 +127,7 @@ class Adapter(RouterAdapter):
                 paid=paid,
                 refund_status=LINE_REFUND.get(text(sub.get("refund_status")), "requested"),
                 sku_properties=text(sub.get("sku_properties_name")),
+                is_presale=bool(text(sub.get("estimate_con_time"))),
             ))
         goods = money(raw.get("total_fee"))
         freight = money(raw.get("post_fee"))

@@ -136,6 +136,7 @@ class Line:
     tracking_no: str = ""
     consign_time: datetime | None = None
     oversold: bool = False
+    estimate_ship: str = ""  # a presale line in an ordinary trade: Taobao's estimate_con_time text
 
     @property
     def total(self) -> int:

@@ -142,6 +142,7 @@ def render_trade(order: Order) -> dict:
             "status": _line_status(order, line, status), "is_oversold": line.oversold,
             "logistics_company": line.carrier, "invoice_no": line.tracking_no,
             "consign_time": fmt_cst(line.consign_time),
+            "estimate_con_time": line.estimate_ship or None,
         }))
     return _drop_none(trade)
 

@@ -55,6 +55,15 @@ def test_taobao_presale_deposit_paid_must_not_ship():
     assert order.lines[0].platform_line_id == "4123456789099998"  # oid when oid_str is absent
 
 
+def test_taobao_presale_item_in_an_ordinary_trade():
+    trade = load("taobao_trades_increment.json")["trades_sold_increment_get_response"]["trades"]["trade"][0]
+    trade["orders"]["order"][1]["estimate_con_time"] = "付款后15天内发货"
+    order = adapter("taobao").map_order(trade)
+    assert not order.is_presale  # the trade itself is not a presale (step) trade
+    assert [line.is_presale for line in order.lines] == [False, True]
+    assert [line.is_presale for line in order_from_dict(order_to_dict(order)).lines] == [False, True]
+
+
 def test_taobao_refund_and_bills():
     raw = load("taobao_refunds.json")["refunds_receive_get_response"]["refunds"]["refund"][0]
     refund = adapter("taobao").map_refund(raw)

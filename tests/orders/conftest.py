@@ -46,6 +46,9 @@ class FakeInventory:
     def sku_for_line(self, *, shop, platform_item_id, platform_sku_id, outer_id):
         return self.skus.get(outer_id)
 
+    def skus_by_id(self, *, sku_ids):
+        return {s.id: s for s in self.skus.values() if s.id in set(sku_ids)}
+
     def warehouses(self):
         return list(self.whs)
 

@@ -72,6 +72,31 @@ def test_out_of_stock_waits_and_is_retried_in_priority(world, inv):
     assert OrderEvent.objects.filter(order=late_order, code="out_of_stock").count() == 1  # retries add no noise
 
 
+def test_members_level_fills_buyer_level_and_wins_scarce_stock(world, inv, monkeypatch):
+    """Same ship-by deadline: the higher member level (members.selectors.buyer_levels) goes first."""
+    import importlib
+
+    seen = []
+
+    def buyer_levels(*, platform, buyer_ids):
+        seen.append((platform, list(buyer_ids)))
+        return {"gold": 3}
+
+    monkeypatch.setattr(importlib.import_module("members.selectors"), "buyer_levels", buyer_levels, raising=False)
+    s = services.order_settings()
+    s.split_by_stock = False
+    s.save()
+    deadline = T0 + timedelta(days=1)
+    ingest(world, norder("PLAIN", buyer="nobody", receiver=address(address="a1"), ship_by=deadline),
+           norder("GOLD", buyer="gold", receiver=address(address="a2"), ship_by=deadline))
+    assert seen == [("taobao", ["gold", "nobody"])]  # one call per page
+    assert dict(Order.objects.values_list("platform_order_id", "buyer_level")) == {"PLAIN": 0, "GOLD": 3}
+    inv.stock(2, "A", 1)
+    services.orders_retry_out_of_stock()
+    assert Order.objects.get(platform_order_id="GOLD").status == OrderStatus.ALLOCATED
+    assert Order.objects.get(platform_order_id="PLAIN").status == OrderStatus.APPROVED
+
+
 def test_allocation_never_over_reserves(world, inv):
     inv.stock(1, "A", 3)
     ingest(world, *[norder(f"P{i}", buyer=f"b{i}", receiver=address(address=f"r{i}"), lines=[line("A", 2)]) for i in range(4)])

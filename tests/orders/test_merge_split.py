@@ -142,6 +142,36 @@ def test_split_presale_lines(world):
     assert [ln.outer_id for ln in OrderLine.objects.filter(order=part)] == ["B"]
 
 
+def test_mixed_presale_order_is_split_on_arrival_and_the_in_stock_part_ships_first(world, inv):
+    inv.stock(1, "A", 5)  # B (the presale item) has no stock yet
+    ingest(world, norder("MIX", lines=[line("A", qty=2, price="10.00"), line("B", qty=1, price="30.00", is_presale=True)]))
+    origin = Order.objects.get(kind=OrderKind.PLATFORM)
+    part = Order.objects.get(kind=OrderKind.SPLIT)
+    assert part.split_from_id == origin.pk and part.is_presale and not origin.is_presale
+    assert [(ln.outer_id, ln.quantity) for ln in OrderLine.objects.filter(order=origin)] == [("A", 2)]
+    assert [(ln.outer_id, ln.quantity) for ln in OrderLine.objects.filter(order=part)] == [("B", 1)]
+    assert origin.status == OrderStatus.ALLOCATED  # the in-stock lines go now
+    assert part.status == OrderStatus.APPROVED and part.out_of_stock_since is not None  # waits for its stock
+    assert origin.paid_amount + part.paid_amount == Decimal("50.00")
+    assert origin.events.filter(code="split.presale").exists()
+    inv.stock(1, "B", 1)
+    services.orders_retry_out_of_stock()
+    part.refresh_from_db()
+    assert part.status == OrderStatus.ALLOCATED
+
+
+def test_presale_split_can_be_turned_off(world, inv):
+    no_auto(split_presale=False)
+    ingest(world, norder("MIX2", lines=[line("A"), line("B", is_presale=True)]))
+    assert Order.objects.count() == 1
+    assert sorted(OrderLine.objects.values_list("is_presale", flat=True)) == [False, True]
+
+
+def test_an_all_presale_order_is_not_split(world, inv):
+    ingest(world, norder("PRE", lines=[line("A", is_presale=True), line("B", is_presale=True)]))
+    assert Order.objects.count() == 1
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(quantities=st.lists(st.integers(1, 6), min_size=1, max_size=4), data=st.data())
 def test_split_never_changes_totals(world, quantities, data):
