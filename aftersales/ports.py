@@ -1,0 +1,54 @@
+"""Every call after-sales makes into orders, integrations and inventory (docs/INTERFACES.md).
+
+Each entry point is looked up when called (those apps change in parallel): a missing one raises a
+clear error instead of breaking the import of this app.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def _entry(module: str, name: str):
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        found = None
+    if found is None:
+        raise RuntimeError(f"{module}.{name} is not available (docs/INTERFACES.md)")
+    return found
+
+
+def order_snapshots(*, order_ids: list[int]) -> list:
+    return list(_entry("orders.selectors", "order_snapshots")(order_ids=list(order_ids)))
+
+
+def order_snapshot(order_id: int):
+    found = order_snapshots(order_ids=[order_id])
+    return found[0] if found else None
+
+
+def order_create_reship(*, order_id: int, lines: list[tuple[int, int]], why: str, actor, source_ref: str):
+    return _entry("orders.services", "order_create_reship")(order_id=order_id, lines=lines, why=why, actor=actor,
+                                                            source_ref=source_ref)
+
+
+def normalized_refunds(*, shop_id: int, platform_refund_ids: list[str]) -> list:
+    return list(_entry("integrations.selectors", "normalized_refunds")(
+        shop_id=shop_id, platform_refund_ids=list(platform_refund_ids)))
+
+
+def stock_return(*, warehouse_id: int, sku_id: int, quantity: int, source_doc: str, defective: bool, reason: str,
+                 user=None):
+    return _entry("inventory.services", "stock_return")(warehouse=warehouse_id, sku=sku_id, quantity=quantity,
+                                                        source_doc=source_doc, defective=defective, reason=reason,
+                                                        user=user)
+
+
+def daily_sales(*, since, until=None, sku_ids=None):
+    """Units sold per SKU (orders.selectors.daily_sales), or None while orders does not offer it."""
+    try:
+        fn = _entry("orders.selectors", "daily_sales")
+    except RuntimeError:
+        return None
+    return fn(since=since, until=until, sku_ids=sku_ids)
