@@ -42,39 +42,67 @@ def hold_reason_counts() -> dict[str, int]:
     return {r: row.get(r) or 0 for r in HoldReason.values}
 
 
+FILTER_KEYS = ("status", "queue", "hold_reason", "shop", "warehouse", "platform", "buyer", "q", "platform_order_id",
+               "sku", "created_from", "created_to", "paid_from", "paid_to")
+
+
 def order_filter(queryset, params) -> tuple:
-    """Apply the workbench / API filters from a dict-like of strings. Returns (queryset, applied)."""
+    """Apply the workbench / API filters from a dict-like of strings. Returns (queryset, applied).
+
+    A malformed value (an unknown status, a date that is not one) raises Django's ValidationError
+    naming each bad field, never a silent "no filter" that would answer with every order."""
+    from django.core.exceptions import ValidationError
     from django.utils.dateparse import parse_date, parse_datetime
 
-    applied = {}
+    applied, errors = {}, {}
 
-    def when(value, end=False):
-        dt = parse_datetime(value) if value and "T" in value else None
-        if dt is None and value:
-            d = parse_date(value)
-            if d is not None:
-                import datetime
+    def when(key, end=False):
+        value = (params.get(key) or "").strip()
+        if not value:
+            return None
+        try:
+            dt = parse_datetime(value) if "T" in value else None
+            d = None if dt is not None else parse_date(value)
+        except ValueError:
+            dt = d = None
+        if d is not None:
+            import datetime
 
-                from django.utils import timezone
+            from django.utils import timezone
 
-                dt = timezone.make_aware(datetime.datetime.combine(d, datetime.time.max if end else datetime.time.min))
+            dt = timezone.make_aware(datetime.datetime.combine(d, datetime.time.max if end else datetime.time.min))
+        elif dt is not None and dt.tzinfo is None:
+            from django.utils import timezone
+
+            dt = timezone.make_aware(dt)
+        if dt is None:
+            errors[key] = ["not a date (YYYY-MM-DD) or an ISO 8601 date and time"]
         return dt
 
-    status = params.get("status") or ""
-    if status in OrderStatus.values:
+    def choice(key, values):
+        value = params.get(key) or ""
+        if value and value not in values:
+            errors[key] = [f"one of: {', '.join(values)}"]
+            return ""
+        return value
+
+    status = choice("status", OrderStatus.values)
+    if status:
         queryset = queryset.filter(status=status)
         applied["status"] = status
-    queue = params.get("queue") or ""
+    queue = choice("queue", ["out_of_stock"])
     if queue == "out_of_stock":
         queryset = queryset.filter(status=OrderStatus.APPROVED, out_of_stock_since__isnull=False)
         applied["queue"] = queue
-    reason = params.get("hold_reason") or ""
-    if reason in HoldReason.values:
+    reason = choice("hold_reason", HoldReason.values)
+    if reason:
         queryset = queryset.filter(q_hold_reason(reason))
         applied["hold_reason"] = reason
     for key in ("shop", "warehouse"):
-        value = params.get(key) or ""
-        if value.isdigit():
+        value = (params.get(key) or "").strip()
+        if value and not value.isdigit():
+            errors[key] = ["an id (a whole number)"]
+        elif value:
             queryset = queryset.filter(**{f"{key}_id": int(value)})
             applied[key] = value
     platform = params.get("platform") or ""
@@ -97,10 +125,12 @@ def order_filter(queryset, params) -> tuple:
         applied["sku"] = sku
     for key, field, end in (("created_from", "platform_created_at__gte", False), ("created_to", "platform_created_at__lte", True),
                             ("paid_from", "paid_at__gte", False), ("paid_to", "paid_at__lte", True)):
-        value = when(params.get(key) or "", end)
+        value = when(key, end)
         if value is not None:
             queryset = queryset.filter(**{field: value})
             applied[key] = params.get(key)
+    if errors:
+        raise ValidationError(errors)
     return queryset, applied
 
 

@@ -6,6 +6,7 @@ import csv
 import datetime
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,8 +35,16 @@ EXPORT_COLUMNS = [
 
 
 def _filtered(request):
-    qs, applied = selectors.order_filter(Order.objects.all(), request.GET)
-    return qs, applied
+    """The filters of the query string; a malformed one is shown as an error and left out."""
+    try:
+        return selectors.order_filter(Order.objects.all(), request.GET)
+    except ValidationError as exc:
+        for field, problems in exc.message_dict.items():
+            messages.error(request, f"{field}: {'; '.join(problems)}")
+        good = request.GET.copy()
+        for field in exc.message_dict:
+            good.pop(field, None)
+        return selectors.order_filter(Order.objects.all(), good)
 
 
 @tenant_page(app_label="orders")
@@ -175,6 +184,13 @@ def _export_rows(request):
 
 @tenant_page(app_label="orders")
 def export(request):
+    try:  # an export never quietly widens: a malformed filter sends the operator back to fix it
+        selectors.order_filter(Order.objects.none(), request.GET)
+    except ValidationError:
+        query = request.GET.copy()
+        query.pop("format", None)
+        _filtered(request)  # queues the messages
+        return redirect(reverse("orders:workbench") + "?" + query.urlencode())
     fmt = request.GET.get("format", "csv")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     header = [label for _f, label in EXPORT_COLUMNS]

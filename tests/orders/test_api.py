@@ -201,3 +201,21 @@ def test_compiled_list_pages_forward_and_back(api, orders, status):
 
     bad = base64.b64encode(b"p=abc").decode()  # a well-formed cursor with a non-numeric position
     assert api.get("/api/v1/orders/", {"cursor": bad, **params}).status_code == 404
+
+
+@pytest.mark.parametrize("query, field", [("status=shippd", "status"), ("created_from=yesterday", "created_from"),
+                                          ("paid_to=2026-13-45", "paid_to"), ("shop=abc", "shop"),
+                                          ("hold_reason=whatever", "hold_reason"), ("queue=x", "queue")])
+def test_a_malformed_filter_is_400_naming_the_field_not_every_order(tenant_a, query, field):
+    response = tenant_a.api().get(f"/api/v1/orders/?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_the_workbench_shows_a_malformed_filter_and_export_refuses_it(tenant_a, client):
+    client.force_login(tenant_a.owner.user)
+    page = client.get("/orders/?created_from=yesterday&status=shipped")
+    assert page.status_code == 200
+    assert "created_from" in page.content.decode()
+    export = client.get("/orders/export/?created_from=yesterday&format=csv")
+    assert export.status_code == 302 and "/orders/?" in export["Location"] and "format" not in export["Location"]
