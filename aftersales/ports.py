@@ -23,9 +23,33 @@ def order_snapshots(*, order_ids: list[int]) -> list:
     return list(_entry("orders.selectors", "order_snapshots")(order_ids=list(order_ids)))
 
 
+def order_snapshots_by_platform_ids(*, shop_id: int, platform_order_ids: list[str]) -> dict:
+    return dict(_entry("orders.selectors", "order_snapshots_by_platform_ids")(
+        shop_id=shop_id, platform_order_ids=list(platform_order_ids)))
+
+
 def order_snapshot(order_id: int):
+    """The order for after-sales: a platform order comes with the lines that came from it, wherever
+    they are now (a merged shipment, a split part); any other order with the lines it holds."""
     found = order_snapshots(order_ids=[order_id])
-    return found[0] if found else None
+    if not found:
+        return None
+    snap = found[0]
+    if snap.kind == "platform" and snap.platform_order_id:
+        origin = order_snapshots_by_platform_ids(shop_id=snap.shop_id, platform_order_ids=[snap.platform_order_id])
+        return origin.get(snap.platform_order_id) or snap
+    return snap
+
+
+SHIPPED_ORDER_STATES = frozenset({"shipped", "completed"})
+
+
+def order_shipped(snapshot) -> bool:
+    """The order (or, for a platform order, a shipment holding its lines) left the warehouse."""
+    if snapshot.shipped_at or snapshot.status in SHIPPED_ORDER_STATES:
+        return True
+    holders = sorted({ln.order_id for ln in snapshot.lines if ln.order_id != snapshot.id})
+    return any(s.shipped_at or s.status in SHIPPED_ORDER_STATES for s in order_snapshots(order_ids=holders)) if holders else False
 
 
 def order_create_reship(*, order_id: int, lines: list[tuple[int, int]], why: str, actor, source_ref: str):

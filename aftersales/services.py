@@ -56,7 +56,6 @@ logger = logging.getLogger("aftersales")
 
 EVENT_KIND = {TicketKind.REFUND_ONLY: "refund", TicketKind.RETURN_REFUND: "return_refund",
               TicketKind.EXCHANGE: "exchange", TicketKind.RESHIP: "reship"}
-SHIPPED_ORDER_STATES = {"shipped", "completed"}
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -202,10 +201,6 @@ def _new_ticket(**fields) -> Ticket:
     return ticket
 
 
-def _is_shipped(snapshot) -> bool:
-    return bool(getattr(snapshot, "shipped_at", None)) or getattr(snapshot, "status", "") in SHIPPED_ORDER_STATES
-
-
 def _line_share(line, quantity: int) -> Decimal:
     paid = Decimal(line.paid or 0)
     if not line.quantity:
@@ -231,7 +226,7 @@ def ticket_create(*, order_id: int, kind: str, reason: str, lines: list[dict] | 
     snapshot = ports.order_snapshot(order_id)
     if snapshot is None:
         raise ValidationError({"order_id": [_("Unknown order.")]})
-    if not _is_shipped(snapshot):
+    if not ports.order_shipped(snapshot):
         raise ValidationError({"order_id": [_("Order %(no)s has not shipped: change or cancel the order instead.")
                                             % {"no": snapshot.platform_order_id or snapshot.id}]})
     by_id = {ln.id: ln for ln in snapshot.lines}

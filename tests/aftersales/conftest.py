@@ -1,12 +1,7 @@
 """Fixtures for the after-sales tests: a real shop, SKUs, warehouse and stock, and real shipped orders
-made through the orders services (ingest -> allocate -> ship) against the real inventory.
-
-While orders.selectors.order_snapshots / orders.services.order_create_reship (docs/INTERFACES.md)
-are not in orders yet, stand-ins with the documented signatures are patched into aftersales.ports;
-once orders has them, the real ones are used."""
+made through the orders services (ingest -> allocate -> ship) against the real inventory."""
 
 import itertools
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,95 +19,6 @@ from integrations.normalized import (
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 _seq = itertools.count(1)
-
-
-# --- stand-ins for the orders contracts (used only while orders lacks them) -----------------------
-@dataclass(frozen=True)
-class _LineSnap:
-    id: int
-    order_id: int
-    platform_order_id: str
-    platform_line_id: str
-    sku_id: int | None
-    sku_code: str
-    title: str
-    quantity: int
-    price: Decimal
-    discount: Decimal
-    paid: Decimal
-    refund_state: str
-    is_stopped: bool
-    warehouse_id: int | None
-
-
-@dataclass(frozen=True)
-class _OrderSnap:
-    id: int
-    shop_id: int
-    platform: str
-    platform_order_id: str
-    kind: str
-    status: str
-    buyer_id: str
-    currency: str
-    paid_amount: Decimal
-    shipped_at: object
-    warehouse_id: int | None
-    lines: tuple
-
-
-def _standin_snapshots(*, order_ids):
-    from orders.models import Order, OrderLine
-
-    result = []
-    for order in Order.objects.filter(pk__in=list(order_ids)).order_by("pk"):
-        lines = OrderLine.objects.filter(origin_order=order).select_related("order").order_by("pk")
-        if not lines.exists():
-            lines = OrderLine.objects.filter(order=order).select_related("order").order_by("pk")
-        snaps = tuple(_LineSnap(id=ln.pk, order_id=ln.order_id, platform_order_id=ln.platform_order_id,
-                                platform_line_id=ln.platform_line_id, sku_id=ln.sku_id, sku_code=ln.sku_code,
-                                title=ln.title, quantity=ln.quantity, price=ln.price, discount=ln.discount, paid=ln.paid,
-                                refund_state=ln.refund_state, is_stopped=ln.is_stopped,
-                                warehouse_id=ln.warehouse_id or ln.order.warehouse_id) for ln in lines)
-        shipped = order.shipped_at or next((ln.order.shipped_at for ln in lines if ln.order.shipped_at), None)
-        result.append(_OrderSnap(id=order.pk, shop_id=order.shop_id, platform=order.platform,
-                                 platform_order_id=order.platform_order_id, kind=order.kind, status=order.status,
-                                 buyer_id=order.buyer_id, currency=order.currency, paid_amount=order.paid_amount,
-                                 shipped_at=shipped, warehouse_id=order.warehouse_id, lines=snaps))
-    return result
-
-
-class _StandinReship:
-    def __init__(self):
-        self.made = {}
-
-    def __call__(self, *, order_id, lines, why, actor=None, source_ref):
-        from django.core.exceptions import ValidationError
-
-        from orders.models import Order
-
-        if source_ref in self.made:
-            return self.made[source_ref]
-        original = Order.objects.get(pk=order_id)
-        if not original.shipped_at and original.status not in ("shipped", "completed"):
-            raise ValidationError({"order_id": ["never shipped"]})
-        order = Order.objects.create(shop_id=original.shop_id, platform=original.platform, platform_order_id="",
-                                     kind="split", buyer_id=original.buyer_id, status="approved")
-        self.made[source_ref] = order
-        return order
-
-
-@pytest.fixture(autouse=True)
-def orders_contracts(monkeypatch):
-    from aftersales import ports
-    from orders import selectors as order_selectors
-    from orders import services as order_services
-
-    if not hasattr(order_selectors, "order_snapshots"):
-        monkeypatch.setattr(ports, "order_snapshots", lambda *, order_ids: _standin_snapshots(order_ids=order_ids))
-    if not hasattr(order_services, "order_create_reship"):
-        standin = _StandinReship()
-        monkeypatch.setattr(ports, "order_create_reship", standin)
 
 
 # --- the world ------------------------------------------------------------------------------------
@@ -148,7 +54,7 @@ def norder(poid, *, lines, buyer="buyer1"):
                            platform_status="WAIT_SELLER_SEND_GOODS", modified_at=T0 + timedelta(minutes=1), created_at=T0,
                            paid_at=T0, buyer_id=buyer,
                            receiver=NormalizedAddress(name="张三", phone="13800000000", province="浙江省", city="杭州市",
-                                                      district="西湖区", address="文三路 1 号"),
+                                                      district="西湖区", address=f"文三路 {poid} 号"),
                            goods_amount=paid, paid_amount=paid, lines=lines)
 
 
