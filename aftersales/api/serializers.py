@@ -1,0 +1,140 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from ..models import LineCondition, Ticket, TicketEvent, TicketKind, TicketLine
+from ..services import allowed_actions
+
+TICKET_LIST_FIELDS = [
+    "id", "number", "kind", "source", "status", "order_id", "shop", "shop_name", "platform", "platform_order_id",
+    "platform_refund_id", "platform_status", "buyer_id", "reason", "currency", "requested_amount", "approved_amount",
+    "sla_due_at", "is_overdue", "created_at", "updated_at",
+]
+
+
+class TicketLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketLine
+        fields = ["id", "order_line_id", "sku_id", "sku_code", "title", "quantity", "amount", "warehouse_id",
+                  "exchange_sku_id", "received_quantity", "condition", "stock_returned_at"]
+        read_only_fields = fields
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "created_at", "kind", "code", "from_status", "to_status", "actor_label", "message", "data"]
+        read_only_fields = fields
+
+
+class TicketListSerializer(serializers.ModelSerializer):
+    shop_name = serializers.CharField(source="shop.name", default="", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = TICKET_LIST_FIELDS
+        read_only_fields = fields
+
+
+class TicketDetailSerializer(TicketListSerializer):
+    lines = TicketLineSerializer(many=True, read_only=True)
+    events = TicketEventSerializer(many=True, read_only=True)
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta(TicketListSerializer.Meta):
+        fields = TICKET_LIST_FIELDS + [
+            "note", "platform_refund_state", "platform_version", "platform_modified_at", "warehouse_id",
+            "return_tracking_no", "reship_order_id", "approved_at", "goods_received_at", "refunded_at", "closed_at",
+            "overdue_flagged_at", "allowed_actions", "lines", "events",
+        ]
+        read_only_fields = fields
+
+    def get_allowed_actions(self, obj) -> list[str]:
+        return allowed_actions(obj)
+
+
+class CreateLineSerializer(serializers.Serializer):
+    order_line_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, required=False)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
+    exchange_sku_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    order_id = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(choices=TicketKind.choices)
+    reason = serializers.CharField(max_length=300)
+    lines = CreateLineSerializer(many=True, required=False)
+    requested_amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False,
+                                                allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class WhySerializer(serializers.Serializer):
+    why = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class RejectSerializer(serializers.Serializer):
+    why = serializers.CharField(max_length=1000)
+
+
+class AmountSerializer(WhySerializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False,
+                                      allow_null=True, help_text="Default: the approved (or requested) amount.")
+
+
+class AwaitReturnSerializer(WhySerializer):
+    tracking_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class ReceiveLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, help_text="Ticket line id.")
+    condition = serializers.ChoiceField(choices=[LineCondition.RESELLABLE, LineCondition.DEFECTIVE],
+                                        default=LineCondition.RESELLABLE)
+    quantity = serializers.IntegerField(min_value=0, required=False, help_text="Default: the line's quantity.")
+
+
+class ReceiveGoodsSerializer(WhySerializer):
+    lines = ReceiveLineSerializer(many=True, required=False,
+                                  help_text="Per line: resellable or defective. Default: every line, resellable.")
+    warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class BulkApproveSerializer(WhySerializer):
+    ticket_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+
+
+class SkuRowSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField(allow_null=True)
+    sku_code = serializers.CharField()
+    tickets = serializers.IntegerField()
+    units = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    sold_units = serializers.IntegerField(allow_null=True)
+    refund_rate = serializers.DecimalField(max_digits=10, decimal_places=4, allow_null=True)
+    top_reason = serializers.CharField()
+
+
+class ShopRowSerializer(serializers.Serializer):
+    shop_id = serializers.IntegerField(allow_null=True)
+    shop_name = serializers.CharField()
+    tickets = serializers.IntegerField()
+    refunded = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    top_reason = serializers.CharField()
+
+
+class ReasonRowSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    tickets = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RefundReportSerializer(serializers.Serializer):
+    since = serializers.DateField()
+    until = serializers.DateField()
+    by_sku = SkuRowSerializer(many=True)
+    by_shop = ShopRowSerializer(many=True)
+    reasons = ReasonRowSerializer(many=True)
