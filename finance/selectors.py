@@ -1,1 +1,330 @@
+"""Finance reads: the trial balance, profit and loss by month, profit and margin by shop / platform /
+SKU, the reconciliation queues and the flat ledger for BI. Every figure is derived from posted
+voucher lines (the ledger is the truth)."""
 
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from . import chart
+from .models import (
+    DEBIT_NORMAL,
+    Account,
+    AccountType,
+    LineTag,
+    Period,
+    Reconciliation,
+    ReconStatus,
+    Voucher,
+    VoucherLine,
+    VoucherStatus,
+)
+
+ZERO = Decimal("0.00")
+FEE_CODES = (chart.COMMISSION, chart.SERVICE_FEE, chart.OTHER_FEE)
+
+
+def posted_lines():
+    return VoucherLine.objects.filter(voucher__status=VoucherStatus.POSTED)
+
+
+def period_range(period: Period) -> tuple[datetime.date, datetime.date]:
+    start = datetime.date(period.year, period.month, 1)
+    end = datetime.date(period.year + (period.month == 12), period.month % 12 + 1, 1)
+    return start, end
+
+
+def current_period() -> Period:
+    from .services import local_date, period_get
+
+    today = local_date(timezone.now())
+    return period_get(year=today.year, month=today.month)
+
+
+# --- trial balance ------------------------------------------------------------------------------------
+@dataclass
+class TrialBalanceRow:
+    account_id: int
+    code: str
+    name: str
+    type: str
+    opening_debit: Decimal = ZERO
+    opening_credit: Decimal = ZERO
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    closing_debit: Decimal = ZERO
+    closing_credit: Decimal = ZERO
+
+
+@dataclass
+class TrialBalance:
+    period: Period
+    rows: list[TrialBalanceRow] = field(default_factory=list)
+    totals: TrialBalanceRow | None = None
+
+    @property
+    def balanced(self) -> bool:
+        t = self.totals
+        return (t.opening_debit == t.opening_credit and t.debit == t.credit and t.closing_debit == t.closing_credit)
+
+
+def _sides(net: Decimal) -> tuple[Decimal, Decimal]:
+    return (net, ZERO) if net >= 0 else (ZERO, -net)
+
+
+def trial_balance(*, period: Period) -> TrialBalance:
+    """Per account: the opening balance (all postings before the period), the period's debits and
+    credits, and the closing balance, each balance shown on its side. Totals agree when the books do."""
+    start, _end = period_range(period)
+    agg = (posted_lines().filter(Q(voucher__date__lt=start) | Q(voucher__period=period))
+           .values("account_id").order_by()
+           .annotate(od=Sum("debit", filter=Q(voucher__date__lt=start)), oc=Sum("credit", filter=Q(voucher__date__lt=start)),
+                     d=Sum("debit", filter=Q(voucher__period=period)), c=Sum("credit", filter=Q(voucher__period=period))))
+    accounts = {a.pk: a for a in Account.objects.filter(pk__in=[r["account_id"] for r in agg])}
+    tb = TrialBalance(period=period)
+    totals = TrialBalanceRow(account_id=0, code="", name="", type="")
+    for r in agg:
+        account = accounts[r["account_id"]]
+        od, oc, d, c = (r["od"] or ZERO), (r["oc"] or ZERO), (r["d"] or ZERO), (r["c"] or ZERO)
+        row = TrialBalanceRow(account_id=account.pk, code=account.code, name=account.name, type=account.type)
+        row.opening_debit, row.opening_credit = _sides(od - oc)
+        row.debit, row.credit = d, c
+        row.closing_debit, row.closing_credit = _sides(od - oc + d - c)
+        if any((row.opening_debit, row.opening_credit, row.debit, row.credit)):
+            tb.rows.append(row)
+        for name in ("opening_debit", "opening_credit", "debit", "credit", "closing_debit", "closing_credit"):
+            setattr(totals, name, getattr(totals, name) + getattr(row, name))
+    tb.rows.sort(key=lambda r: r.code)
+    tb.totals = totals
+    return tb
+
+
+def account_balances(*, as_of: datetime.date | None = None) -> dict[str, Decimal]:
+    """Net balance per account code on its normal side (debit-normal accounts debit minus credit)."""
+    qs = posted_lines()
+    if as_of is not None:
+        qs = qs.filter(voucher__date__lte=as_of)
+    out = {}
+    for r in qs.values("account__code", "account__type").order_by().annotate(d=Sum("debit"), c=Sum("credit")):
+        net = (r["d"] or ZERO) - (r["c"] or ZERO)
+        out[r["account__code"]] = net if r["account__type"] in DEBIT_NORMAL else -net
+    return out
+
+
+# --- profit -------------------------------------------------------------------------------------------
+@dataclass
+class Profit:
+    key: object = None
+    label: str = ""
+    revenue: Decimal = ZERO  # goods and freight income
+    refunds: Decimal = ZERO  # sales returns
+    cogs: Decimal = ZERO
+    fees: Decimal = ZERO  # platform commissions and fees
+    other_income: Decimal = ZERO
+    other_expense: Decimal = ZERO
+
+    @property
+    def net_revenue(self) -> Decimal:
+        return self.revenue - self.refunds
+
+    @property
+    def gross_profit(self) -> Decimal:
+        return self.net_revenue - self.cogs - self.fees
+
+    @property
+    def net_profit(self) -> Decimal:
+        return self.gross_profit + self.other_income - self.other_expense
+
+    @property
+    def margin(self) -> Decimal | None:
+        if self.net_revenue == 0:
+            return None
+        return (self.gross_profit * 100 / self.net_revenue).quantize(Decimal("0.1"))
+
+    def add(self, code: str, type_: str, tag: str, debit: Decimal, credit: Decimal) -> None:
+        if code == chart.REVENUE:
+            if tag == LineTag.RETURNS:
+                self.refunds += debit - credit
+            else:
+                self.revenue += credit - debit
+        elif code == chart.COGS:
+            self.cogs += debit - credit
+        elif code in FEE_CODES:
+            self.fees += debit - credit
+        elif type_ == AccountType.REVENUE:
+            self.other_income += credit - debit
+        elif type_ == AccountType.EXPENSE:
+            self.other_expense += debit - credit
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, "revenue": self.revenue, "refunds": self.refunds,
+                "net_revenue": self.net_revenue, "cogs": self.cogs, "fees": self.fees, "gross_profit": self.gross_profit,
+                "margin": self.margin, "other_income": self.other_income, "other_expense": self.other_expense,
+                "net_profit": self.net_profit}
+
+
+def _pl_lines(date_from=None, date_to=None):
+    qs = posted_lines().filter(account__type__in=[AccountType.REVENUE, AccountType.EXPENSE])
+    if date_from:
+        qs = qs.filter(voucher__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(voucher__date__lte=date_to)
+    return qs
+
+
+def profit_by_month(*, year: int) -> tuple[list[Profit], Profit]:
+    """Profit and loss per month of ``year`` (the voucher's period) and the year's total."""
+    months = {m: Profit(key=m, label=f"{year}-{m:02d}") for m in range(1, 13)}
+    total = Profit(key=year, label=str(year))
+    rows = (_pl_lines().filter(voucher__period__year=year)
+            .values("voucher__period__month", "account__code", "account__type", "tag").order_by()
+            .annotate(d=Sum("debit"), c=Sum("credit")))
+    for r in rows:
+        args = (r["account__code"], r["account__type"], r["tag"], r["d"] or ZERO, r["c"] or ZERO)
+        months[r["voucher__period__month"]].add(*args)
+        total.add(*args)
+    return [months[m] for m in range(1, 13)], total
+
+
+DIMENSIONS = {"shop": "shop_id", "platform": "platform", "sku": "sku_id"}
+
+
+def profit_by(*, by: str, date_from=None, date_to=None) -> tuple[list[Profit], Profit]:
+    """Profit and margin by shop, platform or SKU over a date range; lines without the dimension
+    (e.g. a shop-wide fee) are a row of their own ("—") so the rows add up to the total."""
+    column = DIMENSIONS[by]
+    groups: dict[object, Profit] = {}
+    total = Profit(key=None, label="")
+    rows = (_pl_lines(date_from, date_to).values(column, "account__code", "account__type", "tag").order_by()
+            .annotate(d=Sum("debit"), c=Sum("credit")))
+    for r in rows:
+        key = r[column] if r[column] not in ("", None) else None
+        args = (r["account__code"], r["account__type"], r["tag"], r["d"] or ZERO, r["c"] or ZERO)
+        groups.setdefault(key, Profit(key=key)).add(*args)
+        total.add(*args)
+    labels = _labels(by, [k for k in groups if k is not None])
+    for key, profit in groups.items():
+        profit.label = labels.get(key, str(key)) if key is not None else "—"
+    out = sorted(groups.values(), key=lambda p: (p.key is None, -p.gross_profit, str(p.key)))
+    return out, total
+
+
+def _labels(by: str, keys: list) -> dict:
+    if not keys:
+        return {}
+    if by == "platform":
+        return {k: chart.PLATFORMS.get(k, (None, k))[1] for k in keys}
+    if by == "shop":
+        from integrations.selectors import shops_with_platform
+
+        qs = shops_with_platform().model.objects.filter(pk__in=keys)
+        return {s.pk: f"{s.name} ({s.platform})" for s in qs}
+    from inventory.selectors import skus_by_ids
+
+    return {pk: f"{s.code} {s.name}" for pk, s in skus_by_ids(sku_ids=keys).items()}
+
+
+def month_gross_profit() -> dict:
+    today = timezone.localdate()
+    start = today.replace(day=1)
+    _rows, total = profit_by(by="platform", date_from=start, date_to=today)
+    return {"gross_profit": total.gross_profit, "margin": total.margin, "net_revenue": total.net_revenue}
+
+
+# --- reconciliation -----------------------------------------------------------------------------------
+def reconciliation_counts() -> dict[str, int]:
+    rows = Reconciliation.objects.values_list("status").order_by().annotate(n=Count("id"))
+    counts = dict(rows)
+    return {s: counts.get(s, 0) for s in ReconStatus.values}
+
+
+def reconciliation_summary() -> list[dict]:
+    """Per status: orders, shipped, settled, fees and the sum of differences."""
+    rows = (Reconciliation.objects.values("status").order_by()
+            .annotate(orders=Count("id"), shipped=Sum("shipped_amount"), refunded=Sum("refunded_amount"),
+                      settled=Sum("settled_amount"), fees=Sum("fees_amount"), difference=Sum("difference")))
+    found = {r["status"]: r for r in rows}
+    out = []
+    for value, label in ReconStatus.choices:
+        r = found.get(value, {})
+        out.append({"status": value, "label": str(label), "orders": r.get("orders", 0),
+                    **{k: r.get(k) or ZERO for k in ("shipped", "refunded", "settled", "fees", "difference")}})
+    return out
+
+
+def reconciliation_queue(*, status: str | None = None, shop_id: int | None = None, q: str = ""):
+    qs = Reconciliation.objects.all().order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if shop_id:
+        qs = qs.filter(shop_id=shop_id)
+    if q:
+        qs = qs.filter(platform_order_id=q)
+    return qs
+
+
+# --- ledger -------------------------------------------------------------------------------------------
+BI_COLUMNS = [
+    ("line_id", "id"), ("voucher_id", "voucher_id"), ("voucher_number", "voucher__number"),
+    ("period_year", "voucher__period__year"), ("period_month", "voucher__period__month"),
+    ("entry_date", "voucher__date"), ("posted_at", "voucher__posted_at"), ("source_type", "voucher__source_type"),
+    ("source_ref", "voucher__source_ref"), ("reversal_of_id", "voucher__reversal_of_id"),
+    ("voucher_memo", "voucher__memo"), ("account_code", "account__code"), ("account_name", "account__name"),
+    ("account_type", "account__type"), ("debit", "debit"), ("credit", "credit"), ("currency", "currency"),
+    ("tag", "tag"), ("shop_id", "shop_id"), ("platform", "platform"), ("order_id", "order_id"),
+    ("platform_order_id", "platform_order_id"), ("sku_id", "sku_id"), ("supplier_id", "supplier_id"),
+    ("line_memo", "memo"),
+]
+
+
+def ledger_rows(*, date_from=None, date_to=None, account_code: str = ""):
+    """Posted voucher lines with their dimensions, in stable columns (the BI feed; the same columns
+    as the finance_ledger_bi database view, less net_debit and tenant_id)."""
+    qs = posted_lines().order_by("id")
+    if date_from:
+        qs = qs.filter(voucher__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(voucher__date__lte=date_to)
+    if account_code:
+        qs = qs.filter(account__code__startswith=account_code)
+    plain = [path for name, path in BI_COLUMNS if name == path]
+    return qs.values(*plain, **{name: F(path) for name, path in BI_COLUMNS if name != path})
+
+
+@dataclass
+class BooksProblem:
+    kind: str
+    message: str
+
+
+def books_verify() -> list[BooksProblem]:
+    """Every posted voucher balances with two or more one-sided lines; the trial balance of every
+    period agrees; no posted voucher sits in a period its date is not in."""
+    problems = []
+    bad = (Voucher.objects.filter(status=VoucherStatus.POSTED).annotate(
+        n=Count("lines"), d=Sum("lines__debit"), c=Sum("lines__credit")))
+    for v in bad.filter(Q(n__lt=2) | ~Q(d=F("c"))).select_related("period"):
+        problems.append(BooksProblem("unbalanced", f"voucher {v.display_no} (id {v.pk}): {v.n} lines, "
+                                                   f"debits {v.d or ZERO}, credits {v.c or ZERO}"))
+    sides = posted_lines().filter(Q(debit__lt=0) | Q(credit__lt=0) | Q(debit__gt=0, credit__gt=0)).count()
+    if sides:
+        problems.append(BooksProblem("lines", f"{sides} posted line(s) negative or on both sides"))
+    for v in Voucher.objects.filter(status=VoucherStatus.POSTED).select_related("period").iterator():
+        if (v.date.year, v.date.month) != (v.period.year, v.period.month):
+            problems.append(BooksProblem("period", f"voucher {v.display_no} dated {v.date} is in period {v.period.key}"))
+    totals = posted_lines().aggregate(d=Sum("debit"), c=Sum("credit"))
+    if (totals["d"] or ZERO) != (totals["c"] or ZERO):
+        problems.append(BooksProblem("ledger", f"all debits {totals['d']} != all credits {totals['c']}"))
+    for period in Period.objects.order_by("year", "month"):
+        tb = trial_balance(period=period)
+        if not tb.balanced:
+            t = tb.totals
+            problems.append(BooksProblem("trial_balance", f"{period.key}: opening {t.opening_debit}/{t.opening_credit}, "
+                                                          f"period {t.debit}/{t.credit}, closing {t.closing_debit}/"
+                                                          f"{t.closing_credit}"))
+    return problems

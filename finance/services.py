@@ -1,1 +1,861 @@
+"""Finance writes: the ledger (vouchers posted only when balanced, reversals, periods), the posting
+rules that turn business events into vouchers, and the settlement reconciliation of platform bills.
 
+Every automatic posting carries (source_type, source_ref), unique per tenant, so an event delivered
+twice posts once. Event handlers run in the publisher's transaction inside a savepoint: a finance
+failure never stops a shipment; it is logged and kept as a PostingIssue to retry.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from erp.api.exceptions import Conflict
+from erp.money import CENT, to_money
+from erp.tenancy.context import require_tenant
+
+from . import chart
+from .models import (
+    FEE_KINDS,
+    SETTLED_KINDS,
+    Account,
+    BillKind,
+    FinanceSettings,
+    LineTag,
+    Period,
+    PeriodStatus,
+    PostingIssue,
+    Reconciliation,
+    ReconStatus,
+    SettlementLine,
+    SourceType,
+    Voucher,
+    VoucherLine,
+    VoucherStatus,
+)
+
+logger = logging.getLogger("finance")
+ZERO = Decimal("0.00")
+
+
+class PeriodClosed(Conflict):
+    default_detail = "The accounting period is closed."
+
+
+# --- ledger core -------------------------------------------------------------------------------------
+@dataclass
+class LineSpec:
+    account: Account | str  # an Account or its code
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    memo: str = ""
+    tag: str = ""
+    currency: str = "CNY"
+    shop_id: int | None = None
+    platform: str = ""
+    order_id: int | None = None
+    platform_order_id: str = ""
+    sku_id: int | None = None
+    supplier_id: int | None = None
+
+
+@dataclass
+class VoucherSpec:
+    date: datetime.date
+    memo: str
+    source_type: str
+    source_ref: str
+    lines: list[LineSpec] = field(default_factory=list)
+
+
+def settings_get() -> FinanceSettings:
+    obj = FinanceSettings.objects.first()
+    if obj is None:
+        obj = FinanceSettings.objects.create()
+    return obj
+
+
+def local_date(when) -> datetime.date:
+    """The tenant-local calendar date of an aware datetime (or the date itself)."""
+    if when is None:
+        when = timezone.now()
+    if isinstance(when, str):
+        when = parse_datetime(when) or datetime.datetime.fromisoformat(when)
+    if isinstance(when, datetime.datetime):
+        import zoneinfo
+
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when, datetime.UTC)
+        return when.astimezone(zoneinfo.ZoneInfo(require_tenant().timezone)).date()
+    return when
+
+
+def period_get(*, year: int, month: int, lock: bool = False) -> Period:
+    """The period of that month, created open when it does not exist yet."""
+    if not 1 <= month <= 12:
+        raise ValidationError({"month": [_("A month is 1 to 12.")]})
+    qs = Period.objects.select_for_update() if lock else Period.objects
+    period = qs.filter(year=year, month=month).first()
+    if period is None:
+        period, _created = Period.objects.get_or_create(year=year, month=month)
+        if lock:
+            period = Period.objects.select_for_update().get(pk=period.pk)
+    return period
+
+
+def _open_period_on_or_after(date: datetime.date) -> tuple[Period, datetime.date]:
+    """Automatic postings dated in a closed month go to the first day of the next open month."""
+    year, month, day = date.year, date.month, date
+    for _step in range(240):
+        period = period_get(year=year, month=month)
+        if period.is_open:
+            return period, day
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        day = datetime.date(year, month, 1)
+    raise PeriodClosed(_("No open period after %(date)s.") % {"date": date})
+
+
+@transaction.atomic
+def period_close(*, period: Period, user=None) -> Period:
+    period = Period.objects.select_for_update().get(pk=period.pk)
+    if not period.is_open:
+        raise Conflict(_("Period %(p)s is already closed.") % {"p": period.key})
+    if Voucher.objects.filter(period=period, status=VoucherStatus.DRAFT).exists():
+        raise Conflict(_("Period %(p)s still has draft vouchers: post or delete them first.") % {"p": period.key})
+    period.status, period.closed_at, period.closed_by = PeriodStatus.CLOSED, timezone.now(), user
+    period.save(update_fields=["status", "closed_at", "closed_by"])
+    return period
+
+
+@transaction.atomic
+def period_reopen(*, period: Period, user=None) -> Period:
+    period = Period.objects.select_for_update().get(pk=period.pk)
+    if period.is_open:
+        raise Conflict(_("Period %(p)s is already open.") % {"p": period.key})
+    period.status, period.closed_at, period.closed_by = PeriodStatus.OPEN, None, None
+    period.save(update_fields=["status", "closed_at", "closed_by"])
+    return period
+
+
+def _resolve_accounts(lines: list[LineSpec]) -> dict[str, Account]:
+    codes = {ln.account for ln in lines if isinstance(ln.account, str)}
+    found = {a.code: a for a in Account.objects.filter(code__in=codes)} if codes else {}
+    if codes - set(found):
+        chart.chart_ensure()
+        found = {a.code: a for a in Account.objects.filter(code__in=codes)}
+    return found
+
+
+def _check_lines(lines: list[LineSpec], *, balanced: bool) -> list[tuple[LineSpec, Account]]:
+    """Line shape (and, to post, balance) rules; raises ValidationError naming the problem."""
+    errors: list[str] = []
+    by_code = _resolve_accounts(lines)
+    parents = set(Account.objects.filter(children__isnull=False).values_list("pk", flat=True).distinct())
+    resolved = []
+    for n, ln in enumerate(lines, start=1):
+        account = by_code.get(ln.account) if isinstance(ln.account, str) else ln.account
+        if account is None:
+            errors.append(_("Line %(n)d: unknown account %(code)s.") % {"n": n, "code": ln.account})
+            continue
+        try:
+            debit, credit = to_money(ln.debit or 0), to_money(ln.credit or 0)
+        except (TypeError, ValueError):
+            errors.append(_("Line %(n)d: not an amount.") % {"n": n})
+            continue
+        if debit < 0 or credit < 0:
+            errors.append(_("Line %(n)d: amounts cannot be negative.") % {"n": n})
+        elif (debit > 0) == (credit > 0):
+            errors.append(_("Line %(n)d: give either a debit or a credit.") % {"n": n})
+        if not account.is_active:
+            errors.append(_("Line %(n)d: account %(code)s is inactive.") % {"n": n, "code": account.code})
+        if account.pk in parents:
+            errors.append(_("Line %(n)d: post to a sub-account of %(code)s.") % {"n": n, "code": account.code})
+        ln.debit, ln.credit = debit, credit
+        resolved.append((ln, account))
+    if len({ln.currency for ln in lines}) > 1:
+        errors.append(_("All lines of a voucher must be in one currency."))
+    if balanced and not errors:
+        if len(lines) < 2:
+            errors.append(_("A voucher needs at least two lines."))
+        debits = sum((ln.debit for ln in lines), ZERO)
+        credits = sum((ln.credit for ln in lines), ZERO)
+        if debits != credits:
+            errors.append(_("Debits %(d)s and credits %(c)s do not balance.") % {"d": debits, "c": credits})
+    if errors:
+        raise ValidationError({"lines": errors})
+    return resolved
+
+
+def _line_rows(voucher: Voucher, resolved) -> list[VoucherLine]:
+    return [VoucherLine(tenant_id=voucher.tenant_id, voucher=voucher, line_no=n, account=account, debit=ln.debit,
+                        credit=ln.credit, currency=ln.currency, memo=ln.memo[:300], tag=ln.tag, shop_id=ln.shop_id,
+                        platform=ln.platform or "", order_id=ln.order_id, platform_order_id=ln.platform_order_id or "",
+                        sku_id=ln.sku_id, supplier_id=ln.supplier_id)
+            for n, (ln, account) in enumerate(resolved, start=1)]
+
+
+def _writable_period(date: datetime.date, *, lock: bool = True) -> Period:
+    period = period_get(year=date.year, month=date.month, lock=lock)
+    if not period.is_open:
+        raise PeriodClosed(_("Period %(p)s is closed: it accepts no postings.") % {"p": period.key})
+    return period
+
+
+def _next_number(period: Period) -> int:
+    """Called with the period row locked."""
+    Period.objects.filter(pk=period.pk).update(last_number=period.last_number + 1)
+    period.last_number += 1
+    return period.last_number
+
+
+@transaction.atomic
+def voucher_create(*, date: datetime.date, memo: str = "", lines: list[LineSpec], user=None, post: bool = False,
+                   source_type: str = SourceType.MANUAL, source_ref: str = "") -> Voucher:
+    """A manual voucher: a draft (lines well-formed, balance not yet required) or posted at once."""
+    resolved = _check_lines(lines, balanced=post)
+    period = _writable_period(date)
+    if source_ref and Voucher.objects.filter(source_type=source_type, source_ref=source_ref).exists():
+        raise ValidationError({"source_ref": [_("A voucher for this source reference exists already.")]})
+    voucher = Voucher.objects.create(period=period, date=date, memo=memo, source_type=source_type,
+                                     source_ref=source_ref, created_by=user)
+    VoucherLine.objects.bulk_create(_line_rows(voucher, resolved))
+    if post:
+        voucher = voucher_post(voucher=voucher, user=user)
+    return voucher
+
+
+@transaction.atomic
+def voucher_update(*, voucher: Voucher, date: datetime.date, memo: str, lines: list[LineSpec]) -> Voucher:
+    """Replace a draft's date, memo and lines. A posted voucher is never edited (409)."""
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    if voucher.is_posted:
+        raise Conflict(_("Voucher %(no)s is posted: correct it with a reversal.") % {"no": voucher.display_no})
+    resolved = _check_lines(lines, balanced=False)
+    _writable_period(voucher.date, lock=False)
+    voucher.period = _writable_period(date)
+    voucher.date, voucher.memo = date, memo
+    voucher.save(update_fields=["period", "date", "memo", "updated_at"])
+    VoucherLine.objects.filter(voucher=voucher).delete()
+    VoucherLine.objects.bulk_create(_line_rows(voucher, resolved))
+    return voucher
+
+
+@transaction.atomic
+def voucher_delete(*, voucher: Voucher) -> None:
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    if voucher.is_posted:
+        raise Conflict(_("Voucher %(no)s is posted: it cannot be deleted, only reversed.") % {"no": voucher.display_no})
+    voucher.delete()
+
+
+def _specs_of(voucher: Voucher) -> list[LineSpec]:
+    return [LineSpec(account=ln.account, debit=ln.debit, credit=ln.credit, memo=ln.memo, tag=ln.tag,
+                     currency=ln.currency, shop_id=ln.shop_id, platform=ln.platform, order_id=ln.order_id,
+                     platform_order_id=ln.platform_order_id, sku_id=ln.sku_id, supplier_id=ln.supplier_id)
+            for ln in voucher.lines.select_related("account").order_by("line_no", "id")]
+
+
+@transaction.atomic
+def voucher_post(*, voucher: Voucher, user=None) -> Voucher:
+    """Post a draft: it must balance (two lines or more, one-sided non-negative amounts) and its
+    period be open. It gets the period's next number; from then on it never changes."""
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    if voucher.is_posted:
+        raise Conflict(_("Voucher %(no)s is posted already.") % {"no": voucher.display_no})
+    _check_lines(_specs_of(voucher), balanced=True)
+    period = _writable_period(voucher.date)
+    voucher.period = period
+    voucher.number = _next_number(period)
+    voucher.status, voucher.posted_at = VoucherStatus.POSTED, timezone.now()
+    voucher.save(update_fields=["period", "number", "status", "posted_at", "updated_at"])
+    return voucher
+
+
+@transaction.atomic
+def voucher_reverse(*, voucher: Voucher, date: datetime.date | None = None, memo: str = "", user=None) -> Voucher:
+    """A posted voucher is corrected by its mirror image (debits and credits swapped), posted on
+    ``date`` (default today) in an open period. A voucher is reversed once."""
+    voucher = Voucher.objects.select_for_update().get(pk=voucher.pk)
+    if not voucher.is_posted:
+        raise Conflict(_("Only a posted voucher can be reversed; delete or edit a draft instead."))
+    if Voucher.objects.filter(reversal_of=voucher).exists():
+        raise Conflict(_("Voucher %(no)s has been reversed already.") % {"no": voucher.display_no})
+    lines = _specs_of(voucher)
+    for ln in lines:
+        ln.debit, ln.credit = ln.credit, ln.debit
+    date = date or local_date(timezone.now())
+    resolved = _check_lines(lines, balanced=True)
+    period = _writable_period(date)
+    reversal = Voucher.objects.create(
+        period=period, date=date, memo=memo or _("Reversal of %(no)s") % {"no": voucher.display_no},
+        source_type=SourceType.REVERSAL, source_ref=str(voucher.pk), reversal_of=voucher, created_by=user,
+        number=_next_number(period), posted_at=timezone.now())
+    VoucherLine.objects.bulk_create(_line_rows(reversal, resolved))
+    reversal.status = VoucherStatus.POSTED
+    reversal.save(update_fields=["status"])
+    return reversal
+
+
+def vouchers_post_auto(specs: list[VoucherSpec]) -> list[Voucher]:
+    """Post system vouchers in a constant number of statements. Specs whose (source_type,
+    source_ref) posted before are skipped (idempotent); a date in a closed month moves to the next
+    open one. Returns the vouchers created."""
+    if not specs:
+        return []
+    tenant = require_tenant()
+    wanted = defaultdict(set)
+    for spec in specs:
+        wanted[spec.source_type].add(spec.source_ref)
+    q = Q()
+    for source_type, refs in wanted.items():
+        q |= Q(source_type=source_type, source_ref__in=list(refs))
+    seen = set(Voucher.objects.filter(q).values_list("source_type", "source_ref"))
+    todo, resolved_lines = [], []
+    for spec in specs:
+        key = (spec.source_type, spec.source_ref)
+        if key in seen or not spec.lines:
+            continue
+        seen.add(key)
+        resolved_lines.append(_check_lines(spec.lines, balanced=True))
+        todo.append(spec)
+    if not todo:
+        return []
+    periods: dict[tuple[int, int], Period] = {}
+    placed = []
+    for spec in todo:
+        period, date = _open_period_on_or_after(spec.date)
+        periods[(period.year, period.month)] = period
+        placed.append((period, date))
+    locked = {(p.year, p.month): p for p in Period.objects.select_for_update().filter(
+        pk__in=[p.pk for p in periods.values()]).order_by("pk")}
+    now = timezone.now()
+    vouchers = []
+    for spec, (period, date) in zip(todo, placed, strict=True):
+        period = locked[(period.year, period.month)]
+        if not period.is_open:  # closed between the look-up and the lock
+            raise PeriodClosed(_("Period %(p)s is closed: it accepts no postings.") % {"p": period.key})
+        period.last_number += 1
+        vouchers.append(Voucher(tenant=tenant, period=period, number=period.last_number, date=date,
+                                memo=spec.memo[:300], source_type=spec.source_type, source_ref=spec.source_ref,
+                                posted_at=now))
+    for period in locked.values():
+        Period.objects.filter(pk=period.pk).update(last_number=period.last_number)
+    Voucher.objects.bulk_create(vouchers)
+    rows = []
+    for voucher, resolved in zip(vouchers, resolved_lines, strict=True):
+        rows.extend(_line_rows(voucher, resolved))
+    VoucherLine.objects.bulk_create(rows)
+    Voucher.objects.filter(pk__in=[v.pk for v in vouchers]).update(status=VoucherStatus.POSTED)
+    for voucher in vouchers:
+        voucher.status = VoucherStatus.POSTED
+    return vouchers
+
+
+# --- helpers for the posting rules -------------------------------------------------------------------
+def _money(value) -> Decimal:
+    if value is None or value == "":
+        return ZERO
+    return to_money(value)
+
+
+def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split ``total`` over ``weights`` pro rata, to the cent; the rounding rest goes to the last."""
+    if not weights:
+        return []
+    base = sum(weights, ZERO)
+    if base <= 0:
+        parts = [ZERO] * len(weights)
+        parts[-1] = total
+        return parts
+    parts = [(total * w / base).quantize(CENT) for w in weights]
+    parts[-1] += total - sum(parts, ZERO)
+    return parts
+
+
+def _pair(dr: LineSpec, cr: LineSpec, amount: Decimal) -> list[LineSpec]:
+    """Two lines for a signed amount: positive debits ``dr``, negative swaps the sides."""
+    if amount == 0:
+        return []
+    if amount < 0:
+        dr, cr, amount = cr, dr, -amount
+    dr.debit, dr.credit, cr.credit, cr.debit = amount, ZERO, amount, ZERO
+    return [dr, cr]
+
+
+def sku_costs(sku_ids) -> dict[int, Decimal]:
+    from inventory.selectors import sku_unit_costs
+
+    ids = sorted({int(s) for s in sku_ids if s})
+    return sku_unit_costs(sku_ids=ids) if ids else {}
+
+
+def _order_snapshots(order_ids: list[int]) -> list:
+    from orders.selectors import order_snapshots
+
+    return order_snapshots(order_ids=order_ids)
+
+
+def _snapshots_by_platform_ids(shop_id: int, platform_order_ids: list[str]) -> dict:
+    from orders.selectors import order_snapshots_by_platform_ids
+
+    if not platform_order_ids:
+        return {}
+    return order_snapshots_by_platform_ids(shop_id=shop_id, platform_order_ids=platform_order_ids)
+
+
+def _shop_platform(shop_id) -> str:
+    from integrations.selectors import shops_with_platform
+
+    if not shop_id:
+        return ""
+    return shops_with_platform().filter(pk=shop_id).values_list("platform", flat=True).first() or ""
+
+
+# --- posting rules -------------------------------------------------------------------------------------
+def shipment_spec(snapshot) -> tuple[VoucherSpec, dict[str, Decimal]]:
+    """Dr 应收账款-平台 / Cr 主营业务收入 (goods and freight) and Dr 主营业务成本 / Cr 库存商品 at the
+    SKUs' unit cost. Returns the voucher and the receivable booked per platform order id."""
+    lines = [ln for ln in snapshot.lines if not ln.is_stopped]
+    platform = snapshot.platform or ""
+    receivable = chart.platform_account(chart.RECEIVABLE, platform)
+    dims = dict(shop_id=snapshot.shop_id, platform=platform, currency=snapshot.currency or "CNY")
+    per_poid: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    out: list[LineSpec] = []
+    for ln in lines:
+        paid = _money(ln.paid)
+        poid = ln.platform_order_id or snapshot.platform_order_id
+        if paid > 0:
+            per_poid[poid] += paid
+            out.append(LineSpec(account=chart.REVENUE, credit=paid, tag=LineTag.SALES, sku_id=ln.sku_id,
+                                order_id=snapshot.id, platform_order_id=poid,
+                                memo=f"{ln.sku_code or ln.title} × {ln.quantity}", **dims))
+    freight = _money(snapshot.freight_amount)
+    if freight > 0:
+        poids = [ln.platform_order_id for ln in lines if ln.platform_order_id]
+        poid = snapshot.platform_order_id if snapshot.platform_order_id in poids or not poids else poids[0]
+        per_poid[poid] += freight
+        out.append(LineSpec(account=chart.REVENUE, credit=freight, tag=LineTag.FREIGHT, order_id=snapshot.id,
+                            platform_order_id=poid, memo=_("Freight"), **dims))
+    ar = [LineSpec(account=receivable, debit=amount, tag=LineTag.RECEIVABLE, order_id=snapshot.id,
+                   platform_order_id=poid, memo=_("Receivable %(poid)s") % {"poid": poid}, **dims)
+          for poid, amount in per_poid.items()]
+    costs = sku_costs(ln.sku_id for ln in lines)
+    cogs: list[LineSpec] = []
+    qty_by_sku: dict[int, int] = defaultdict(int)
+    for ln in lines:
+        if ln.sku_id:
+            qty_by_sku[ln.sku_id] += ln.quantity
+    for sku_id, qty in sorted(qty_by_sku.items()):
+        amount = (costs.get(sku_id, ZERO) * qty).quantize(CENT)
+        if amount > 0:
+            memo = _("Cost of %(qty)d units") % {"qty": qty}
+            cogs.append(LineSpec(account=chart.COGS, debit=amount, tag=LineTag.COGS, sku_id=sku_id, order_id=snapshot.id,
+                                 platform_order_id=snapshot.platform_order_id, memo=memo, **dims))
+            cogs.append(LineSpec(account=chart.INVENTORY, credit=amount, tag=LineTag.STOCK, sku_id=sku_id,
+                                 order_id=snapshot.id, platform_order_id=snapshot.platform_order_id, memo=memo, **dims))
+    spec = VoucherSpec(date=local_date(snapshot.shipped_at), source_type=SourceType.ORDER_SHIPPED,
+                       source_ref=str(snapshot.id), lines=ar + out + cogs,
+                       memo=_("Order %(no)s shipped") % {"no": snapshot.platform_order_id or snapshot.id})
+    return spec, dict(per_poid)
+
+
+@transaction.atomic
+def post_order_shipped(*, order_id: int) -> Voucher | None:
+    snapshots = _order_snapshots([int(order_id)])
+    if not snapshots:
+        raise ValidationError(_("Order %(id)s not found.") % {"id": order_id})
+    snapshot = snapshots[0]
+    spec, per_poid = shipment_spec(snapshot)
+    if len(spec.lines) < 2:
+        return None
+    made = vouchers_post_auto([spec])
+    if not made:
+        return None
+    for poid, amount in per_poid.items():
+        rec = _recon_row(snapshot.shop_id, poid, platform=snapshot.platform)
+        rec.shipped_amount += amount
+        rec.shipped_at = rec.shipped_at or snapshot.shipped_at or timezone.now()
+        if poid == snapshot.platform_order_id or rec.order_id is None:
+            rec.order_id = rec.order_id or snapshot.id
+        _recompute(rec)
+    return made[0]
+
+
+@transaction.atomic
+def post_refund(*, ticket_id, order_id=None, shop_id=None, platform_order_id: str = "", amount=None,
+                currency: str = "CNY", refunded_at=None, kind: str = "refund", **_ignored) -> Voucher | None:
+    """Dr 主营业务收入 (sales returns, spread over the order's SKUs) / Cr 应收账款-平台."""
+    amount = _money(amount)
+    if amount <= 0:
+        return None
+    snapshot = None
+    if order_id:
+        snapshot = next(iter(_order_snapshots([int(order_id)])), None)
+    if snapshot is None and shop_id and platform_order_id:
+        snapshot = _snapshots_by_platform_ids(int(shop_id), [platform_order_id]).get(platform_order_id)
+    shop_id = shop_id or (snapshot.shop_id if snapshot else None)
+    platform = snapshot.platform if snapshot else _shop_platform(shop_id)
+    poid = platform_order_id or (snapshot.platform_order_id if snapshot else "")
+    dims = dict(shop_id=shop_id, platform=platform, currency=currency or "CNY", platform_order_id=poid,
+                order_id=snapshot.id if snapshot else (int(order_id) if order_id else None))
+    memo = _("Refund, after-sales ticket %(t)s") % {"t": ticket_id}
+    lines_of = [ln for ln in (snapshot.lines if snapshot else ()) if not poid or ln.platform_order_id in ("", poid)]
+    weights = [_money(ln.paid) for ln in lines_of]
+    returns: list[LineSpec] = []
+    if lines_of and sum(weights, ZERO) > 0:
+        for ln, part in zip(lines_of, _allocate(amount, weights), strict=True):
+            if part:
+                returns.append(LineSpec(account=chart.REVENUE, debit=part, tag=LineTag.RETURNS, sku_id=ln.sku_id,
+                                        memo=memo, **dims))
+    else:
+        returns.append(LineSpec(account=chart.REVENUE, debit=amount, tag=LineTag.RETURNS, memo=memo, **dims))
+    ar = LineSpec(account=chart.platform_account(chart.RECEIVABLE, platform), credit=amount, tag=LineTag.RECEIVABLE,
+                  memo=memo, **dims)
+    spec = VoucherSpec(date=local_date(refunded_at), memo=memo, source_type=SourceType.AFTERSALES_REFUNDED,
+                       source_ref=str(ticket_id), lines=[*returns, ar])
+    made = vouchers_post_auto([spec])
+    if not made:
+        return None
+    if shop_id and poid:
+        rec = _recon_row(int(shop_id), poid, platform=platform)
+        rec.refunded_amount += amount
+        if rec.order_id is None and snapshot is not None:
+            rec.order_id = snapshot.id
+        _recompute(rec)
+    return made[0]
+
+
+def _stock_lines(lines, *, sign: int, memo: str, supplier_id=None, currency="CNY") -> tuple[list[LineSpec], Decimal]:
+    out, total = [], ZERO
+    for row in lines or ():
+        qty = int(row.get("quantity") or 0)
+        amount = (_money(row.get("unit_cost")) * qty).quantize(CENT)
+        if amount <= 0:
+            continue
+        total += amount
+        side = {"debit": amount} if sign > 0 else {"credit": amount}
+        out.append(LineSpec(account=chart.INVENTORY, tag=LineTag.STOCK, sku_id=row.get("sku_id"),
+                            supplier_id=supplier_id, currency=currency, memo=f"{memo} × {qty}", **side))
+    return out, total
+
+
+@transaction.atomic
+def post_purchase(*, receipt_id, supplier_id=None, received_at=None, currency: str = "CNY", lines=None,
+                  returned: bool = False, purchase_order_id=None, **_ignored) -> Voucher | None:
+    """Received: Dr 库存商品 (per SKU) / Cr 应付账款. Returned to the supplier: the other way round."""
+    memo = (_("Goods returned to supplier, receipt %(r)s") if returned else _("Goods received, receipt %(r)s")) % {
+        "r": receipt_id}
+    stock, total = _stock_lines(lines, sign=-1 if returned else 1, memo=memo, supplier_id=supplier_id,
+                                currency=currency or "CNY")
+    if total <= 0:
+        return None
+    side = {"debit": total} if returned else {"credit": total}
+    payable = LineSpec(account=chart.PAYABLE, tag=LineTag.PAYABLE, supplier_id=supplier_id, currency=currency or "CNY",
+                       memo=memo, **side)
+    spec = VoucherSpec(date=local_date(received_at), memo=memo, source_ref=str(receipt_id),
+                       source_type=SourceType.PURCHASE_RETURNED if returned else SourceType.PURCHASE_RECEIVED,
+                       lines=[payable, *stock] if returned else [*stock, payable])
+    made = vouchers_post_auto([spec])
+    return made[0] if made else None
+
+
+@transaction.atomic
+def post_goods_returned(*, ticket_id, lines=None, warehouse_id=None, source_ref: str = "", **_ignored) -> Voucher | None:
+    """Sellable goods back from a buyer: Dr 库存商品 / Cr 主营业务成本 at unit cost (defective ones
+    stay in the cost of goods)."""
+    good = [row for row in lines or () if not row.get("defective")]
+    costs = sku_costs(row.get("sku_id") for row in good)
+    memo = _("Goods returned by buyer, ticket %(t)s") % {"t": ticket_id}
+    out = []
+    for row in good:
+        amount = (costs.get(int(row.get("sku_id") or 0), ZERO) * int(row.get("quantity") or 0)).quantize(CENT)
+        if amount > 0:
+            out.append(LineSpec(account=chart.INVENTORY, debit=amount, tag=LineTag.STOCK, sku_id=row["sku_id"], memo=memo))
+            out.append(LineSpec(account=chart.COGS, credit=amount, tag=LineTag.COGS, sku_id=row["sku_id"], memo=memo))
+    if not out:
+        return None
+    made = vouchers_post_auto([VoucherSpec(date=local_date(None), memo=memo, source_type=SourceType.GOODS_RETURNED,
+                                           source_ref=source_ref or str(ticket_id), lines=out)])
+    return made[0] if made else None
+
+
+# --- settlement reconciliation -----------------------------------------------------------------------
+FEE_ACCOUNT = {BillKind.COMMISSION: (chart.COMMISSION, LineTag.COMMISSION),
+               BillKind.SERVICE_FEE: (chart.SERVICE_FEE, LineTag.SERVICE_FEE),
+               BillKind.OTHER: (chart.OTHER_FEE, LineTag.OTHER_FEE)}
+
+
+def _bill_kind(kind: str) -> str:
+    return kind if kind in BillKind.values else BillKind.OTHER
+
+
+def settlement_lines_for(*, shop_id: int, platform: str, bill_id: str, kind: str, delta: Decimal, snapshot,
+                         poid: str, memo: str) -> list[LineSpec]:
+    """Lines for a bill amount (signed): money in the platform wallet against the receivable for
+    sale, freight and refund lines; against the fee accounts for commissions and fees (spread over
+    the order's SKUs when the order is known)."""
+    wallet = chart.platform_account(chart.WALLET, platform)
+    dims = dict(shop_id=shop_id, platform=platform, platform_order_id=poid,
+                order_id=snapshot.id if snapshot else None, currency=(snapshot.currency if snapshot else "") or "CNY")
+    if kind in SETTLED_KINDS:
+        receivable = chart.platform_account(chart.RECEIVABLE, platform)
+        return _pair(LineSpec(account=wallet, tag=LineTag.SETTLEMENT, memo=memo, **dims),
+                     LineSpec(account=receivable, tag=LineTag.RECEIVABLE, memo=memo, **dims), delta)
+    account, tag = FEE_ACCOUNT[kind]
+    fee = -delta  # a fee is a negative bill amount
+    lines_of = [ln for ln in (snapshot.lines if snapshot else ()) if ln.platform_order_id in ("", poid)]
+    weights = [_money(ln.paid) for ln in lines_of]
+    if lines_of and sum(weights, ZERO) > 0:
+        parts = [(ln.sku_id, p) for ln, p in zip(lines_of, _allocate(abs(fee), weights), strict=True) if p]
+    else:
+        parts = [(None, abs(fee))]
+    sign = 1 if fee > 0 else -1
+    out = []
+    for sku_id, part in parts:
+        side = {"debit": part} if sign > 0 else {"credit": part}
+        out.append(LineSpec(account=account, tag=tag, sku_id=sku_id, memo=memo, **side, **dims))
+    side = {"credit": abs(fee)} if sign > 0 else {"debit": abs(fee)}
+    out.append(LineSpec(account=wallet, tag=LineTag.SETTLEMENT, memo=memo, **side, **dims))
+    return out
+
+
+@transaction.atomic
+def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
+    """Book NormalizedBillLines of one shop. A bill id booked before with the same amount changes
+    nothing; a changed amount posts the difference. Returns counts."""
+    shop_id = int(shop_id)
+    if not bills:
+        return {"posted": 0, "unchanged": 0}
+    ids = [b.platform_bill_id for b in bills]
+    stored = {s.platform_bill_id: s for s in SettlementLine.objects.select_for_update().filter(
+        shop_id=shop_id, platform_bill_id__in=ids)}
+    poids = sorted({b.platform_order_id for b in bills if b.platform_order_id})
+    snapshots = _snapshots_by_platform_ids(shop_id, poids)
+    specs, new_rows, changed_rows, touched = [], [], [], set()
+    unchanged = 0
+    latest: dict[str, object] = {}
+    for bill in bills:  # a bill id twice in one batch: the later one wins
+        latest[bill.platform_bill_id] = bill
+    for bill in latest.values():
+        amount = _money(bill.amount)
+        row = stored.get(bill.platform_bill_id)
+        delta = amount - (row.amount if row else ZERO)
+        if row is not None and delta == 0:
+            unchanged += 1
+            continue
+        snapshot = snapshots.get(bill.platform_order_id) if bill.platform_order_id else None
+        platform = bill.platform or (snapshot.platform if snapshot else "")
+        kind = row.kind if row else _bill_kind(bill.kind)
+        n = (row.postings + 1) if row else 1
+        ref = f"{shop_id}:{bill.platform_bill_id}" + (f":{n}" if n > 1 else "")
+        memo = (f"{BillKind(kind).label} {bill.platform_bill_id}"
+                + (f" ({_('adjustment')})" if row else "") + (f" {bill.description}" if bill.description else ""))
+        lines = settlement_lines_for(shop_id=shop_id, platform=platform, bill_id=bill.platform_bill_id, kind=kind,
+                                     delta=delta, snapshot=snapshot, poid=bill.platform_order_id, memo=memo)
+        specs.append(VoucherSpec(date=local_date(bill.booked_at), memo=memo, source_type=SourceType.PLATFORM_BILL,
+                                 source_ref=ref, lines=lines))
+        if row is None:
+            new_rows.append(SettlementLine(
+                shop_id=shop_id, platform=platform, platform_bill_id=bill.platform_bill_id,
+                platform_order_id=bill.platform_order_id or "", order_id=snapshot.id if snapshot else None, kind=kind,
+                amount=amount, booked_at=bill.booked_at, description=(bill.description or "")[:300]))
+        else:
+            row.amount, row.postings, row.booked_at = amount, n, bill.booked_at
+            row.order_id = row.order_id or (snapshot.id if snapshot else None)
+            changed_rows.append(row)
+        if bill.platform_order_id:
+            touched.add(bill.platform_order_id)
+    vouchers_post_auto(specs)
+    tenant = require_tenant()
+    for row in new_rows:
+        row.tenant = tenant
+    SettlementLine.objects.bulk_create(new_rows)
+    if changed_rows:
+        SettlementLine.objects.bulk_update(changed_rows, ["amount", "postings", "booked_at", "order_id"])
+    _refresh_recons(shop_id, sorted(touched), snapshots)
+    return {"posted": len(specs), "unchanged": unchanged}
+
+
+def _recon_row(shop_id: int, poid: str, *, platform: str = "") -> Reconciliation:
+    rec = Reconciliation.objects.select_for_update().filter(shop_id=shop_id, platform_order_id=poid).first()
+    if rec is None:
+        rec, _created = Reconciliation.objects.get_or_create(shop_id=shop_id, platform_order_id=poid,
+                                                             defaults={"platform": platform})
+    if platform and not rec.platform:
+        rec.platform = platform
+    return rec
+
+
+def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict) -> None:
+    if not poids:
+        return
+    sums = {row["platform_order_id"]: row for row in SettlementLine.objects.filter(
+        shop_id=shop_id, platform_order_id__in=poids).values("platform_order_id").order_by().annotate(
+        settled=Sum("amount", filter=Q(kind__in=SETTLED_KINDS)), fees=Sum("amount", filter=Q(kind__in=FEE_KINDS)),
+        n=Count("id"), last=Max("booked_at"))}
+    for poid in poids:
+        snapshot = snapshots.get(poid)
+        rec = _recon_row(shop_id, poid, platform=snapshot.platform if snapshot else "")
+        agg = sums.get(poid) or {}
+        rec.settled_amount = agg.get("settled") or ZERO
+        rec.fees_amount = -(agg.get("fees") or ZERO)
+        rec.bill_lines = agg.get("n") or 0
+        rec.last_bill_at = agg.get("last")
+        if snapshot is not None and rec.order_id is None:
+            rec.order_id = snapshot.id
+        _recompute(rec)
+
+
+def _recompute(rec: Reconciliation) -> None:
+    rec.difference = rec.settled_amount - (rec.shipped_amount - rec.refunded_amount)
+    if rec.bill_lines == 0:
+        rec.status = ReconStatus.UNSETTLED if rec.status == ReconStatus.UNSETTLED else ReconStatus.AWAITING
+    elif rec.order_id is None and rec.shipped_at is None:
+        rec.status = ReconStatus.NO_ORDER
+    elif rec.difference == 0:
+        rec.status = ReconStatus.MATCHED
+    else:
+        rec.status = ReconStatus.DIFFERENCE
+    rec.save()
+
+
+@transaction.atomic
+def reconciliation_resolve(*, reconciliation: Reconciliation, note: str, user=None) -> Reconciliation:
+    """An operator accepts an exception (a subsidy, a write-off booked by hand); new bills reopen it."""
+    rec = Reconciliation.objects.select_for_update().get(pk=reconciliation.pk)
+    if rec.status not in (ReconStatus.DIFFERENCE, ReconStatus.NO_ORDER, ReconStatus.UNSETTLED):
+        raise Conflict(_("Only an exception (difference, bill without order, unsettled) can be resolved."))
+    if not (note or "").strip():
+        raise ValidationError({"note": [_("Say why the exception is accepted.")]})
+    rec.status, rec.note = ReconStatus.RESOLVED, note.strip()[:300]
+    rec.save(update_fields=["status", "note", "updated_at"])
+    return rec
+
+
+@transaction.atomic
+def reconciliation_flag_unsettled(*, now=None) -> int:
+    """Shipped orders with no bill line after the tenant's settlement_due_days go to the unsettled queue."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings_get().settlement_due_days)
+    return Reconciliation.objects.filter(status=ReconStatus.AWAITING, bill_lines=0, shipped_at__lt=cutoff).update(
+        status=ReconStatus.UNSETTLED, updated_at=now)
+
+
+# --- event handlers ------------------------------------------------------------------------------------
+def _handle(source_type: str, source_ref, fn, payload: dict):
+    """Run a posting rule in a savepoint; a failure is logged and kept as a PostingIssue, never
+    raised into the publisher's transaction."""
+    try:
+        with transaction.atomic():
+            result = fn(**payload)
+        PostingIssue.objects.filter(source_type=source_type, source_ref=str(source_ref), resolved_at__isnull=True) \
+            .update(resolved_at=timezone.now())
+        return result
+    except Exception as exc:  # noqa: BLE001 - any failure of a posting rule
+        logger.exception("finance: posting %s %s failed", source_type, source_ref)
+        _record_issue(source_type, str(source_ref), payload, exc)
+        return None
+
+
+def _record_issue(source_type: str, source_ref: str, payload: dict, exc: Exception) -> None:
+    import json
+
+    try:
+        with transaction.atomic():
+            data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder, default=str))
+            PostingIssue.objects.update_or_create(
+                source_type=source_type, source_ref=source_ref,
+                defaults={"payload": data, "error": f"{type(exc).__name__}: {exc}"[:1000], "resolved_at": None,
+                          "last_tried_at": timezone.now()})
+    except Exception:  # noqa: BLE001 - never let the bookkeeping of a failure fail the publisher
+        logger.exception("finance: could not record the posting issue %s %s", source_type, source_ref)
+
+
+def on_order_shipped(*, order_id, **_extra):
+    return _handle(SourceType.ORDER_SHIPPED, order_id, post_order_shipped, {"order_id": order_id})
+
+
+def on_purchase_received(**payload):
+    return _handle(SourceType.PURCHASE_RECEIVED, payload.get("receipt_id"), post_purchase, dict(payload))
+
+
+def on_purchase_returned(**payload):
+    return _handle(SourceType.PURCHASE_RETURNED, payload.get("receipt_id"), post_purchase,
+                   {**payload, "returned": True})
+
+
+def on_aftersales_refunded(**payload):
+    return _handle(SourceType.AFTERSALES_REFUNDED, payload.get("ticket_id"), post_refund, dict(payload))
+
+
+def goods_returned_ref(payload: dict) -> str:
+    """A ticket may return goods to several warehouses, or in several receipts: the reference names
+    the ticket, the warehouse and the lines, so a repeated event posts once and a new receipt posts."""
+    import hashlib
+
+    lines = sorted((int(r.get("sku_id") or 0), int(r.get("quantity") or 0), bool(r.get("defective")))
+                   for r in payload.get("lines") or ())
+    digest = hashlib.sha1(repr(lines).encode()).hexdigest()[:12]
+    return f"{payload.get('ticket_id')}:{payload.get('warehouse_id') or ''}:{digest}"
+
+
+def on_goods_returned(**payload):
+    ref = goods_returned_ref(payload)
+    return _handle(SourceType.GOODS_RETURNED, ref, post_goods_returned, {**payload, "source_ref": ref})
+
+
+def on_platform_bills_changed(*, shop_id, platform_bill_ids, **_extra):
+    from integrations.selectors import normalized_bill_lines
+
+    def run(*, shop_id, platform_bill_ids):
+        bills = normalized_bill_lines(shop_id=shop_id, platform_bill_ids=list(platform_bill_ids))
+        return settle_bill_lines(shop_id=shop_id, bills=bills)
+
+    ref = f"{shop_id}:{platform_bill_ids[0] if platform_bill_ids else ''}+{len(platform_bill_ids)}"
+    return _handle("platform_bills.changed", ref, run, {"shop_id": shop_id, "platform_bill_ids": list(platform_bill_ids)})
+
+
+HANDLERS = {
+    SourceType.ORDER_SHIPPED: lambda p: post_order_shipped(**p),
+    SourceType.PURCHASE_RECEIVED: lambda p: post_purchase(**p),
+    SourceType.PURCHASE_RETURNED: lambda p: post_purchase(**p),
+    SourceType.AFTERSALES_REFUNDED: lambda p: post_refund(**p),
+    SourceType.GOODS_RETURNED: lambda p: post_goods_returned(**p),
+}
+
+
+@transaction.atomic
+def posting_issue_retry(*, issue: PostingIssue) -> bool:
+    """Run a failed posting again with its stored payload. True when it went through now."""
+    issue = PostingIssue.objects.select_for_update().get(pk=issue.pk)
+    if issue.resolved_at is not None:
+        raise Conflict(_("This issue is resolved already."))
+    payload = dict(issue.payload)
+    try:
+        with transaction.atomic():
+            if issue.source_type == "platform_bills.changed":
+                from integrations.selectors import normalized_bill_lines
+
+                bills = normalized_bill_lines(shop_id=payload["shop_id"], platform_bill_ids=payload["platform_bill_ids"])
+                settle_bill_lines(shop_id=payload["shop_id"], bills=bills)
+            else:
+                HANDLERS[issue.source_type](payload)
+    except Exception as exc:  # noqa: BLE001
+        issue.error, issue.last_tried_at, issue.attempts = f"{type(exc).__name__}: {exc}"[:1000], timezone.now(), issue.attempts + 1
+        issue.save(update_fields=["error", "last_tried_at", "attempts"])
+        return False
+    issue.resolved_at, issue.attempts = timezone.now(), issue.attempts + 1
+    issue.save(update_fields=["resolved_at", "attempts"])
+    return True

@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("accounts", views.AccountViewSet, basename="finance-account")
+router.register("periods", views.PeriodViewSet, basename="finance-period")
+router.register("vouchers", views.VoucherViewSet, basename="finance-voucher")
+router.register("reconciliations", views.ReconciliationViewSet, basename="finance-reconciliation")
+router.register("settlement-lines", views.SettlementLineViewSet, basename="finance-settlement-line")
+router.register("posting-issues", views.PostingIssueViewSet, basename="finance-posting-issue")
+router.register("ledger", views.LedgerViewSet, basename="finance-ledger")
+
+urlpatterns = [
+    path("reports/trial-balance/", views.TrialBalanceView.as_view(), name="finance-report-trial-balance"),
+    path("reports/profit-and-loss/", views.ProfitAndLossView.as_view(), name="finance-report-profit-and-loss"),
+    path("reports/profit-by/", views.ProfitByView.as_view(), name="finance-report-profit-by"),
+    path("reports/reconciliation/", views.ReconciliationSummaryView.as_view(), name="finance-report-reconciliation"),
+    *router.urls,
+]

@@ -1,0 +1,25 @@
+"""Demo data for finance: the standard chart of accounts (with platform sub-accounts), the current
+and previous month open, the settings row, and an opening voucher (paid-in capital in the bank).
+Idempotent: running it again changes nothing."""
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from . import chart, services
+from .models import SourceType, Voucher
+
+
+def seed_demo(*, tenant) -> str:
+    made = chart.chart_ensure()
+    services.settings_get()
+    today = services.local_date(timezone.now())
+    period = services.period_get(year=today.year, month=today.month)
+    opening = 0
+    if not Voucher.objects.filter(source_type=SourceType.MANUAL, source_ref="seed:opening").exists() and period.is_open:
+        services.voucher_create(
+            date=today.replace(day=1), memo="期初：股东投入资本", source_ref="seed:opening", post=True,
+            lines=[services.LineSpec(account=chart.BANK, debit=Decimal("200000.00"), memo="实收资本入账"),
+                   services.LineSpec(account="3001", credit=Decimal("200000.00"), memo="实收资本")])
+        opening = 1
+    return f"{made} accounts, period {period.key} ({period.status}), {opening} opening voucher"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "finance"
+
+urlpatterns = [
+    path("", views.vouchers, name="vouchers"),
+    path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
+    path("trial-balance/", views.trial_balance, name="trial-balance"),
+    path("profit/", views.profit, name="profit"),
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+]

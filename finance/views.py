@@ -1,0 +1,204 @@
+"""Operator pages: vouchers (list, detail, post / reverse), the trial balance, profit and loss with
+margins by shop / platform / SKU, and the reconciliation queues. Reports export as CSV or XLSX."""
+
+import csv
+import datetime
+import io
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import APIException
+
+from erp.admin_site import role_may
+from erp.views_helpers import tenant_page
+
+from . import selectors, services
+from .models import Period, PostingIssue, Reconciliation, ReconStatus, SourceType, Voucher, VoucherStatus
+
+PAGE = 50
+
+
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _period(value) -> Period:
+    try:
+        year, month = (int(x) for x in (value or "").split("-"))
+        return services.period_get(year=year, month=month)
+    except (ValueError, ValidationError):
+        return selectors.current_period()
+
+
+def export(name: str, header: list[str], rows, fmt: str) -> HttpResponse:
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(name[:30])
+        ws.append(header)
+        for row in rows:
+            ws.append(list(row))  # Decimals stay Decimals (openpyxl writes them as numbers)
+        response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
+        wb.save(response)
+        return response
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, APIException):
+        return str(exc.detail)
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+# --- vouchers ---------------------------------------------------------------------------------------
+@tenant_page(app_label="finance")
+def vouchers(request):
+    qs = Voucher.objects.select_related("period").order_by("-date", "-id")
+    status = request.GET.get("status", "")
+    source = request.GET.get("source", "")
+    q = request.GET.get("q", "").strip()
+    date_from, date_to = _date(request.GET.get("from")), _date(request.GET.get("to"))
+    if status in VoucherStatus.values:
+        qs = qs.filter(status=status)
+    if source in SourceType.values:
+        qs = qs.filter(source_type=source)
+    if q:
+        qs = qs.filter(memo__icontains=q) | qs.filter(source_ref=q)
+    if date_from:
+        qs = qs.filter(date__gte=date_from)
+    if date_to:
+        qs = qs.filter(date__lte=date_to)
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "finance/vouchers.html", {
+        "page": page, "status": status, "source": source, "q": q, "statuses": VoucherStatus.choices,
+        "sources": SourceType.choices, "date_from": request.GET.get("from", ""), "date_to": request.GET.get("to", ""),
+        "issues": PostingIssue.objects.filter(resolved_at__isnull=True).count(),
+    })
+
+
+@tenant_page(app_label="finance")
+def voucher_detail(request, pk):
+    voucher = get_object_or_404(Voucher.objects.select_related("period", "reversal_of"), pk=pk)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "post":
+                services.voucher_post(voucher=voucher, user=request.user)
+                messages.success(request, _("Voucher posted."))
+            elif action == "reverse":
+                reversal = services.voucher_reverse(voucher=voucher, user=request.user)
+                messages.success(request, _("Reversal %(no)s posted.") % {"no": reversal.display_no})
+                return redirect("finance:voucher", pk=reversal.pk)
+            elif action == "delete":
+                services.voucher_delete(voucher=voucher)
+                messages.success(request, _("Draft deleted."))
+                return redirect("finance:vouchers")
+        except (APIException, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+        return redirect("finance:voucher", pk=pk)
+    lines = voucher.lines.select_related("account").order_by("line_no", "id")
+    return render(request, "finance/voucher_detail.html", {
+        "voucher": voucher, "lines": lines, "reversals": voucher.reversals.all(),
+        "debits": sum(ln.debit for ln in lines), "credits": sum(ln.credit for ln in lines),
+        "may_write": role_may(request, "finance", write=True),
+    })
+
+
+# --- reports ----------------------------------------------------------------------------------------
+@tenant_page(app_label="finance")
+def trial_balance(request):
+    period = _period(request.GET.get("period"))
+    tb = selectors.trial_balance(period=period)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        header = [_("Code"), _("Account"), _("Opening debit"), _("Opening credit"), _("Debit"), _("Credit"),
+                  _("Closing debit"), _("Closing credit")]
+        rows = [[r.code, r.name, r.opening_debit, r.opening_credit, r.debit, r.credit, r.closing_debit, r.closing_credit]
+                for r in [*tb.rows, tb.totals]]
+        return export(f"trial-balance-{period.key}", header, rows, request.GET["format"])
+    periods = Period.objects.order_by("-year", "-month")[:36]
+    return render(request, "finance/trial_balance.html", {"tb": tb, "period": period, "periods": periods})
+
+
+@tenant_page(app_label="finance")
+def profit(request):
+    today = timezone.localdate()
+    try:
+        year = int(request.GET.get("year") or today.year)
+    except ValueError:
+        year = today.year
+    by = request.GET.get("by", "shop")
+    by = by if by in selectors.DIMENSIONS else "shop"
+    date_from = _date(request.GET.get("from")) or today.replace(day=1)
+    date_to = _date(request.GET.get("to")) or today
+    months, year_total = selectors.profit_by_month(year=year)
+    rows, total = selectors.profit_by(by=by, date_from=date_from, date_to=date_to)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx"):
+        header = [_("Group"), _("Revenue"), _("Refunds"), _("Net revenue"), _("Cost of goods"), _("Platform fees"),
+                  _("Gross profit"), _("Margin %")]
+        if request.GET.get("report") == "months":
+            data = [*months, year_total]
+            name = f"profit-{year}"
+        else:
+            data = [*rows, total]
+            name = f"profit-by-{by}-{date_from}-{date_to}"
+        out = [[p.label or _("Total"), p.revenue, p.refunds, p.net_revenue, p.cogs, p.fees, p.gross_profit, p.margin]
+               for p in data]
+        return export(name, header, out, fmt)
+    return render(request, "finance/profit.html", {
+        "year": year, "months": months, "year_total": year_total, "by": by, "rows": rows, "total": total,
+        "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
+        "dimensions": [("shop", _("Shop")), ("platform", _("Platform")), ("sku", _("SKU"))],
+    })
+
+
+@tenant_page(app_label="finance")
+def reconciliation(request):
+    if request.method == "POST":
+        rec = get_object_or_404(Reconciliation, pk=request.POST.get("rec") or 0)
+        try:
+            services.reconciliation_resolve(reconciliation=rec, note=request.POST.get("note", ""), user=request.user)
+            messages.success(request, _("Marked as resolved."))
+        except (APIException, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+        return redirect(request.get_full_path())
+    status = request.GET.get("status", "")
+    q = request.GET.get("q", "").strip()
+    qs = selectors.reconciliation_queue(status=status if status in ReconStatus.values else None, q=q)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        header = [_("Platform order"), _("Platform"), _("Shop"), _("Status"), _("Shipped"), _("Refunded"), _("Settled"),
+                  _("Fees"), _("Difference"), _("Shipped at"), _("Last bill at"), _("Note")]
+        rows = ([r.platform_order_id, r.platform, r.shop_id, r.get_status_display(), r.shipped_amount, r.refunded_amount,
+                 r.settled_amount, r.fees_amount, r.difference,
+                 timezone.localtime(r.shipped_at).replace(tzinfo=None) if r.shipped_at else None,
+                 timezone.localtime(r.last_bill_at).replace(tzinfo=None) if r.last_bill_at else None, r.note]
+                for r in qs.iterator())
+        return export("reconciliation", header, rows, request.GET["format"])
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "finance/reconciliation.html", {
+        "page": page, "status": status, "q": q, "statuses": ReconStatus.choices,
+        "summary": selectors.reconciliation_summary(), "exceptions": [s.value for s in
+                                                                     (ReconStatus.DIFFERENCE, ReconStatus.NO_ORDER,
+                                                                      ReconStatus.UNSETTLED)],
+        "may_write": role_may(request, "finance", write=True),
+    })
