@@ -381,3 +381,17 @@ def active_locks_summary() -> dict:
 def skus_by_ids(*, sku_ids) -> dict[int, SKU]:
     """The tenant's SKUs with these ids (unknown ids are absent from the answer)."""
     return {s.pk: s for s in SKU.objects.filter(pk__in=list(sku_ids))}
+
+
+def sku_unit_costs(*, sku_ids) -> dict:
+    """Unit cost (Decimal) of each known SKU; a bundle without a cost of its own costs the sum of its
+    components' costs times their quantities: {sku_id: Decimal}. Unknown ids are absent. For finance (COGS)."""
+    from decimal import Decimal
+
+    rows = dict(SKU.objects.filter(pk__in=list(sku_ids)).values_list("pk", "unit_cost"))
+    parts = bundle_components(sku_ids=[pk for pk, cost in rows.items() if not cost])
+    components = dict(SKU.objects.filter(pk__in={c for p in parts.values() for c, _ in p})
+                      .values_list("pk", "unit_cost")) if parts else {}
+    for bundle_id, items in parts.items():
+        rows[bundle_id] = sum((components.get(c) or Decimal("0")) * q for c, q in items)
+    return {pk: Decimal(cost or 0) for pk, cost in rows.items()}
