@@ -54,7 +54,7 @@ class TicketDetailSerializer(TicketListSerializer):
         return allowed_actions(obj)
 
 
-class CreateLineSerializer(serializers.Serializer):
+class TicketCreateLineSerializer(serializers.Serializer):
     order_line_id = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, required=False)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
@@ -65,48 +65,48 @@ class TicketCreateSerializer(serializers.Serializer):
     order_id = serializers.IntegerField(min_value=1)
     kind = serializers.ChoiceField(choices=TicketKind.choices)
     reason = serializers.CharField(max_length=300)
-    lines = CreateLineSerializer(many=True, required=False)
+    lines = TicketCreateLineSerializer(many=True, required=False)
     requested_amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False,
                                                 allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
     warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
-class WhySerializer(serializers.Serializer):
+class TicketWhySerializer(serializers.Serializer):
     why = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
-class RejectSerializer(serializers.Serializer):
+class TicketRejectSerializer(serializers.Serializer):
     why = serializers.CharField(max_length=1000)
 
 
-class AmountSerializer(WhySerializer):
+class TicketAmountSerializer(TicketWhySerializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False,
                                       allow_null=True, help_text="Default: the approved (or requested) amount.")
 
 
-class AwaitReturnSerializer(WhySerializer):
+class TicketAwaitReturnSerializer(TicketWhySerializer):
     tracking_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
 
 
-class ReceiveLineSerializer(serializers.Serializer):
+class TicketReceiveLineSerializer(serializers.Serializer):
     line = serializers.IntegerField(min_value=1, help_text="Ticket line id.")
     condition = serializers.ChoiceField(choices=[LineCondition.RESELLABLE, LineCondition.DEFECTIVE],
                                         default=LineCondition.RESELLABLE)
     quantity = serializers.IntegerField(min_value=0, required=False, help_text="Default: the line's quantity.")
 
 
-class ReceiveGoodsSerializer(WhySerializer):
-    lines = ReceiveLineSerializer(many=True, required=False,
+class TicketReceiveGoodsSerializer(TicketWhySerializer):
+    lines = TicketReceiveLineSerializer(many=True, required=False,
                                   help_text="Per line: resellable or defective. Default: every line, resellable.")
     warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
 
-class BulkApproveSerializer(WhySerializer):
+class TicketBulkApproveSerializer(TicketWhySerializer):
     ticket_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
 
 
-class SkuRowSerializer(serializers.Serializer):
+class RefundReportSkuSerializer(serializers.Serializer):
     sku_id = serializers.IntegerField(allow_null=True)
     sku_code = serializers.CharField()
     tickets = serializers.IntegerField()
@@ -117,7 +117,7 @@ class SkuRowSerializer(serializers.Serializer):
     top_reason = serializers.CharField()
 
 
-class ShopRowSerializer(serializers.Serializer):
+class RefundReportShopSerializer(serializers.Serializer):
     shop_id = serializers.IntegerField(allow_null=True)
     shop_name = serializers.CharField()
     tickets = serializers.IntegerField()
@@ -126,7 +126,7 @@ class ShopRowSerializer(serializers.Serializer):
     top_reason = serializers.CharField()
 
 
-class ReasonRowSerializer(serializers.Serializer):
+class RefundReportReasonSerializer(serializers.Serializer):
     reason = serializers.CharField()
     tickets = serializers.IntegerField()
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -135,6 +135,6 @@ class ReasonRowSerializer(serializers.Serializer):
 class RefundReportSerializer(serializers.Serializer):
     since = serializers.DateField()
     until = serializers.DateField()
-    by_sku = SkuRowSerializer(many=True)
-    by_shop = ShopRowSerializer(many=True)
-    reasons = ReasonRowSerializer(many=True)
+    by_sku = RefundReportSkuSerializer(many=True)
+    by_shop = RefundReportShopSerializer(many=True)
+    reasons = RefundReportReasonSerializer(many=True)

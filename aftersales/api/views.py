@@ -71,78 +71,78 @@ class TicketViewSet(mixins.CreateModelMixin, TenantReadOnlyModelViewSet):
         ticket = services.ticket_create(actor=request.user, **data)
         return self._detail(ticket.pk, status=201)
 
-    @extend_schema(request=s.AmountSerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketAmountSerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Approve (optionally a smaller amount than requested)."""
         ticket = self.get_object()
-        data = self._input(s.AmountSerializer)
+        data = self._input(s.TicketAmountSerializer)
         services.ticket_approve(ticket_id=ticket.pk, actor=request.user, amount=data.get("amount"), why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.RejectSerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketRejectSerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject, saying why (open, approved or awaiting return)."""
         ticket = self.get_object()
-        data = self._input(s.RejectSerializer)
+        data = self._input(s.TicketRejectSerializer)
         services.ticket_reject(ticket_id=ticket.pk, actor=request.user, why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.AwaitReturnSerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketAwaitReturnSerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"], url_path="await-return")
     def await_return(self, request, pk=None):
         """The buyer sent the goods back (return and exchange tickets), with the tracking number."""
         ticket = self.get_object()
-        data = self._input(s.AwaitReturnSerializer)
+        data = self._input(s.TicketAwaitReturnSerializer)
         services.ticket_await_return(ticket_id=ticket.pk, actor=request.user, tracking_no=data["tracking_no"],
                                      why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.ReceiveGoodsSerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketReceiveGoodsSerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"], url_path="receive-goods")
     def receive_goods(self, request, pk=None):
         """The goods came back: each line resellable (sellable stock) or defective (defective stock).
         Stock is returned once per line; publishes aftersales.goods_returned."""
         ticket = self.get_object()
-        data = self._input(s.ReceiveGoodsSerializer)
+        data = self._input(s.TicketReceiveGoodsSerializer)
         services.ticket_receive_goods(ticket_id=ticket.pk, actor=request.user, lines=data.get("lines"),
                                       warehouse_id=data.get("warehouse_id"), why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.AmountSerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketAmountSerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
         """The refund was issued (refund-only once approved; return-and-refund once the goods are back)."""
         ticket = self.get_object()
-        data = self._input(s.AmountSerializer)
+        data = self._input(s.TicketAmountSerializer)
         services.ticket_refund(ticket_id=ticket.pk, actor=request.user, amount=data.get("amount"), why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.WhySerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketWhySerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         """Refund kinds: the refund went through (publishes aftersales.refunded once). Exchange and
         reship: the replacement order is created (once)."""
         ticket = self.get_object()
-        data = self._input(s.WhySerializer)
+        data = self._input(s.TicketWhySerializer)
         services.ticket_complete(ticket_id=ticket.pk, actor=request.user, why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.WhySerializer, responses=s.TicketDetailSerializer)
+    @extend_schema(request=s.TicketWhySerializer, responses=s.TicketDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel before any goods came back."""
         ticket = self.get_object()
-        data = self._input(s.WhySerializer)
+        data = self._input(s.TicketWhySerializer)
         services.ticket_cancel(ticket_id=ticket.pk, actor=request.user, why=data["why"])
         return self._detail(ticket.pk)
 
-    @extend_schema(request=s.BulkApproveSerializer, responses=BULK_RESULTS)
+    @extend_schema(request=s.TicketBulkApproveSerializer, responses=BULK_RESULTS)
     @action(detail=False, methods=["post"], url_path="bulk-approve")
     def bulk_approve(self, request):
         """Approve many tickets: each answers "ok" or the reason it was refused."""
-        data = self._input(s.BulkApproveSerializer)
+        data = self._input(s.TicketBulkApproveSerializer)
         results = services.tickets_bulk_approve(ticket_ids=data["ticket_ids"], actor=request.user, why=data["why"])
         return Response({"results": {str(k): str(v) for k, v in results.items()}})
 

@@ -21,6 +21,15 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Pages may switch the thread's language (LocaleMiddleware); each test starts in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 # --- the world ------------------------------------------------------------------------------------
 @pytest.fixture
 def shop(in_tenant_a):

@@ -14,7 +14,7 @@ from aftersales.models import Ticket, TicketEvent, TicketKind, TicketLine, Ticke
 from erp.api.exceptions import Conflict
 from orders.models import Order
 
-from .conftest import level, line
+from .conftest import level, line, norder
 
 pytestmark = pytest.mark.django_db
 S = TicketStatus
@@ -59,7 +59,6 @@ def test_manual_ticket_for_a_shipped_order(ship_order, real):
 
 def test_manual_ticket_input_is_checked(ship_order, real):
     from orders import services as order_services
-    from tests.orders.conftest import norder as _unused  # noqa: F401  (orders' helpers stay importable)
 
     order = ship_order(lines=[line("A", 2)])
     with pytest.raises(ValidationError) as exc:
@@ -79,8 +78,6 @@ def test_manual_ticket_input_is_checked(ship_order, real):
         services.ticket_create(order_id=order.pk, kind="refund_only", reason="x", requested_amount="-1")
     assert "requested_amount" in exc.value.message_dict
     # an order that never shipped
-    from .conftest import norder
-
     order_services.orders_ingest_normalized(shop=real["shop"], normalized=[norder("UNSHIPPED", lines=[line("B")])])
     pending = Order.objects.get(platform_order_id="UNSHIPPED")
     with pytest.raises(ValidationError) as exc:
