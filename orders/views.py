@@ -68,7 +68,8 @@ def workbench(request):
     counts = selectors.status_counts()
     context = {
         "orders": rows, "next_url": next_url, "applied": applied, "params": base,
-        "status_counts": [(value, label, counts.get(value, 0)) for value, label in OrderStatus.choices],
+        "status_counts": [(value, label, counts.get(value)) for value, label in OrderStatus.choices],
+        "shipped_today": selectors.shipped_today(),
         "hold_counts": [(value, label, n) for (value, label), n in
                         zip(HoldReason.choices, selectors.hold_reason_counts().values(), strict=True) if n],
         "out_of_stock": selectors.attention_counts()["out_of_stock"],

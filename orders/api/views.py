@@ -176,9 +176,11 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
     @extend_schema(responses=inline_serializer("OrderQueues", {
         "status": drf_serializers.DictField(child=drf_serializers.IntegerField()),
         "hold_reason": drf_serializers.DictField(child=drf_serializers.IntegerField()),
-        "out_of_stock": drf_serializers.IntegerField()}))
+        "out_of_stock": drf_serializers.IntegerField(), "shipped_today": drf_serializers.IntegerField()}))
     @action(detail=False, methods=["get"])
     def queues(self, request):
-        """Counts per status and per hold reason, and the out-of-stock queue."""
+        """Counts per open status (pending review .. picking) and per hold reason, the out-of-stock
+        queue, and orders shipped today. Finished statuses are history and are not counted."""
         return Response({"status": selectors.status_counts(), "hold_reason": selectors.hold_reason_counts(),
-                         "out_of_stock": selectors.attention_counts()["out_of_stock"]})
+                         "out_of_stock": selectors.attention_counts()["out_of_stock"],
+                         "shipped_today": selectors.shipped_today()})

@@ -112,7 +112,9 @@ def test_bulk_and_queues(api, orders):
     r = api.post("/api/v1/orders/bulk/", {"action": "ship", "order_ids": ids}, format="json").json()["results"]
     assert list(r.values()).count("ok") == 3
     queues = api.get("/api/v1/orders/queues/").json()
-    assert queues["status"]["shipped"] == 3 and queues["hold_reason"]["buyer_message"] == 1
+    assert queues["shipped_today"] == 3 and queues["hold_reason"]["buyer_message"] == 1
+    assert set(queues["status"]) == {"pending_review", "on_hold", "approved", "allocated", "picking"}  # open queues only
+    assert queues["status"]["on_hold"] == Order.objects.filter(status=OrderStatus.ON_HOLD).count()
 
 
 def test_roles_and_tenants(tenant_a, tenant_b, orders):
