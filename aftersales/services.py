@@ -134,6 +134,8 @@ def action_refusal(ticket: Ticket, action: str) -> str:
     status = ticket.get_status_display()
     if action in ("await_return", "receive_goods") and ticket.kind not in RETURN_KINDS:
         return _("A %(kind)s ticket has no goods coming back.") % {"kind": ticket.get_kind_display()}
+    if action == "receive_goods" and _late_return(ticket):
+        return ""
     if action == "refund":
         if ticket.kind not in REFUND_KINDS:
             return _("A %(kind)s ticket sends goods, not money.") % {"kind": ticket.get_kind_display()}
@@ -153,6 +155,11 @@ def action_refusal(ticket: Ticket, action: str) -> str:
         return _("Ticket %(no)s is %(status)s: cannot %(action)s it.") % {
             "no": ticket.number, "status": status, "action": ACTION_LABELS.get(action, action)}
     return ""
+
+
+def _late_return(ticket: Ticket) -> bool:
+    """Goods that arrive after the platform completed the refund are still taken back into stock."""
+    return ticket.status == S.COMPLETED and ticket.kind in RETURN_KINDS and ticket.goods_received_at is None
 
 
 def allowed_actions(ticket: Ticket) -> list[str]:
@@ -426,8 +433,14 @@ def ticket_receive_goods(*, ticket_id: int, actor=None, lines: list[dict] | None
     if ticket.warehouse_id is None and returned:
         ticket.warehouse_id = next(iter(returned))
     summary = {str(pk): {"quantity": q, "condition": c} for pk, (q, c) in inspection.items()}
-    _set_status(ticket, S.GOODS_RECEIVED, why=why or _("goods received and inspected"), code="goods_received",
-                actor=actor, data={"lines": summary})
+    if _late_return(ticket):  # the ticket stays completed; the goods are recorded
+        ticket.goods_received_at = now
+        ticket.save()
+        _log(ticket, EventKind.ACTION, "goods_received.late", why or _("goods received after the refund completed"),
+             actor=actor, data={"lines": summary})
+    else:
+        _set_status(ticket, S.GOODS_RECEIVED, why=why or _("goods received and inspected"), code="goods_received",
+                    actor=actor, data={"lines": summary})
     if skipped:
         _log(ticket, EventKind.SYSTEM, "stock.skipped",
              _("no SKU for %(lines)s: no stock returned") % {"lines": ", ".join(skipped)})
@@ -576,7 +589,7 @@ def _apply_refund(ticket: Ticket, refund, settings: AftersalesSettings) -> bool:
 def _lines_from_snapshot(snapshot, refund) -> list[TicketLine]:
     wanted = getattr(refund, "platform_line_id", "") if refund is not None else ""
     lines = [ln for ln in snapshot.lines
-             if (not wanted or ln.platform_line_id == wanted)
+             if (ln.platform_line_id == wanted if wanted else not ln.is_stopped)
              and (not ln.platform_order_id or not snapshot.platform_order_id or ln.platform_order_id == snapshot.platform_order_id)]
     return [TicketLine(order_line_id=ln.id, sku_id=ln.sku_id, sku_code=ln.sku_code or "", title=(ln.title or "")[:300],
                        quantity=ln.quantity, amount=Decimal(ln.paid or 0), warehouse_id=ln.warehouse_id or snapshot.warehouse_id)

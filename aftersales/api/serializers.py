@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from ..models import LineCondition, Ticket, TicketEvent, TicketKind, TicketLine
+from ..models import AftersalesSettings, LineCondition, Ticket, TicketEvent, TicketKind, TicketLine
 from ..services import allowed_actions
 
 TICKET_LIST_FIELDS = [
@@ -138,3 +138,12 @@ class RefundReportSerializer(serializers.Serializer):
     by_sku = RefundReportSkuSerializer(many=True)
     by_shop = RefundReportShopSerializer(many=True)
     reasons = RefundReportReasonSerializer(many=True)
+
+
+class AftersalesSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AftersalesSettings
+        fields = ["id", "auto_approve_refund_below", "abuse_window_days", "abuse_ticket_limit",
+                  "auto_complete_on_platform_refund", "sla_hours_refund_only", "sla_hours_return_refund",
+                  "sla_hours_exchange", "sla_hours_reship", "default_warehouse_id"]
+        read_only_fields = ["id"]

@@ -154,3 +154,14 @@ def test_schema_documents_the_actions(api):
     for path in ("/api/v1/aftersales/tickets/{id}/receive-goods/", "/api/v1/aftersales/tickets/bulk-approve/",
                  "/api/v1/aftersales/tickets/report/"):
         assert path in text
+
+
+def test_settings_current(in_tenant_a):
+    owner, service = in_tenant_a.api(), in_tenant_a.api(Role.SERVICE)
+    url = "/api/v1/aftersales/settings/current/"
+    assert service.get(url).json()["sla_hours_refund_only"] == 24
+    assert service.patch(url, {"sla_hours_refund_only": 12}, format="json").status_code == 403
+    response = owner.patch(url, {"sla_hours_refund_only": 12, "auto_approve_refund_below": "30.00"}, format="json")
+    assert response.status_code == 200 and response.json()["auto_approve_refund_below"] == "30.00"
+    assert owner.patch(url, {"sla_hours_refund_only": -1}, format="json").status_code == 400
+    assert services.aftersales_settings().sla_hours_refund_only == 12

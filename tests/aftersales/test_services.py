@@ -293,3 +293,19 @@ def test_bulk_approve_reports_each(ship_order):
     results = services.tickets_bulk_approve(ticket_ids=[a.pk, b.pk, 999999])
     assert results[a.pk] == "ok" and "Cancelled" in results[b.pk] and results[999999]
     assert state(a) == S.APPROVED
+
+
+def test_goods_arriving_after_the_platform_refunded_are_taken_back(ship_order, store_refund, real, published):
+    from .conftest import refund
+
+    ship_order("PL", [line("A", 1, lid="la")])
+    store_refund(refund("PL", rid="RL", lid="la", goods=True))
+    store_refund(refund("PL", rid="RL", lid="la", goods=True, status="success", version=2))
+    ticket = Ticket.objects.get()
+    assert ticket.status == S.COMPLETED and "receive_goods" in services.allowed_actions(ticket)
+    before = level(real["A"], real["wh"])
+    services.ticket_receive_goods(ticket_id=ticket.pk)
+    assert state(ticket) == S.COMPLETED and ticket.goods_received_at
+    assert level(real["A"], real["wh"]) == (before[0] + 1, before[1])
+    refused(services.ticket_receive_goods, ticket_id=ticket.pk)
+    assert [n for n, _ in published] == ["aftersales.refunded", "aftersales.goods_returned"]
