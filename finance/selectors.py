@@ -40,10 +40,15 @@ def period_range(period: Period) -> tuple[datetime.date, datetime.date]:
 
 
 def current_period() -> Period:
-    from .services import local_date, period_get
+    """This month's period (an unsaved open one when nothing was posted in it yet: reads create nothing)."""
+    from .services import local_date
 
     today = local_date(timezone.now())
-    return period_get(year=today.year, month=today.month)
+    return period_of(year=today.year, month=today.month)
+
+
+def period_of(*, year: int, month: int) -> Period:
+    return Period.objects.filter(year=year, month=month).first() or Period(year=year, month=month)
 
 
 # --- trial balance ------------------------------------------------------------------------------------
@@ -81,10 +86,11 @@ def trial_balance(*, period: Period) -> TrialBalance:
     """Per account: the opening balance (all postings before the period), the period's debits and
     credits, and the closing balance, each balance shown on its side. Totals agree when the books do."""
     start, _end = period_range(period)
-    agg = (posted_lines().filter(Q(voucher__date__lt=start) | Q(voucher__period=period))
-           .values("account_id").order_by()
-           .annotate(od=Sum("debit", filter=Q(voucher__date__lt=start)), oc=Sum("credit", filter=Q(voucher__date__lt=start)),
-                     d=Sum("debit", filter=Q(voucher__period=period)), c=Sum("credit", filter=Q(voucher__period=period))))
+    before = Q(voucher__date__lt=start)
+    within = Q(voucher__period__year=period.year, voucher__period__month=period.month)
+    agg = (posted_lines().filter(before | within).values("account_id").order_by()
+           .annotate(od=Sum("debit", filter=before), oc=Sum("credit", filter=before),
+                     d=Sum("debit", filter=within), c=Sum("credit", filter=within)))
     accounts = {a.pk: a for a in Account.objects.filter(pk__in=[r["account_id"] for r in agg])}
     tb = TrialBalance(period=period)
     totals = TrialBalanceRow(account_id=0, code="", name="", type="")

@@ -149,20 +149,22 @@ def period_reopen(*, period: Period, user=None) -> Period:
     return period
 
 
-def _resolve_accounts(lines: list[LineSpec]) -> dict[str, Account]:
-    codes = {ln.account for ln in lines if isinstance(ln.account, str)}
+def _account_index(line_lists) -> tuple[dict[str, Account], set[int]]:
+    """Accounts named by code in these lines (the standard chart is created when one is missing)
+    and the ids of accounts that have sub-accounts (postings go to the leaves). Two queries."""
+    codes = {ln.account for lines in line_lists for ln in lines if isinstance(ln.account, str)}
     found = {a.code: a for a in Account.objects.filter(code__in=codes)} if codes else {}
     if codes - set(found):
         chart.chart_ensure()
         found = {a.code: a for a in Account.objects.filter(code__in=codes)}
-    return found
+    parents = set(Account.objects.filter(children__isnull=False).values_list("pk", flat=True).distinct())
+    return found, parents
 
 
-def _check_lines(lines: list[LineSpec], *, balanced: bool) -> list[tuple[LineSpec, Account]]:
+def _check_lines(lines: list[LineSpec], *, balanced: bool, index=None) -> list[tuple[LineSpec, Account]]:
     """Line shape (and, to post, balance) rules; raises ValidationError naming the problem."""
     errors: list[str] = []
-    by_code = _resolve_accounts(lines)
-    parents = set(Account.objects.filter(children__isnull=False).values_list("pk", flat=True).distinct())
+    by_code, parents = index or _account_index([lines])
     resolved = []
     for n, ln in enumerate(lines, start=1):
         account = by_code.get(ln.account) if isinstance(ln.account, str) else ln.account
@@ -322,16 +324,17 @@ def vouchers_post_auto(specs: list[VoucherSpec]) -> list[Voucher]:
     for source_type, refs in wanted.items():
         q |= Q(source_type=source_type, source_ref__in=list(refs))
     seen = set(Voucher.objects.filter(q).values_list("source_type", "source_ref"))
-    todo, resolved_lines = [], []
+    todo = []
     for spec in specs:
         key = (spec.source_type, spec.source_ref)
         if key in seen or not spec.lines:
             continue
         seen.add(key)
-        resolved_lines.append(_check_lines(spec.lines, balanced=True))
         todo.append(spec)
     if not todo:
         return []
+    index = _account_index([spec.lines for spec in todo])
+    resolved_lines = [_check_lines(spec.lines, balanced=True, index=index) for spec in todo]
     periods: dict[tuple[int, int], Period] = {}
     placed = []
     for spec in todo:
@@ -601,16 +604,25 @@ def _bill_kind(kind: str) -> str:
     return kind if kind in BillKind.values else BillKind.OTHER
 
 
+def _platform_account(parent_code: str, platform: str, cache: dict | None) -> Account:
+    if cache is None:
+        return chart.platform_account(parent_code, platform)
+    key = (parent_code, platform)
+    if key not in cache:
+        cache[key] = chart.platform_account(parent_code, platform)
+    return cache[key]
+
+
 def settlement_lines_for(*, shop_id: int, platform: str, bill_id: str, kind: str, delta: Decimal, snapshot,
-                         poid: str, memo: str) -> list[LineSpec]:
+                         poid: str, memo: str, cache: dict | None = None) -> list[LineSpec]:
     """Lines for a bill amount (signed): money in the platform wallet against the receivable for
     sale, freight and refund lines; against the fee accounts for commissions and fees (spread over
     the order's SKUs when the order is known)."""
-    wallet = chart.platform_account(chart.WALLET, platform)
+    wallet = _platform_account(chart.WALLET, platform, cache)
     dims = dict(shop_id=shop_id, platform=platform, platform_order_id=poid,
                 order_id=snapshot.id if snapshot else None, currency=(snapshot.currency if snapshot else "") or "CNY")
     if kind in SETTLED_KINDS:
-        receivable = chart.platform_account(chart.RECEIVABLE, platform)
+        receivable = _platform_account(chart.RECEIVABLE, platform, cache)
         return _pair(LineSpec(account=wallet, tag=LineTag.SETTLEMENT, memo=memo, **dims),
                      LineSpec(account=receivable, tag=LineTag.RECEIVABLE, memo=memo, **dims), delta)
     account, tag = FEE_ACCOUNT[kind]
@@ -645,6 +657,7 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
     snapshots = _snapshots_by_platform_ids(shop_id, poids)
     specs, new_rows, changed_rows, touched = [], [], [], set()
     unchanged = 0
+    accounts: dict = {}
     latest: dict[str, object] = {}
     for bill in bills:  # a bill id twice in one batch: the later one wins
         latest[bill.platform_bill_id] = bill
@@ -663,7 +676,8 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
         memo = (f"{BillKind(kind).label} {bill.platform_bill_id}"
                 + (f" ({_('adjustment')})" if row else "") + (f" {bill.description}" if bill.description else ""))
         lines = settlement_lines_for(shop_id=shop_id, platform=platform, bill_id=bill.platform_bill_id, kind=kind,
-                                     delta=delta, snapshot=snapshot, poid=bill.platform_order_id, memo=memo)
+                                     delta=delta, snapshot=snapshot, poid=bill.platform_order_id, memo=memo,
+                                     cache=accounts)
         specs.append(VoucherSpec(date=local_date(bill.booked_at), memo=memo, source_type=SourceType.PLATFORM_BILL,
                                  source_ref=ref, lines=lines))
         if row is None:

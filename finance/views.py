@@ -33,9 +33,11 @@ def _date(value):
 def _period(value) -> Period:
     try:
         year, month = (int(x) for x in (value or "").split("-"))
-        return services.period_get(year=year, month=month)
-    except (ValueError, ValidationError):
+    except ValueError:
         return selectors.current_period()
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        return selectors.current_period()
+    return selectors.period_of(year=year, month=month)
 
 
 def export(name: str, header: list[str], rows, fmt: str) -> HttpResponse:

@@ -251,11 +251,11 @@ def period_from_params(params) -> Period:
     if value:
         try:
             year, month = (int(x) for x in value.split("-"))
-            return services.period_get(year=year, month=month)
-        except (ValueError, TypeError):
+        except ValueError:
             raise ValidationError({"period": ["A month as YYYY-MM."]}) from None
-        except Exception as exc:  # noqa: BLE001 - a month out of range
-            raise ValidationError({"period": ["A month as YYYY-MM."]}) from exc
+        if not (2000 <= year <= 2100 and 1 <= month <= 12):
+            raise ValidationError({"period": ["A month as YYYY-MM."]})
+        return selectors.period_of(year=year, month=month)
     return selectors.current_period()
 
 

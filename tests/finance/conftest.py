@@ -39,8 +39,8 @@ def world(books, shop, integ):  # noqa: F811
 
 def ship(the_shop, poid, *lines, freight="0.00"):
     """Ingest a paid platform order and ship it; returns the order."""
-    order_services.orders_ingest_normalized(shop=the_shop, normalized=[norder(poid, lines=list(lines),
-                                                                          freight_amount=D(freight))])
+    order_services.orders_ingest_normalized(shop=the_shop, normalized=[
+        norder(poid, lines=list(lines), freight_amount=D(freight), platform=the_shop.platform)])
     order = Order.objects.get(platform_order_id=poid, kind="platform")
     order_services.order_ship(order_id=order.pk)
     return Order.objects.get(pk=order.pk)
