@@ -20,6 +20,7 @@ success -> completed. An older (or the same) refund version changes nothing.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -200,7 +201,7 @@ def _sla_due(kind: str, settings: AftersalesSettings, start=None):
 
 def _new_ticket(**fields) -> Ticket:
     settings = aftersales_settings()
-    ticket = Ticket(number=f"tmp-{timezone.now().timestamp()}", **fields)
+    ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:27]}", **fields)
     ticket.sla_due_at = _sla_due(ticket.kind, settings)
     ticket.save()
     ticket.number = f"AS{timezone.localdate():%Y%m%d}-{ticket.pk}"
