@@ -556,6 +556,8 @@ def _apply_refund(ticket: Ticket, refund, settings: AftersalesSettings) -> bool:
         ticket.requested_amount = Decimal(refund.amount)
     if refund.reason and not ticket.reason:
         ticket.reason = refund.reason[:300]
+    if refund.has_goods_return and ticket.kind == TicketKind.REFUND_ONLY and ticket.status in (S.OPEN, S.APPROVED):
+        ticket.kind = TicketKind.RETURN_REFUND  # the buyer now sends the goods back
     ticket.save()
     _log(ticket, EventKind.PLATFORM, f"platform.{refund.status}",
          _("platform refund %(id)s: %(status)s (version %(v)s)") % {"id": refund.platform_refund_id,

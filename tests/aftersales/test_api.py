@@ -112,7 +112,7 @@ def test_list_filters(api, ship_order, real):
 def test_bulk_approve_queues_and_report(api, ship_order, real):
     order = ship_order(lines=[line("A", 1)])
     a, b = make(order), make(order)
-    services.ticket_cancel(ticket_id=b.pk)
+    services.ticket_cancel(ticket_id=b.pk)  # cancelled tickets stay out of the report
     response = api.post(BASE + "bulk-approve/", {"ticket_ids": [a.pk, b.pk]}, format="json")
     assert response.status_code == 200
     results = response.json()["results"]
@@ -122,6 +122,8 @@ def test_bulk_approve_queues_and_report(api, ship_order, real):
     assert queues["status"]["approved"] == 1 and queues["status"]["cancelled"] == 1
     report = api.get(BASE + "report/").json()
     assert report["by_sku"][0]["sku_id"] == real["A"].pk and report["by_sku"][0]["tickets"] == 1
+    assert report["by_sku"][0]["units"] == 1 and report["by_sku"][0]["sold_units"] == 1  # orders.selectors.daily_sales
+    assert report["by_sku"][0]["refund_rate"] == "1.0000"
     assert report["by_shop"][0]["shop_name"] == "TB shop" and report["reasons"][0]["reason"] == "尺码不合适"
     assert api.get(BASE + "report/", {"since": "2026-02-30"}).status_code == 400
     assert api.get(BASE + "report/", {"shop": "x"}).status_code == 400

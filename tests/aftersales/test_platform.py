@@ -111,3 +111,19 @@ def test_no_auto_complete_leaves_the_ticket(ship_order, store_refund, published)
     ticket = Ticket.objects.get()
     assert ticket.status == TicketStatus.OPEN and not published
     assert TicketEvent.objects.filter(ticket=ticket, code="platform.refunded").exists()
+
+
+def test_refund_that_turns_into_a_return(ship_order, store_refund):
+    ship_order("P1", [line("A", lid="a")])
+    store_refund(refund("P1", lid="a"))
+    assert Ticket.objects.get().kind == TicketKind.REFUND_ONLY
+    store_refund(refund("P1", lid="a", goods=True, status="wait_return", version=2))
+    ticket = Ticket.objects.get()
+    assert ticket.kind == TicketKind.RETURN_REFUND and ticket.status == TicketStatus.AWAITING_RETURN
+
+
+def test_whole_order_refund_takes_every_shipped_line(ship_order, store_refund, real):
+    ship_order("P1", [line("A", 1, lid="a"), line("B", 2, lid="b")])
+    store_refund(refund("P1", amount="90.00"))
+    ticket = Ticket.objects.get()
+    assert sorted(ticket.lines.values_list("sku_id", "quantity")) == sorted([(real["A"].pk, 1), (real["B"].pk, 2)])
