@@ -1,1 +1,87 @@
+from django.contrib import admin
 
+from erp.tenancy.admin import TenantScopedAdmin
+
+from .models import Member, MemberIdentity, MemberLevel, MemberMerge, MemberOrder, MemberSettings, PointsEntry
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class IdentityInline(ReadOnlyInline):
+    model = MemberIdentity
+    fk_name = "member"
+    fields = ["platform", "buyer_id", "receiver_name", "phone_masked", "matched_by", "first_seen_at", "last_seen_at"]
+    readonly_fields = fields
+
+
+@admin.register(Member)
+class MemberAdmin(TenantScopedAdmin):
+    """Totals, points and merges change through the members pages / API (so they are recorded)."""
+
+    list_display = ["id", "display_name", "phone_masked", "level", "segment", "lifetime_paid", "order_count",
+                    "points_balance", "last_order_at", "merged_into"]
+    list_filter = ["segment", "level"]
+    search_fields = ["display_name", "phone_masked", "identities__buyer_id"]
+    list_select_related = ["level"]
+    fields = ["display_name", "note"]
+    inlines = [IdentityInline]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MemberLevel)
+class MemberLevelAdmin(TenantScopedAdmin):
+    list_display = ["rank", "name", "min_spend", "min_orders", "require_both", "points_multiplier", "free_shipping",
+                    "priority_shipping", "discount_percent"]
+    ordering = ["rank"]
+
+
+@admin.register(MemberSettings)
+class MemberSettingsAdmin(TenantScopedAdmin):
+    list_display = ["__str__", "points_per_yuan", "points_expire_days", "downgrade_policy", "downgrade_after_days"]
+
+
+class AppendOnlyAdmin(TenantScopedAdmin):
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(AppendOnlyAdmin):
+    list_display = ["id", "member", "kind", "amount", "reference", "order_id", "expires_on", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["reference"]
+    list_select_related = ["member"]
+
+
+@admin.register(MemberOrder)
+class MemberOrderAdmin(AppendOnlyAdmin):
+    list_display = ["order_id", "member", "platform", "paid_amount", "refunded_amount", "points_earned", "shipped_at"]
+    list_filter = ["platform"]
+    list_select_related = ["member"]
+
+
+@admin.register(MemberMerge)
+class MemberMergeAdmin(AppendOnlyAdmin):
+    list_display = ["id", "target", "source", "reason", "created_at", "unmerged_at"]
+    list_filter = ["reason"]
+    list_select_related = ["target", "source"]

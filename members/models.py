@@ -1,1 +1,310 @@
+"""Members (会员): one member across Taobao, JD, Pinduoduo and the own web shop.
 
+A ``Member`` owns ``MemberIdentity`` rows (platform buyer ids). Merging never moves rows: the
+merged member points at the surviving one (``merged_into``, always a root) and everything it owns
+(identities, orders, points) counts for that root; unmerging clears the pointer. ``PointsEntry`` is
+an append-only ledger; ``Member.points_balance`` is its projection (checked by ``verify_points``).
+Orders are referenced by id (``MemberOrder.order_id``): members reads orders through
+orders.selectors only.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from erp.money import MoneyField
+from erp.tenancy.models import TenantScopedModel, TimeStampedModel
+
+
+class Platform(models.TextChoices):
+    TAOBAO = "taobao", _("Taobao / Tmall")
+    JD = "jd", _("JD")
+    PDD = "pdd", _("Pinduoduo")
+    OWN = "own", _("Own web shop")
+
+
+class DowngradePolicy(models.TextChoices):
+    NEVER = "never", _("Never downgrade")
+    AFTER_DAYS = "after_days", _("Downgrade after N days below the level")
+
+
+class Segment(models.TextChoices):
+    """RFM value segments (recency, frequency, monetary: high or low against the tenant's mean)."""
+
+    IMPORTANT_VALUE = "important_value", _("Important value")  # R high, F high, M high
+    IMPORTANT_KEEP = "important_keep", _("Important to keep")  # R low, F high, M high
+    IMPORTANT_DEVELOP = "important_develop", _("Important to develop")  # R high, F low, M high
+    IMPORTANT_RETAIN = "important_retain", _("Important to win back")  # R low, F low, M high
+    GENERAL_VALUE = "general_value", _("General value")  # R high, F high, M low
+    GENERAL_KEEP = "general_keep", _("General to keep")  # R low, F high, M low
+    GENERAL_DEVELOP = "general_develop", _("General to develop")  # R high, F low, M low
+    GENERAL_RETAIN = "general_retain", _("General to win back")  # R low, F low, M low
+
+
+class MemberSettings(TenantScopedModel):
+    """One row per tenant: points rate and expiry, level downgrade policy."""
+
+    points_per_yuan = models.DecimalField(_("points per yuan paid"), max_digits=8, decimal_places=4, default=1,
+                                          help_text=_("Points earned = floor(paid amount × this × level multiplier)."))
+    points_expire_days = models.PositiveIntegerField(_("points expire after (days)"), default=365,
+                                                     help_text=_("0: points never expire."))
+    downgrade_policy = models.CharField(_("downgrade policy"), max_length=12, choices=DowngradePolicy.choices,
+                                        default=DowngradePolicy.AFTER_DAYS)
+    downgrade_after_days = models.PositiveIntegerField(_("downgrade after (days below)"), default=90)
+
+    class Meta:
+        verbose_name = _("member settings")
+        verbose_name_plural = _("member settings")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="uniq_memberssettings_tenant"),
+            models.CheckConstraint(condition=models.Q(points_per_yuan__gte=0), name="memberssettings_rate_gte_0"),
+        ]
+
+    def __str__(self):
+        return str(_("Member settings"))
+
+
+class MemberLevel(TenantScopedModel):
+    """A level (普通会员, 银卡, …): reached by lifetime spend and/or order count."""
+
+    rank = models.PositiveSmallIntegerField(_("rank"), help_text=_("Higher is better; 0 means no level."))
+    name = models.CharField(_("name"), max_length=50)
+    min_spend = MoneyField(_("lifetime spend from"), default=0)
+    min_orders = models.PositiveIntegerField(_("orders from"), default=0)
+    require_both = models.BooleanField(_("both thresholds needed"), default=False,
+                                       help_text=_("Off: either threshold reaches the level."))
+    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=5, decimal_places=2, default=1)
+    free_shipping = models.BooleanField(_("free shipping"), default=False)
+    priority_shipping = models.BooleanField(_("priority shipping"), default=False)
+    discount_percent = models.DecimalField(_("discount percent"), max_digits=5, decimal_places=2, default=0)
+    benefits = models.JSONField(_("other benefits"), default=dict, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = _("member level")
+        verbose_name_plural = _("member levels")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "rank"], name="uniq_memberlevel_tenant_rank"),
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_memberlevel_tenant_name"),
+            models.CheckConstraint(condition=models.Q(rank__gte=1), name="memberlevel_rank_gte_1"),
+            models.CheckConstraint(condition=models.Q(min_spend__gte=0), name="memberlevel_min_spend_gte_0"),
+            models.CheckConstraint(condition=models.Q(points_multiplier__gte=0), name="memberlevel_multiplier_gte_0"),
+            models.CheckConstraint(condition=models.Q(discount_percent__gte=0, discount_percent__lte=100),
+                                   name="memberlevel_discount_0_100"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def reached_by(self, *, spend, orders: int) -> bool:
+        by_spend = spend >= self.min_spend
+        by_orders = orders >= self.min_orders
+        if self.require_both:
+            return by_spend and by_orders
+        if self.min_spend > 0 and self.min_orders > 0:
+            return by_spend or by_orders
+        return by_spend and by_orders  # one threshold (the other is 0) or none
+
+
+class Member(TenantScopedModel, TimeStampedModel):
+    display_name = models.CharField(_("name"), max_length=100, blank=True)
+    phone_hash = models.CharField(_("phone hash"), max_length=64, blank=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, blank=True)
+    level = models.ForeignKey(MemberLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+                              verbose_name=_("level"))
+    level_since = models.DateTimeField(_("level since"), null=True, blank=True)
+    below_level_since = models.DateTimeField(_("below its level since"), null=True, blank=True)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged",
+                                    verbose_name=_("merged into"))
+    # projections (maintained by services.member_refresh; the ledger and MemberOrder rows are the truth)
+    lifetime_paid = MoneyField(_("lifetime paid"), default=0)
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    points_balance = models.IntegerField(_("points"), default=0)
+    # RFM
+    rfm_r = models.PositiveSmallIntegerField(_("R score"), default=0)
+    rfm_f = models.PositiveSmallIntegerField(_("F score"), default=0)
+    rfm_m = models.PositiveSmallIntegerField(_("M score"), default=0)
+    segment = models.CharField(_("segment"), max_length=20, choices=Segment.choices, blank=True)
+    rfm_at = models.DateTimeField(_("RFM computed at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(merged_into=models.F("id")), name="member_not_merged_into_self"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "phone_hash"], name="member_t_phone"),
+            models.Index(fields=["tenant", "merged_into"], name="member_t_merged"),
+            models.Index(fields=["tenant", "segment"], name="member_t_segment"),
+            models.Index(fields=["tenant", "level"], name="member_t_level"),
+        ]
+
+    def __str__(self):
+        return self.display_name or f"#{self.pk}"
+
+    @property
+    def root_id(self) -> int:
+        return self.merged_into_id or self.pk
+
+
+class MemberIdentity(TenantScopedModel):
+    """A platform buyer (platform + buyer id) known to belong to a member."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="identities", verbose_name=_("member"))
+    platform = models.CharField(_("platform"), max_length=10, choices=Platform.choices)
+    buyer_id = models.CharField(_("buyer id"), max_length=128)
+    receiver_name = models.CharField(_("receiver name"), max_length=100, blank=True)
+    phone_hash = models.CharField(_("phone hash"), max_length=64, blank=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, blank=True)
+    matched_by = models.CharField(_("matched by"), max_length=12, blank=True, default="new",
+                                  help_text=_("new, buyer_id, phone or manual"))
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("member identity")
+        verbose_name_plural = _("member identities")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "platform", "buyer_id"], name="uniq_memberidentity_t_platform_buyer"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "phone_hash"], name="memberident_t_phone"),
+            models.Index(fields=["tenant", "member"], name="memberident_t_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.platform}:{self.buyer_id}"
+
+
+class MergeReason(models.TextChoices):
+    PHONE = "phone", _("Same phone")
+    MANUAL = "manual", _("By an operator")
+
+
+class MemberMerge(TenantScopedModel):
+    """Every merge, with who, why and what it carried; ``unmerged_at`` once undone."""
+
+    target = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_in", verbose_name=_("kept member"))
+    source = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_out",
+                               verbose_name=_("merged member"))
+    reason = models.CharField(_("reason"), max_length=10, choices=MergeReason.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    carried = models.JSONField(_("members carried along"), default=list, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("merged at"), default=timezone.now)
+    unmerged_at = models.DateTimeField(_("unmerged at"), null=True, blank=True)
+    unmerged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", verbose_name=_("unmerged by"))
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("member merge")
+        verbose_name_plural = _("member merges")
+        indexes = [
+            models.Index(fields=["tenant", "source"], name="membermerge_t_source"),
+            models.Index(fields=["tenant", "target"], name="membermerge_t_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.source_id} -> {self.target_id}"
+
+
+class MemberOrder(TenantScopedModel):
+    """A shipment that earned for a member: what was paid for its goods and what was refunded since
+    (copied from orders.selectors.order_snapshots when the order shipped)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="orders", verbose_name=_("member"))
+    identity = models.ForeignKey(MemberIdentity, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("identity"))
+    order_id = models.BigIntegerField(_("order"))
+    shop_id = models.BigIntegerField(_("shop"), null=True, blank=True)
+    platform = models.CharField(_("platform"), max_length=10)
+    parts = models.JSONField(_("paid per platform order"), default=dict,
+                             help_text=_("{platform order id: paid amount of its goods in this shipment}"))
+    paid_amount = MoneyField(_("paid"))
+    refunded_amount = MoneyField(_("refunded"), default=0)
+    refunds = models.JSONField(_("refunds"), default=dict, blank=True, help_text=_("{ticket id: amount applied}"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    points_earned = models.IntegerField(_("points earned"), default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("member order")
+        verbose_name_plural = _("member orders")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "order_id"], name="uniq_memberorder_tenant_order"),
+            models.CheckConstraint(condition=models.Q(paid_amount__gte=0), name="memberorder_paid_gte_0"),
+            models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="memberorder_refunded_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "member"], name="memberorder_t_member"),
+            models.Index(fields=["tenant", "shop_id"], name="memberorder_t_shop"),
+        ]
+
+    def __str__(self):
+        return f"order {self.order_id}"
+
+
+class PointsKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    REDEEM = "redeem", _("Redeemed")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjusted")
+    CLAWBACK = "clawback", _("Refund clawback")
+
+
+class PointsEntry(TenantScopedModel):
+    """The points ledger: append-only (never updated nor deleted; a database trigger refuses it)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="points_entries",
+                               verbose_name=_("member"))
+    kind = models.CharField(_("kind"), max_length=10, choices=PointsKind.choices)
+    amount = models.IntegerField(_("points"))
+    reference = models.CharField(_("reference"), max_length=100)
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    earn_entry = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("expired earn entry"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reference"], name="uniq_pointsentry_tenant_reference"),
+            models.CheckConstraint(condition=~models.Q(amount=0), name="pointsentry_amount_not_0"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="earn", amount__gt=0) | models.Q(kind="adjust")
+                           | models.Q(kind__in=["redeem", "expire", "clawback"], amount__lt=0)),
+                name="pointsentry_sign_by_kind"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "member", "id"], name="pointsentry_t_member"),
+            models.Index(fields=["tenant", "kind", "expires_on"], name="pointsentry_t_kind_exp"),
+            models.Index(fields=["tenant", "order_id"], name="pointsentry_t_order"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Points entries are append-only: add a new entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Points entries are append-only: add a new entry instead.")

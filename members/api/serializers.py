@@ -1,0 +1,158 @@
+from rest_framework import serializers
+
+from .. import selectors
+from ..models import Member, MemberIdentity, MemberLevel, MemberMerge, MemberOrder, PointsEntry
+
+MEMBER_LIST_FIELDS = [
+    "id", "display_name", "phone_masked", "level", "level_rank", "level_name", "lifetime_paid", "order_count",
+    "first_order_at", "last_order_at", "points_balance", "segment", "rfm_r", "rfm_f", "rfm_m", "merged_into",
+    "created_at",
+]
+
+
+class MemberLevelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberLevel
+        fields = ["id", "rank", "name", "min_spend", "min_orders", "require_both", "points_multiplier", "free_shipping",
+                  "priority_shipping", "discount_percent", "benefits", "description"]
+
+    def validate_rank(self, value):
+        if value < 1:
+            raise serializers.ValidationError("Rank 1 or more (0 means no level).")
+        qs = MemberLevel.objects.filter(rank=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("Another level has this rank.")
+        return value
+
+    def validate_name(self, value):
+        qs = MemberLevel.objects.filter(name=value)
+        if self.instance is not None:
+            qs = qs.exclude(pk=self.instance.pk)
+        if qs.exists():
+            raise serializers.ValidationError("Another level has this name.")
+        return value
+
+    def validate_min_spend(self, value):
+        if value < 0:
+            raise serializers.ValidationError("Zero or more.")
+        return value
+
+    def validate_points_multiplier(self, value):
+        if value < 0:
+            raise serializers.ValidationError("Zero or more.")
+        return value
+
+    def validate_discount_percent(self, value):
+        if not 0 <= value <= 100:
+            raise serializers.ValidationError("Between 0 and 100.")
+        return value
+
+    def validate_benefits(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("An object of benefit names and values.")
+        return value
+
+
+class MemberListSerializer(serializers.ModelSerializer):
+    level_rank = serializers.IntegerField(source="level.rank", default=0, read_only=True)
+    level_name = serializers.CharField(source="level.name", default="", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = MEMBER_LIST_FIELDS
+        read_only_fields = fields
+
+
+class MemberIdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberIdentity
+        fields = ["id", "member", "platform", "buyer_id", "receiver_name", "phone_masked", "matched_by",
+                  "first_seen_at", "last_seen_at"]
+        read_only_fields = fields
+
+
+class PointsEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default="", read_only=True)
+
+    class Meta:
+        model = PointsEntry
+        fields = ["id", "member", "kind", "amount", "reference", "order_id", "earn_entry", "expires_on", "note", "actor",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class MemberOrderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberOrder
+        fields = ["order_id", "member", "shop_id", "platform", "parts", "paid_amount", "refunded_amount", "paid_at",
+                  "shipped_at", "points_earned"]
+        read_only_fields = fields
+
+
+class MemberMergeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberMerge
+        fields = ["id", "target", "source", "reason", "note", "carried", "created_at", "unmerged_at"]
+        read_only_fields = fields
+
+
+class MemberDetailSerializer(MemberListSerializer):
+    identities = serializers.SerializerMethodField()
+    points_ledger = serializers.SerializerMethodField()
+    orders = serializers.SerializerMethodField()
+    orders_summary = serializers.SerializerMethodField()
+    merges = serializers.SerializerMethodField()
+    merged_members = serializers.SerializerMethodField()
+
+    class Meta(MemberListSerializer.Meta):
+        fields = MEMBER_LIST_FIELDS + ["note", "level_since", "below_level_since", "rfm_at", "identities",
+                                       "points_ledger", "orders", "orders_summary", "merges", "merged_members"]
+        read_only_fields = fields
+
+    def get_identities(self, obj) -> list[dict]:
+        return MemberIdentitySerializer(selectors.member_identities(obj), many=True).data
+
+    def get_points_ledger(self, obj) -> list[dict]:
+        return PointsEntrySerializer(selectors.member_ledger(obj), many=True).data
+
+    def get_orders(self, obj) -> list[dict]:
+        return MemberOrderSerializer(selectors.member_orders(obj), many=True).data
+
+    def get_orders_summary(self, obj) -> dict:
+        return {k: str(v) if not isinstance(v, int) else v for k, v in selectors.member_orders_summary(obj).items()}
+
+    def get_merges(self, obj) -> list[dict]:
+        return MemberMergeSerializer(selectors.member_merges(obj), many=True).data
+
+    def get_merged_members(self, obj) -> list[int]:
+        return list(obj.merged.order_by("pk").values_list("pk", flat=True))
+
+
+class PointsAdjustSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=-1_000_000_000, max_value=1_000_000_000)
+    reason = serializers.CharField(max_length=300)
+
+    def validate_amount(self, value):
+        if value == 0:
+            raise serializers.ValidationError("A non-zero number of points.")
+        return value
+
+
+class PointsRedeemSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, max_value=1_000_000_000)
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    reference = serializers.CharField(max_length=80, required=False, allow_blank=True, default="",
+                                      help_text="your idempotency key: the same reference redeems once")
+
+
+class MergeSerializer(serializers.Serializer):
+    source = serializers.IntegerField(min_value=1, help_text="the member merged into this one")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    allow_different_phones = serializers.BooleanField(required=False, default=False)
+
+    def validate_source(self, value):
+        if not Member.objects.filter(pk=value).exists():
+            raise serializers.ValidationError("No such member.")
+        return value

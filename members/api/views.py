@@ -1,0 +1,130 @@
+"""Members API (/api/v1/members/). Reads through the scoped viewsets; every change goes through
+members.services: bad input answers 400 with field messages, a wrong-state action 409."""
+
+from django.db.models import ProtectedError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from erp.api.exceptions import Conflict
+from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
+from erp.tenancy import roles
+
+from .. import selectors, services
+from ..models import Member, MemberLevel
+from . import serializers as s
+
+FILTERS = [
+    OpenApiParameter("level", str, description="a level rank, or `none`"),
+    OpenApiParameter("segment", str, description="an RFM segment (important_value, …), or `none`"),
+    OpenApiParameter("platform", str, description="taobao | jd | pdd | own: members with a buyer there"),
+    OpenApiParameter("q", str, description="name, a platform buyer id, the phone's last 4 digits, or a member id"),
+    OpenApiParameter("merged", str, description="1: members merged into another (hidden by default)"),
+]
+
+
+class MemberViewSet(TenantReadOnlyModelViewSet):
+    """Members across platforms, with their identities, points ledger and orders. Actions adjust and
+    redeem points, merge another member into this one, and undo this member's merge."""
+
+    model = Member
+    serializer_class = s.MemberListSerializer
+    select_related = ("level",)
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        if self.action == "list":
+            queryset, _ = selectors.member_filter(queryset, self.request.query_params)
+        return queryset.order_by("-id")
+
+    def get_serializer_class(self):
+        return s.MemberListSerializer if self.action == "list" else s.MemberDetailSerializer
+
+    @extend_schema(parameters=FILTERS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _input(self, serializer_class):
+        ser = serializer_class(data=self.request.data)
+        ser.is_valid(raise_exception=True)
+        return ser.validated_data
+
+    def _detail(self, pk, status=200):
+        member = Member.objects.select_related("level").get(pk=pk)
+        return Response(s.MemberDetailSerializer(member).data, status=status)
+
+    @extend_schema(request=s.PointsAdjustSerializer, responses={201: s.PointsEntrySerializer})
+    @action(detail=True, methods=["post"], url_path="adjust-points")
+    def adjust_points(self, request, pk=None):
+        """Add or remove points by hand, with a reason (never below zero: 409)."""
+        member = self.get_object()
+        data = self._input(s.PointsAdjustSerializer)
+        entry = services.points_adjust(member_id=member.pk, amount=data["amount"], reason=data["reason"],
+                                       actor=request.user)
+        return Response(s.PointsEntrySerializer(entry).data, status=201)
+
+    @extend_schema(request=s.PointsRedeemSerializer, responses={201: s.PointsEntrySerializer})
+    @action(detail=True, methods=["post"], url_path="redeem-points")
+    def redeem_points(self, request, pk=None):
+        """Spend points (409 when the balance is short). A reference makes a retry harmless."""
+        member = self.get_object()
+        data = self._input(s.PointsRedeemSerializer)
+        entry = services.points_redeem(member_id=member.pk, amount=data["amount"], reason=data["reason"],
+                                       reference=data["reference"], actor=request.user)
+        return Response(s.PointsEntrySerializer(entry).data, status=201)
+
+    @extend_schema(request=s.MergeSerializer, responses=s.MemberDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge the member ``source`` into this one (recorded). Members with different phones need
+        ``allow_different_phones``; a member already merged is a 409."""
+        member = self.get_object()
+        data = self._input(s.MergeSerializer)
+        services.member_merge(target_id=member.pk, source_id=data["source"], actor=request.user, note=data["note"],
+                              allow_different_phones=data["allow_different_phones"])
+        return self._detail(member.pk)
+
+    @extend_schema(request=None, responses=s.MemberDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def unmerge(self, request, pk=None):
+        """Undo this member's merge into another (409 when it is not merged)."""
+        member = self.get_object()
+        services.member_unmerge(member_id=member.pk, actor=request.user)
+        return self._detail(member.pk)
+
+    @extend_schema(responses=inline_serializer("MemberSegments", {
+        "segments": drf_serializers.DictField(child=drf_serializers.IntegerField())}))
+    @action(detail=False, methods=["get"])
+    def segments(self, request):
+        """Members per RFM segment ("" = no orders yet)."""
+        return Response({"segments": selectors.segment_counts()})
+
+    @extend_schema(request=None, responses=inline_serializer("MemberSegmentsRecomputed", {
+        "segments": drf_serializers.DictField(child=drf_serializers.IntegerField())}))
+    @action(detail=False, methods=["post"], url_path="recompute-segments")
+    def recompute_segments(self, request):
+        """Recompute RFM scores and segments now (the nightly job does it too)."""
+        services.members_recompute_rfm()
+        return Response({"segments": selectors.segment_counts()})
+
+
+class MemberLevelViewSet(TenantModelViewSet):
+    """Member levels (会员等级): thresholds, points multiplier and benefits. Managers edit them."""
+
+    model = MemberLevel
+    serializer_class = s.MemberLevelSerializer
+    write_roles = roles.MANAGERS
+    filter_backends = []
+    ordering = ("rank",)
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        return queryset.order_by("rank")
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise Conflict("Members hold this level: it cannot be deleted.") from None

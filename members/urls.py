@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "members"
+
+urlpatterns = [
+    path("", views.member_list, name="list"),
+    path("recompute-segments/", views.recompute_segments, name="recompute-segments"),
+    path("<int:pk>/", views.member_detail, name="detail"),
+    path("<int:pk>/action/", views.member_action, name="action"),
+]

@@ -1,0 +1,107 @@
+"""Operator pages of members: the list with filters and segment / level counts, and a member's
+detail with identities, level, points ledger, orders and merges, plus forms to adjust or redeem
+points, merge another member in and undo a merge."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from erp.api.exceptions import Conflict
+from erp.views_helpers import tenant_page
+
+from . import ports, selectors, services
+from .models import Member, MemberLevel, Platform, Segment
+
+PAGE = 50
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, Conflict):
+        return str(exc.detail)
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
+    return "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+@tenant_page(app_label="members")
+def member_list(request):
+    errors = ""
+    try:
+        qs, applied = selectors.member_filter(Member.objects.all(), request.GET)
+    except ValidationError as exc:
+        errors = _error_text(exc)
+        qs, applied = Member.objects.none(), {}
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        qs = qs.filter(pk__lt=int(before))
+    rows = list(qs.select_related("level").order_by("-pk")[: PAGE + 1])
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    params = request.GET.copy()
+    params.pop("before", None)
+    next_url = ""
+    if more:
+        nxt = params.copy()
+        nxt["before"] = rows[-1].pk
+        next_url = "?" + nxt.urlencode()
+    counts = selectors.segment_counts()
+    context = {
+        "members": rows, "next_url": next_url, "applied": applied, "params": params, "errors": errors,
+        "segment_counts": [(value, label, counts.get(value, 0)) for value, label in Segment.choices],
+        "no_segment": counts.get("", 0), "level_counts": selectors.level_counts(),
+        "segments": Segment.choices, "platforms": Platform.choices, "levels": MemberLevel.objects.order_by("rank"),
+    }
+    return render(request, "members/list.html", context)
+
+
+@tenant_page(app_label="members")
+def member_detail(request, pk):
+    member = Member.objects.select_related("level", "merged_into").filter(pk=pk).first()
+    if member is None:
+        raise Http404
+    orders = list(selectors.member_orders(member))
+    snaps = ports.order_snapshots_or_empty(order_ids=[o.order_id for o in orders])
+    context = {
+        "member": member, "identities": list(selectors.member_identities(member)),
+        "ledger": list(selectors.member_ledger(member)),
+        "orders": [(o, snaps.get(o.order_id)) for o in orders], "summary": selectors.member_orders_summary(member),
+        "merges": list(selectors.member_merges(member)), "merged_members": list(member.merged.order_by("pk")),
+    }
+    return render(request, "members/detail.html", context)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def member_action(request, pk):
+    action = request.POST.get("action", "")
+    post = request.POST
+    funcs = {
+        "adjust": lambda: services.points_adjust(member_id=pk, amount=post.get("amount", ""), reason=post.get("reason", ""),
+                                                 actor=request.user),
+        "redeem": lambda: services.points_redeem(member_id=pk, amount=post.get("amount", ""), reason=post.get("reason", ""),
+                                                 actor=request.user),
+        "merge": lambda: services.member_merge(
+            target_id=pk, source_id=int(post["source"]) if post.get("source", "").isdigit() else 0, actor=request.user,
+            note=post.get("reason", ""), allow_different_phones=post.get("allow_different_phones") == "1"),
+        "unmerge": lambda: services.member_unmerge(member_id=pk, actor=request.user),
+    }
+    if action not in funcs:
+        messages.error(request, _("Unknown action."))
+    else:
+        try:
+            funcs[action]()
+            messages.success(request, _("Done."))
+        except (Conflict, ValidationError, Http404) as exc:
+            messages.error(request, _error_text(exc) if not isinstance(exc, Http404) else _("No such member."))
+    return redirect("members:detail", pk=pk)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def recompute_segments(request):
+    services.members_recompute_rfm()
+    messages.success(request, _("Segments recomputed."))
+    return redirect("members:list")
