@@ -287,6 +287,8 @@ class InboundMessage(TenantScopedModel):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="inbound_messages")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     external_id = models.CharField(_("external id"), max_length=64)
+    version = models.CharField(_("version"), max_length=64, blank=True,
+                               help_text=_("The sender's modified time (and refund version): a newer one is an update."))
     body_hash = models.CharField(_("body SHA-256"), max_length=64)
     body = models.JSONField(_("body"), default=dict)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
@@ -294,8 +296,8 @@ class InboundMessage(TenantScopedModel):
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "shop", "kind", "external_id"],
-                                               name="uniq_inbound_shop_kind_ext")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "shop", "kind", "external_id", "version"],
+                                               name="uniq_inbound_shop_kind_ext_version")]
         ordering = ["-received_at"]
         verbose_name = _("inbound message")
         verbose_name_plural = _("inbound messages")

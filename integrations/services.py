@@ -129,7 +129,7 @@ def outbox_retry(*, row: Outbox) -> Outbox:
 
 # --- inbound channel (own web shop, push-style platform messages) ---------------------------------
 class InboundConflict(Exception):
-    """The external id was received before with a different body."""
+    """The same version of an external id was received before with a different body."""
 
 
 def _canonical_hash(data) -> str:
@@ -154,23 +154,34 @@ def _decode(shop: Shop, kind: str, data):
         raise ValidationError({"non_field_errors": [f"cannot read this {kind}: {exc}"]})
 
 
+def _version(kind: str, record) -> str:
+    """What tells one state of a record from the next: the modified time (and a refund's version)."""
+    if kind == InboundMessage.Kind.ORDER:
+        return record.modified_at.isoformat()
+    return f"{record.version}@{record.modified_at.isoformat()}"
+
+
 def inbound_receive(*, shop: Shop, kind: str, data) -> tuple[InboundMessage, bool]:
     """Store an inbound message before answering. Returns (message, created).
 
-    Raises ValidationError for a body that does not parse, InboundConflict when the external id
-    was stored before with a different body. Processing runs after commit (a task)."""
+    Each (external id, version) is stored once: the same body again is a duplicate (nothing new);
+    a newer modified time is an update, stored and processed (the storing path ignores a version
+    older than the one it has, so late or out-of-order updates change nothing). Raises
+    ValidationError for a body that does not parse, InboundConflict when the same version of the
+    external id was stored before with a different body. Processing runs after commit (a task)."""
     record = _decode(shop, kind, data)
     external_id = record.platform_order_id if kind == InboundMessage.Kind.ORDER else record.platform_refund_id
+    version = _version(kind, record)
     body_hash = _canonical_hash(data)
     with transaction.atomic():
-        existing = InboundMessage.objects.filter(shop=shop, kind=kind, external_id=external_id).first()
+        key = {"shop": shop, "kind": kind, "external_id": external_id, "version": version}
+        existing = InboundMessage.objects.filter(**key).first()
         if existing is None:
             try:
                 with transaction.atomic():
-                    message = InboundMessage.objects.create(shop=shop, kind=kind, external_id=external_id,
-                                                            body_hash=body_hash, body=data)
+                    message = InboundMessage.objects.create(**key, body_hash=body_hash, body=data)
             except IntegrityError:  # a concurrent identical post won the race
-                existing = InboundMessage.objects.get(shop=shop, kind=kind, external_id=external_id)
+                existing = InboundMessage.objects.get(**key)
             else:
                 from .tasks import process_inbound
 
@@ -178,7 +189,8 @@ def inbound_receive(*, shop: Shop, kind: str, data) -> tuple[InboundMessage, boo
                 transaction.on_commit(lambda: process_inbound.delay(tenant_id=tenant_id, message_id=pk))
                 return message, True
         if existing.body_hash != body_hash:
-            raise InboundConflict(f"{kind} {external_id} was received before with a different body")
+            raise InboundConflict(f"{kind} {external_id} version {version} was received before with a different body; "
+                                  "send a changed record with a newer modified_at")
         return existing, False
 
 

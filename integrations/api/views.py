@@ -146,7 +146,7 @@ CHANNEL_RESPONSES = {
     200: OpenApiResponse(ChannelAcceptedSerializer, description="The same body was received before: nothing changes."),
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="The body is not valid JSON or misses fields."),
     401: OpenApiResponse(OpenApiTypes.OBJECT, description="Unknown shop or bad signature: nothing is stored."),
-    409: OpenApiResponse(OpenApiTypes.OBJECT, description="This external id was received with a different body."),
+    409: OpenApiResponse(OpenApiTypes.OBJECT, description="This external id and modified time were received with a different body."),
 }
 
 
@@ -201,8 +201,10 @@ class ChannelOrdersView(ChannelView):
         operation_id="channel_order_post", tags=["channels"], auth=[], parameters=[SIGNATURE],
         request={"application/json": OpenApiTypes.OBJECT}, responses=CHANNEL_RESPONSES,
         summary="Push an order (own web shop or platform push)",
-        description="Idempotent on the external order id (`platform_order_id`): 201 the first time, 200 for the "
-                    "same body again, 409 for a different body under the same id. Amounts are decimal strings "
+        description="Idempotent on the external order id (`platform_order_id`) and `modified_at`: 201 the first "
+                    "time, 200 for the same body again; a changed order is posted with a newer `modified_at` (201, "
+                    "applied; an older one arriving late changes nothing); 409 for a different body under the same "
+                    "id and `modified_at`. Amounts are decimal strings "
                     "in yuan, times ISO 8601 with an offset. `state` is one of unpaid, paid, part_shipped, "
                     "shipped, completed, cancelled. A platform shop (taobao/jd/pdd) posts the platform's own "
                     "order JSON instead.",

@@ -71,9 +71,33 @@ def test_channel_order_is_idempotent_on_the_external_id(tenant_a, own_shop, clie
     same = _post(client, "web", "orders", json.dumps(ORDER, indent=2).encode(), secret)  # same JSON, other spacing
     assert same.status_code == 200 and same.json()["duplicate"] is True
     conflict = _post(client, "web", "orders", json.dumps({**ORDER, "paid_amount": "1.00"}).encode(), secret)
-    assert conflict.status_code == 409
+    assert conflict.status_code == 409  # same modified_at, different body: which one is true?
     with tenant_a.context():
         assert InboundMessage.objects.count() == 1
+
+
+def test_channel_order_update_with_a_newer_modified_time_is_applied_and_a_late_one_changes_nothing(
+        tenant_a, own_shop, client, django_capture_on_commit_callbacks):
+    from orders.models import Order, OrderStatus
+
+    secret = own_shop["channel_secret"]
+    cancelled = {**ORDER, "state": "cancelled", "modified_at": "2025-01-06T11:00:00+08:00"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, "web", "orders", json.dumps(ORDER).encode(), secret).status_code == 201
+    with tenant_a.context():
+        assert Order.objects.get(platform_order_id="WEB-1").status != OrderStatus.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):
+        update = _post(client, "web", "orders", json.dumps(cancelled).encode(), secret)
+    assert update.status_code == 201 and update.json()["duplicate"] is False
+    with tenant_a.context():
+        assert PlatformOrder.objects.get().state == "cancelled"
+        assert Order.objects.get(platform_order_id="WEB-1").status == OrderStatus.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):  # the old version arrives late: stored, changes nothing
+        assert _post(client, "web", "orders", json.dumps(ORDER, indent=1).encode(), secret).status_code == 200
+    with tenant_a.context():
+        assert PlatformOrder.objects.get().state == "cancelled"
+        assert Order.objects.get(platform_order_id="WEB-1").status == OrderStatus.CANCELLED
+        assert InboundMessage.objects.count() == 2
 
 
 def test_channel_message_is_processed_into_a_platform_order(tenant_a, own_shop, client, django_capture_on_commit_callbacks):
