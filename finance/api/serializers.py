@@ -30,7 +30,7 @@ class ScopedPK(serializers.PrimaryKeyRelatedField):
         return self.model.objects.all()
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class FinanceAccountSerializer(serializers.ModelSerializer):
     parent = ScopedPK(model=Account, required=False, allow_null=True)
 
     class Meta:
@@ -53,7 +53,7 @@ class AccountSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PeriodSerializer(serializers.ModelSerializer):
+class FinancePeriodSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     month = serializers.IntegerField(min_value=1, max_value=12)
     year = serializers.IntegerField(min_value=2000, max_value=2100)
@@ -64,7 +64,7 @@ class PeriodSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "last_number", "closed_at"]
 
 
-class VoucherLineSerializer(serializers.ModelSerializer):
+class FinanceVoucherLineSerializer(serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.code", read_only=True)
     account_name = serializers.CharField(source="account.name", read_only=True)
 
@@ -74,10 +74,10 @@ class VoucherLineSerializer(serializers.ModelSerializer):
                   "shop_id", "platform", "order_id", "platform_order_id", "sku_id", "supplier_id"]
 
 
-class VoucherSerializer(serializers.ModelSerializer):
+class FinanceVoucherSerializer(serializers.ModelSerializer):
     display_no = serializers.CharField(read_only=True)
     period = serializers.CharField(source="period.key", read_only=True)
-    lines = VoucherLineSerializer(many=True, read_only=True)
+    lines = FinanceVoucherLineSerializer(many=True, read_only=True)
     reversed_by = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
 
@@ -94,7 +94,7 @@ class VoucherSerializer(serializers.ModelSerializer):
         return str(sum((ln.debit for ln in obj.lines.all()), Decimal("0.00")))
 
 
-class LineInputSerializer(serializers.Serializer):
+class FinanceLineInputSerializer(serializers.Serializer):
     account = ScopedPK(model=Account, required=False)
     account_code = serializers.CharField(required=False, max_length=20)
     debit = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), max_value=MAX_AMOUNT,
@@ -124,31 +124,31 @@ class LineInputSerializer(serializers.Serializer):
         return attrs
 
 
-class VoucherWriteSerializer(serializers.Serializer):
+class FinanceVoucherWriteSerializer(serializers.Serializer):
     date = serializers.DateField()
     memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    lines = LineInputSerializer(many=True, allow_empty=False)
+    lines = FinanceLineInputSerializer(many=True, allow_empty=False)
     post = serializers.BooleanField(required=False, default=False,
                                     help_text=_("Post at once (it must balance); otherwise a draft is saved."))
 
 
-class ReverseSerializer(serializers.Serializer):
+class FinanceReverseSerializer(serializers.Serializer):
     date = serializers.DateField(required=False, allow_null=True, help_text=_("Default: today."))
     memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class ResolveSerializer(serializers.Serializer):
+class FinanceResolveSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300)
 
 
-class SettlementLineSerializer(serializers.ModelSerializer):
+class FinanceSettlementLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = SettlementLine
         fields = ["id", "shop_id", "platform", "platform_bill_id", "platform_order_id", "order_id", "kind", "amount",
                   "booked_at", "description", "postings", "created_at"]
 
 
-class ReconciliationSerializer(serializers.ModelSerializer):
+class FinanceReconciliationSerializer(serializers.ModelSerializer):
     expected_amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
 
     class Meta:
@@ -158,14 +158,14 @@ class ReconciliationSerializer(serializers.ModelSerializer):
                   "last_bill_at", "bill_lines", "note", "updated_at"]
 
 
-class PostingIssueSerializer(serializers.ModelSerializer):
+class FinancePostingIssueSerializer(serializers.ModelSerializer):
     class Meta:
         model = PostingIssue
         fields = ["id", "source_type", "source_ref", "payload", "error", "attempts", "created_at", "last_tried_at",
                   "resolved_at"]
 
 
-class LedgerLineSerializer(serializers.ModelSerializer):
+class FinanceLedgerLineSerializer(serializers.ModelSerializer):
     """The BI feed: one posted voucher line with its voucher, account and dimensions (stable columns)."""
 
     line_id = serializers.IntegerField(source="id", read_only=True)

@@ -45,7 +45,7 @@ class AccountViewSet(TenantModelViewSet):
     """The chart of accounts (科目). An account with postings cannot be deleted (409): deactivate it."""
 
     model = Account
-    serializer_class = s.AccountSerializer
+    serializer_class = s.FinanceAccountSerializer
     filterset_fields = ["type", "is_active", "platform", "parent", "code"]
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
@@ -62,21 +62,21 @@ class PeriodViewSet(TenantCreateListRetrieveViewSet):
     """Accounting months. Closed periods refuse postings; close and reopen are explicit actions."""
 
     model = Period
-    serializer_class = s.PeriodSerializer
+    serializer_class = s.FinancePeriodSerializer
     filterset_fields = ["status", "year", "month"]
     ordering = ("-year", "-month")
 
-    @extend_schema(request=None, responses={200: s.PeriodSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: s.FinancePeriodSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close the period (409 when already closed or when it still has drafts)."""
-        return Response(s.PeriodSerializer(services.period_close(period=self.get_object(), user=request.user)).data)
+        return Response(s.FinancePeriodSerializer(services.period_close(period=self.get_object(), user=request.user)).data)
 
-    @extend_schema(request=None, responses={200: s.PeriodSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: s.FinancePeriodSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         """Reopen a closed period (409 when it is open)."""
-        return Response(s.PeriodSerializer(services.period_reopen(period=self.get_object(), user=request.user)).data)
+        return Response(s.FinancePeriodSerializer(services.period_reopen(period=self.get_object(), user=request.user)).data)
 
 
 class VoucherViewSet(TenantModelViewSet):
@@ -84,7 +84,7 @@ class VoucherViewSet(TenantModelViewSet):
     posted vouchers never change (409): reverse them."""
 
     model = Voucher
-    serializer_class = s.VoucherSerializer
+    serializer_class = s.FinanceVoucherSerializer
     select_related = ("period",)
     prefetch_related = ("lines__account", "reversals")
     filterset_fields = {"status": ["exact"], "source_type": ["exact"], "source_ref": ["exact"], "date": ["gte", "lte"],
@@ -94,16 +94,16 @@ class VoucherViewSet(TenantModelViewSet):
 
     def _out(self, voucher, code=status.HTTP_200_OK):
         voucher = self.get_queryset().get(pk=voucher.pk)
-        return Response(s.VoucherSerializer(voucher).data, status=code)
+        return Response(s.FinanceVoucherSerializer(voucher).data, status=code)
 
-    @extend_schema(request=s.VoucherWriteSerializer, responses={201: s.VoucherSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.FinanceVoucherWriteSerializer, responses={201: s.FinanceVoucherSerializer, 409: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
-        data = _valid(s.VoucherWriteSerializer, request)
+        data = _valid(s.FinanceVoucherWriteSerializer, request)
         voucher = services.voucher_create(date=data["date"], memo=data["memo"], lines=_line_specs(data["lines"]),
                                           user=request.user, post=data["post"])
         return self._out(voucher, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.VoucherWriteSerializer, responses={200: s.VoucherSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.FinanceVoucherWriteSerializer, responses={200: s.FinanceVoucherSerializer, 409: OpenApiTypes.OBJECT})
     def update(self, request, *args, **kwargs):
         voucher = self.get_object()
         if voucher.status == VoucherStatus.POSTED:
@@ -119,7 +119,7 @@ class VoucherViewSet(TenantModelViewSet):
                                      "platform": ln.platform, "order_id": ln.order_id,
                                      "platform_order_id": ln.platform_order_id, "sku_id": ln.sku_id,
                                      "supplier_id": ln.supplier_id} for ln in voucher.lines.all()]
-        serializer = s.VoucherWriteSerializer(data=payload, context={"request": request})
+        serializer = s.FinanceVoucherWriteSerializer(data=payload, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         voucher = services.voucher_update(voucher=voucher, date=data["date"], memo=data["memo"],
@@ -132,18 +132,18 @@ class VoucherViewSet(TenantModelViewSet):
         services.voucher_delete(voucher=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={200: s.VoucherSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: s.FinanceVoucherSerializer, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="post", url_name="post")
     def post_voucher(self, request, pk=None):
         """Post a draft: 400 when it does not balance, 409 when posted already or its period is closed."""
         return self._out(services.voucher_post(voucher=self.get_object(), user=request.user))
 
-    @extend_schema(request=s.ReverseSerializer, responses={201: s.VoucherSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.FinanceReverseSerializer, responses={201: s.FinanceVoucherSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], url_path="reverse", url_name="reverse")
     def reverse_voucher(self, request, pk=None):
         """Post the mirror voucher of a posted one (409 for a draft or a voucher reversed already)."""
         voucher = self.get_object()
-        data = _valid(s.ReverseSerializer, request)
+        data = _valid(s.FinanceReverseSerializer, request)
         reversal = services.voucher_reverse(voucher=voucher, date=data.get("date"), memo=data.get("memo", ""),
                                             user=request.user)
         return self._out(reversal, status.HTTP_201_CREATED)
@@ -154,24 +154,25 @@ class ReconciliationViewSet(TenantReadOnlyModelViewSet):
     ``no_order`` (bill without order) and ``unsettled`` (shipped, no bill after the due days)."""
 
     model = Reconciliation
-    serializer_class = s.ReconciliationSerializer
+    serializer_class = s.FinanceReconciliationSerializer
     filterset_fields = ["status", "shop_id", "platform", "platform_order_id", "order_id"]
     ordering_fields = ["id", "difference", "shipped_at", "last_bill_at"]
 
-    @extend_schema(request=s.ResolveSerializer, responses={200: s.ReconciliationSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.FinanceResolveSerializer, responses={200: s.FinanceReconciliationSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Accept an exception with a note (409 when the order is not in an exception queue)."""
-        data = _valid(s.ResolveSerializer, request)
-        rec = services.reconciliation_resolve(reconciliation=self.get_object(), note=data["note"], user=request.user)
-        return Response(s.ReconciliationSerializer(rec).data)
+        rec = self.get_object()
+        data = _valid(s.FinanceResolveSerializer, request)
+        rec = services.reconciliation_resolve(reconciliation=rec, note=data["note"], user=request.user)
+        return Response(s.FinanceReconciliationSerializer(rec).data)
 
 
 class SettlementLineViewSet(TenantReadOnlyModelViewSet):
     """Platform bill lines as booked by finance (one per bill id and shop)."""
 
     model = SettlementLine
-    serializer_class = s.SettlementLineSerializer
+    serializer_class = s.FinanceSettlementLineSerializer
     filterset_fields = ["shop_id", "platform", "kind", "platform_order_id", "platform_bill_id"]
 
 
@@ -179,7 +180,7 @@ class PostingIssueViewSet(TenantReadOnlyModelViewSet):
     """Business events whose posting failed; retry after fixing the cause."""
 
     model = PostingIssue
-    serializer_class = s.PostingIssueSerializer
+    serializer_class = s.FinancePostingIssueSerializer
     filterset_fields = ["source_type"]
 
     def scope_queryset(self, queryset):
@@ -187,12 +188,12 @@ class PostingIssueViewSet(TenantReadOnlyModelViewSet):
             queryset = queryset.filter(resolved_at__isnull=True)
         return queryset
 
-    @extend_schema(request=None, responses={200: s.PostingIssueSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: s.FinancePostingIssueSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         issue = self.get_object()
         services.posting_issue_retry(issue=issue)
-        return Response(s.PostingIssueSerializer(PostingIssue.objects.get(pk=issue.pk)).data)
+        return Response(s.FinancePostingIssueSerializer(PostingIssue.objects.get(pk=issue.pk)).data)
 
 
 @extend_schema(parameters=[OpenApiParameter("date_from", OpenApiTypes.DATE), OpenApiParameter("date_to", OpenApiTypes.DATE),
@@ -202,7 +203,7 @@ class LedgerViewSet(TenantReadOnlyModelViewSet):
     (the same as the finance_ledger_bi database view). Scoped to the caller's tenant."""
 
     model = VoucherLine
-    serializer_class = s.LedgerLineSerializer
+    serializer_class = s.FinanceLedgerLineSerializer
     select_related = ("voucher", "voucher__period", "account")
     ordering = ("id",)
 
