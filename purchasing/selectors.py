@@ -1,1 +1,123 @@
+"""Purchasing reads: list filters, counts for the dashboard, stock on order, timelines."""
 
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from .models import (
+    AWAITING_RECEIPT,
+    OPEN_STATUSES,
+    POLine,
+    POStatus,
+    PurchaseOrder,
+    PurchaseOrderEvent,
+    ReorderSuggestion,
+    SuggestionStatus,
+)
+
+ON_ORDER_STATUSES = OPEN_STATUSES  # drafts count too: a draft from a suggestion must not be suggested again
+
+
+def on_order_by_sku(*, sku_ids=None) -> dict[int, int]:
+    """Units ordered and not yet received per SKU, over open purchase orders (drafts included)."""
+    qs = POLine.objects.filter(purchase_order__status__in=ON_ORDER_STATUSES, quantity__gt=F("received_quantity"))
+    if sku_ids is not None:
+        qs = qs.filter(sku_id__in=list(sku_ids))
+    rows = qs.values("sku_id").annotate(n=Sum(F("quantity") - F("received_quantity")))
+    return {r["sku_id"]: int(r["n"] or 0) for r in rows}
+
+
+def po_filter(queryset, params) -> tuple:
+    """Filter purchase orders by ``status`` (a status, ``open`` or ``awaiting``), ``supplier``,
+    ``warehouse``, ``overdue`` (1), ``q`` (number or supplier); bad values are a ValidationError."""
+    applied = {}
+    errors = {}
+    status = (params.get("status") or "").strip()
+    if status:
+        if status == "open":
+            queryset = queryset.filter(status__in=OPEN_STATUSES)
+        elif status == "awaiting":
+            queryset = queryset.filter(status__in=AWAITING_RECEIPT)
+        elif status in POStatus.values:
+            queryset = queryset.filter(status=status)
+        else:
+            errors["status"] = [_("Unknown status.")]
+        applied["status"] = status
+    for field in ("supplier", "warehouse"):
+        value = (params.get(field) or "").strip()
+        if value:
+            if value.isdigit():
+                queryset = queryset.filter(**{f"{field}_id": int(value)})
+                applied[field] = value
+            else:
+                errors[field] = [_("A whole number (id).")]
+    overdue = (params.get("overdue") or "").strip()
+    if overdue in ("1", "true"):
+        queryset = queryset.filter(status__in=OPEN_STATUSES - {POStatus.DRAFT}, expected_date__lt=timezone.localdate())
+        applied["overdue"] = "1"
+    elif overdue not in ("", "0", "false"):
+        errors["overdue"] = [_("1 or 0.")]
+    for field, lookup in (("expected_from", "expected_date__gte"), ("expected_to", "expected_date__lte")):
+        value = (params.get(field) or "").strip()
+        if value:
+            day = parse_date(value) if len(value) == 10 else None
+            if day is None:
+                errors[field] = [_("A date (YYYY-MM-DD).")]
+            else:
+                queryset = queryset.filter(**{lookup: day})
+                applied[field] = value
+    q = (params.get("q") or "").strip()
+    if q:
+        from django.db.models import Q
+
+        queryset = queryset.filter(Q(number__icontains=q) | Q(supplier__name__icontains=q) | Q(supplier__code__iexact=q))
+        applied["q"] = q
+    if errors:
+        raise ValidationError(errors)
+    return queryset, applied
+
+
+def attention_counts() -> dict[str, int]:
+    today = timezone.localdate()
+    return {
+        "awaiting_receipt": PurchaseOrder.objects.filter(status__in=AWAITING_RECEIPT).count(),
+        "overdue": PurchaseOrder.objects.filter(status__in=OPEN_STATUSES - {POStatus.DRAFT}, expected_date__lt=today).count(),
+        "drafts": PurchaseOrder.objects.filter(status=POStatus.DRAFT).count(),
+        "to_reorder": ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN).count(),
+    }
+
+
+def status_counts() -> dict[str, int]:
+    rows = PurchaseOrder.objects.values("status").annotate(n=Count("id")).order_by()
+    counts = defaultdict(int)
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    return dict(counts)
+
+
+def po_timeline(*, po) -> list[PurchaseOrderEvent]:
+    return list(PurchaseOrderEvent.objects.filter(purchase_order=po).order_by("id"))
+
+
+def open_suggestions(*, supplier_id=None):
+    qs = (ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN)
+          .select_related("sku", "supplier", "supplier_item").order_by("supplier__code", "-urgent", "sku__code"))
+    if supplier_id:
+        qs = qs.filter(supplier_id=supplier_id)
+    return qs
+
+
+def suggestions_by_supplier(*, supplier_id=None) -> list[tuple]:
+    """[(supplier or None, [suggestions], total amount)] — the open suggestions grouped as the
+    purchase orders they would become (no supplier last)."""
+    groups: dict = {}
+    for s in open_suggestions(supplier_id=supplier_id):
+        groups.setdefault(s.supplier_id, (s.supplier, []))[1].append(s)
+    ordered = sorted(groups.values(), key=lambda g: (g[0] is None, g[0].code if g[0] else ""))
+    return [(supplier, rows, sum((r.amount for r in rows), start=rows[0].amount * 0)) for supplier, rows in ordered]

@@ -1,0 +1,238 @@
+"""Operator pages of purchasing: the purchase order list (filters, attention cards), a purchase
+order's detail with its actions, receive form, receipts and timeline, its CSV/XLSX export, and the
+reorder suggestions grouped by supplier with the one-click "create purchase orders"."""
+
+import csv
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from erp.api.exceptions import Conflict
+from erp.views_helpers import tenant_page
+
+from . import selectors, services
+from .models import GoodsReceipt, POLine, POStatus, PurchaseOrder, Supplier
+
+PAGE = 50
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, Conflict):
+        return str(exc.detail)
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
+    return "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+def _filtered(request):
+    try:
+        return selectors.po_filter(PurchaseOrder.objects.all(), request.GET)
+    except ValidationError as exc:
+        for field, problems in exc.message_dict.items():
+            messages.error(request, f"{field}: {'; '.join(problems)}")
+        good = request.GET.copy()
+        for field in exc.message_dict:
+            good.pop(field, None)
+        return selectors.po_filter(PurchaseOrder.objects.all(), good)
+
+
+@tenant_page(app_label="purchasing")
+def po_list(request):
+    qs, applied = _filtered(request)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        qs = qs.filter(pk__lt=int(before))
+    rows = list(qs.select_related("supplier", "warehouse").order_by("-pk")[: PAGE + 1])
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    params = request.GET.copy()
+    params.pop("before", None)
+    next_url = ""
+    if more:
+        nxt = params.copy()
+        nxt["before"] = rows[-1].pk
+        next_url = "?" + nxt.urlencode()
+    counts = selectors.status_counts()
+    context = {
+        "orders": rows, "next_url": next_url, "applied": applied, "params": params,
+        "attention": selectors.attention_counts(),
+        "status_counts": [(value, label, counts.get(value, 0)) for value, label in POStatus.choices],
+        "statuses": POStatus.choices,
+        "suppliers": Supplier.objects.order_by("code").values("id", "code", "name"),
+    }
+    return render(request, "purchasing/po_list.html", context)
+
+
+def _po_or_404(pk) -> PurchaseOrder:
+    po = PurchaseOrder.objects.select_related("supplier", "warehouse").filter(pk=pk).first()
+    if po is None:
+        raise Http404
+    return po
+
+
+@tenant_page(app_label="purchasing")
+def po_detail(request, pk):
+    po = _po_or_404(pk)
+    actions = services.allowed_actions(po)
+    context = {
+        "po": po, "lines": list(POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk")),
+        "events": selectors.po_timeline(po=po),
+        "receipts": GoodsReceipt.objects.filter(purchase_order=po).prefetch_related("lines__sku").order_by("-pk"),
+        "actions": [a for a in actions if a in ("approve", "send", "cancel", "close")],
+        "can_receive": "receive" in actions,
+        "can_return": "return" in actions,
+        "receipt_reference": f"{po.number}-{timezone.now():%Y%m%d%H%M%S}",
+    }
+    return render(request, "purchasing/po_detail.html", context)
+
+
+@tenant_page(app_label="purchasing", write=True)
+@require_POST
+def po_action(request, pk):
+    po = _po_or_404(pk)
+    action = request.POST.get("action", "")
+    why = request.POST.get("why", "")
+    funcs = {
+        "approve": lambda: services.po_approve(po_id=po.pk, actor=request.user, why=why),
+        "send": lambda: services.po_send(po_id=po.pk, actor=request.user, why=why),
+        "cancel": lambda: services.po_cancel(po_id=po.pk, actor=request.user, why=why),
+        "close": lambda: services.po_close(po_id=po.pk, actor=request.user, why=why),
+    }
+    if action not in funcs:
+        messages.error(request, _("Unknown action."))
+    else:
+        try:
+            funcs[action]()
+            messages.success(request, _("Done: %(action)s.") % {"action": services.ACTION_LABELS.get(action, action)})
+        except (Conflict, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+    return redirect("purchasing:detail", pk=po.pk)
+
+
+def _posted_lines(request, po) -> list[dict]:
+    lines = []
+    for line_id in POLine.objects.filter(purchase_order=po).values_list("pk", flat=True):
+        raw = (request.POST.get(f"qty_{line_id}") or "").strip()
+        if raw:
+            lines.append({"line": line_id, "quantity": int(raw) if raw.isdigit() else raw})
+    return lines
+
+
+@tenant_page(app_label="purchasing", write=True)
+@require_POST
+def po_receive(request, pk):
+    po = _po_or_404(pk)
+    kind = request.POST.get("kind", "receive")
+    try:
+        lines = _posted_lines(request, po)
+        if kind == "return":
+            receipt = services.po_return(po_id=po.pk, reference=request.POST.get("reference", ""), lines=lines,
+                                         why=request.POST.get("why", ""), actor=request.user,
+                                         defective=request.POST.get("defective") == "1")
+        else:
+            receipt = services.po_receive(po_id=po.pk, reference=request.POST.get("reference", ""), lines=lines,
+                                          note=request.POST.get("note", ""), actor=request.user)
+        if getattr(receipt, "replayed", False):
+            messages.warning(request, _("Reference already recorded as %(no)s: nothing was done again.")
+                             % {"no": receipt.number})
+        else:
+            messages.success(request, _("Recorded %(no)s: %(n)s units.") % {"no": receipt.number, "n": receipt.total_quantity})
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("purchasing:detail", pk=po.pk)
+
+
+def _naive(value):
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).replace(tzinfo=None)
+    return value
+
+
+@tenant_page(app_label="purchasing")
+def po_export(request, pk):
+    """One purchase order as CSV (UTF-8 with BOM, opens in Excel) or XLSX: header, then its lines."""
+    po = _po_or_404(pk)
+    lines = POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk")
+    header_rows = [
+        [_("Purchase order"), po.number], [_("Supplier"), f"{po.supplier.code} {po.supplier.name}"],
+        [_("Warehouse"), f"{po.warehouse.code} {po.warehouse.name}"], [_("Status"), po.get_status_display()],
+        [_("Expected date"), po.expected_date or ""], [_("Currency"), po.currency],
+        [_("Total"), po.total_amount], [],
+    ]
+    columns = [_("SKU"), _("Name"), _("Supplier's code"), _("Quantity"), _("Unit price"), _("Amount"), _("Received"),
+               _("Returned")]
+    body = [[ln.sku.code, ln.sku.name, ln.supplier_sku_code, ln.quantity, ln.unit_price, ln.amount,
+             ln.received_quantity, ln.returned_quantity] for ln in lines]
+    name = f"{po.number}"
+    if request.GET.get("format") == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(po.number[:31])
+        for row in [*header_rows, columns, *body]:
+            ws.append([_naive(v) for v in row])
+        response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+        wb.save(response)
+        return response
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    for row in [*header_rows, columns, *body]:
+        writer.writerow(["" if v is None else v for v in row])
+    return response
+
+
+@tenant_page(app_label="purchasing")
+def suggestions(request):
+    supplier = request.GET.get("supplier", "")
+    groups = selectors.suggestions_by_supplier(supplier_id=int(supplier) if supplier.isdigit() else None)
+    from inventory.selectors import warehouses_for_allocation
+
+    context = {
+        "groups": groups, "supplier": supplier,
+        "suppliers": Supplier.objects.filter(is_active=True).order_by("code").values("id", "code", "name"),
+        "warehouses": warehouses_for_allocation(),
+        "settings": services.purchasing_settings(),
+        "computed_at": max((r.computed_at for _s, rows, _t in groups for r in rows), default=None),
+    }
+    return render(request, "purchasing/suggestions.html", context)
+
+
+@tenant_page(app_label="purchasing", write=True)
+@require_POST
+def suggestions_action(request):
+    action = request.POST.get("action", "")
+    if action == "recompute":
+        made = services.suggestions_recompute()
+        messages.success(request, _("%(n)s SKUs to reorder.") % {"n": len(made)})
+        return redirect("purchasing:suggestions")
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    quantities = {}
+    for i in ids:
+        raw = (request.POST.get(f"qty_{i}") or "").strip()
+        if raw.isdigit() and int(raw) > 0:
+            quantities[i] = int(raw)
+    warehouse = request.POST.get("warehouse", "")
+    try:
+        from inventory.selectors import warehouses_for_allocation
+
+        chosen = next((w for w in warehouses_for_allocation() if str(w.pk) == warehouse), None)
+        pos = services.suggestions_create_pos(suggestion_ids=ids, actor=request.user, warehouse=chosen,
+                                              quantities=quantities)
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("purchasing:suggestions")
+    messages.success(request, _("Created %(n)s draft purchase orders: %(numbers)s.")
+                     % {"n": len(pos), "numbers": ", ".join(po.number for po in pos)})
+    if len(pos) == 1:
+        return redirect("purchasing:detail", pk=pos[0].pk)
+    return redirect(reverse("purchasing:list") + "?status=draft")
