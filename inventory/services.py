@@ -1221,3 +1221,35 @@ def stock_verify(*, repair: bool = False) -> list[Drift]:
                     _("Warehouse %(w)s SKU %(s)s: the ledger itself breaks a rule (%(want)s); fix the documents.")
                     % {"w": key[0], "s": key[1], "want": want})
     return drifts
+
+
+# --- costs ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def sku_cost_update_on_receipt(*, sku: SKU, quantity: int, unit_cost) -> SKU:
+    """Moving weighted average cost after a purchase receipt (called by purchasing, in the receipt's
+    transaction, right after stock_receive put the ``quantity`` units in): the units already on hand
+    in every warehouse keep their old cost, the received ones cost ``unit_cost``.
+    new = (old cost × (on hand − quantity) + unit_cost × quantity) / on hand, rounded to the cent."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from django.db.models import Sum
+
+    from erp.money import CENT, to_money
+
+    quantity = _quantity(quantity)
+    try:
+        unit_cost = to_money(unit_cost)
+    except (TypeError, ValueError):
+        raise ValidationError({"unit_cost": [_("Not a valid amount.")]}) from None
+    if unit_cost < 0:
+        raise ValidationError({"unit_cost": [_("Must not be negative.")]})
+    sku = _stock_sku(_own(SKU, sku, "sku"))
+    sku = SKU.objects.select_for_update().get(pk=sku.pk)
+    on_hand = StockLevel.objects.filter(sku_id=sku.pk).aggregate(n=Sum("on_hand"))["n"] or 0
+    before = max(on_hand - quantity, 0)
+    total = before + quantity
+    cost = (Decimal(sku.unit_cost or 0) * before + unit_cost * quantity) / total
+    sku.unit_cost = cost.quantize(CENT, rounding=ROUND_HALF_UP)
+    sku.save(update_fields=["unit_cost", "updated_at"])
+    return sku
