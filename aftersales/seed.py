@@ -48,9 +48,14 @@ def seed_demo(*, tenant) -> str:
         return "settings; demo tickets come once the demo has shipped orders (run seed_demo again)"
     made = []
     first = orders[0]
-    ln = first.lines[0]
+    second = orders[1] if len(orders) > 1 else first
+    # rejected first: it holds no goods, so the open return below may take the same line
+    rejected = services.ticket_create(order_id=second.id, kind=TicketKind.RETURN_REFUND, reason="不想要了 / changed mind",
+                                      lines=[{"order_line_id": second.lines[0].id, "quantity": 1}])
+    services.ticket_reject(ticket_id=rejected.pk, why="demo: past the return window")
+    made.append(rejected)
     made.append(services.ticket_create(order_id=first.id, kind=TicketKind.RETURN_REFUND, reason="尺码不合适 / wrong size",
-                                       lines=[{"order_line_id": ln.id, "quantity": 1}]))
+                                       lines=[{"order_line_id": first.lines[0].id, "quantity": 1}]))
     refund_only = services.ticket_create(order_id=first.id, kind=TicketKind.REFUND_ONLY, reason="包装破损 / damaged box",
                                          requested_amount=min(Decimal("8.00"), Decimal(first.paid_amount or 8)))
     made.append(refund_only)
@@ -58,13 +63,8 @@ def seed_demo(*, tenant) -> str:
         services.ticket_approve(ticket_id=refund_only.pk, why="demo")
     services.ticket_refund(ticket_id=refund_only.pk, why="demo")
     services.ticket_complete(ticket_id=refund_only.pk, why="demo: refunded on the platform")
-    second = orders[1] if len(orders) > 1 else first
     reship = services.ticket_create(order_id=second.id, kind=TicketKind.RESHIP, reason="少发一件 / item missing",
                                     lines=[{"order_line_id": second.lines[0].id, "quantity": 1}])
     services.ticket_approve(ticket_id=reship.pk, why="demo")
     made.append(reship)
-    rejected = services.ticket_create(order_id=second.id, kind=TicketKind.RETURN_REFUND, reason="不想要了 / changed mind",
-                                      lines=[{"order_line_id": second.lines[0].id, "quantity": 1}])
-    services.ticket_reject(ticket_id=rejected.pk, why="demo: past the return window")
-    made.append(rejected)
     return f"{len(made)} demo after-sales tickets"

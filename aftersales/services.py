@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -216,6 +217,17 @@ def _line_share(line, quantity: int) -> Decimal:
     return (paid * quantity / line.quantity).quantize(Decimal("0.01"))
 
 
+def _quantities_in_tickets(order_line_ids: list[int]) -> dict[int, int]:
+    """Units of each order line already in a live or completed ticket (reships aside): the same
+    goods cannot be returned or refunded twice."""
+    if not order_line_ids:
+        return {}
+    rows = (TicketLine.objects.filter(order_line_id__in=order_line_ids)
+            .exclude(ticket__status__in=[S.REJECTED, S.CANCELLED]).exclude(ticket__kind=TicketKind.RESHIP)
+            .values("order_line_id").annotate(n=Sum("quantity")).order_by())
+    return {r["order_line_id"]: r["n"] or 0 for r in rows}
+
+
 @transaction.atomic
 def ticket_create(*, order_id: int, kind: str, reason: str, lines: list[dict] | None = None,
                   requested_amount=None, note: str = "", warehouse_id: int | None = None, actor=None) -> Ticket:
@@ -238,6 +250,7 @@ def ticket_create(*, order_id: int, kind: str, reason: str, lines: list[dict] | 
         raise ValidationError({"order_id": [_("Order %(no)s has not shipped: change or cancel the order instead.")
                                             % {"no": snapshot.platform_order_id or snapshot.id}]})
     by_id = {ln.id: ln for ln in snapshot.lines}
+    taken = _quantities_in_tickets(list(by_id)) if kind != TicketKind.RESHIP else {}
     built: list[TicketLine] = []
     errors: list[str] = []
     for i, item in enumerate(lines or []):
@@ -258,9 +271,17 @@ def ticket_create(*, order_id: int, kind: str, reason: str, lines: list[dict] | 
         if qty < 1 or qty > src.quantity:
             errors.append(_("Line %(n)d: quantity must be 1 to %(max)d.") % {"n": i + 1, "max": src.quantity})
             continue
+        if taken.get(src.id, 0) + qty > src.quantity:
+            errors.append(_("Line %(n)d: %(taken)d of %(max)d already in other tickets.")
+                          % {"n": i + 1, "taken": taken.get(src.id, 0), "max": src.quantity})
+            continue
+        taken[src.id] = taken.get(src.id, 0) + qty if kind != TicketKind.RESHIP else 0
         amount = item.get("amount")
         amount = _line_share(src, qty) if amount in (None, "") else _amount(amount, field="lines")
         exchange = item.get("exchange_sku_id") or None
+        if exchange is not None and not str(exchange).isdigit():
+            errors.append(_("Line %(n)d: exchange_sku_id is a SKU id.") % {"n": i + 1})
+            continue
         built.append(TicketLine(order_line_id=src.id, sku_id=src.sku_id, sku_code=src.sku_code or "", title=src.title or "",
                                 quantity=qty, amount=amount, warehouse_id=src.warehouse_id or snapshot.warehouse_id,
                                 exchange_sku_id=int(exchange) if exchange else None))

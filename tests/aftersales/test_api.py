@@ -22,7 +22,7 @@ def api(in_tenant_a):
 
 
 def make(order, kind=TicketKind.RETURN_REFUND, reason="尺码不合适"):
-    lines = [{"order_line_id": ln.id} for ln in ports.order_snapshot(order.pk).lines]
+    lines = [{"order_line_id": ln.id, "quantity": 1} for ln in ports.order_snapshot(order.pk).lines]
     return services.ticket_create(order_id=order.pk, kind=kind, reason=reason, lines=lines)
 
 
@@ -88,7 +88,7 @@ def test_reject_needs_why(api, ship_order):
 
 
 def test_list_filters(api, ship_order, real):
-    order = ship_order(lines=[line("A", 1)], buyer="alice")
+    order = ship_order(lines=[line("A", 2)], buyer="alice")
     a = make(order)
     b = make(order, kind=TicketKind.REFUND_ONLY, reason="不想要了")
     services.ticket_cancel(ticket_id=b.pk)
@@ -110,7 +110,7 @@ def test_list_filters(api, ship_order, real):
 
 
 def test_bulk_approve_queues_and_report(api, ship_order, real):
-    order = ship_order(lines=[line("A", 1)])
+    order = ship_order(lines=[line("A", 2)])
     a, b = make(order), make(order)
     services.ticket_cancel(ticket_id=b.pk)  # cancelled tickets stay out of the report
     response = api.post(BASE + "bulk-approve/", {"ticket_ids": [a.pk, b.pk]}, format="json")
@@ -122,8 +122,8 @@ def test_bulk_approve_queues_and_report(api, ship_order, real):
     assert queues["status"]["approved"] == 1 and queues["status"]["cancelled"] == 1
     report = api.get(BASE + "report/").json()
     assert report["by_sku"][0]["sku_id"] == real["A"].pk and report["by_sku"][0]["tickets"] == 1
-    assert report["by_sku"][0]["units"] == 1 and report["by_sku"][0]["sold_units"] == 1  # orders.selectors.daily_sales
-    assert report["by_sku"][0]["refund_rate"] == "1.0000"
+    assert report["by_sku"][0]["units"] == 1 and report["by_sku"][0]["sold_units"] == 2  # orders.selectors.daily_sales
+    assert report["by_sku"][0]["refund_rate"] == "0.5000"
     assert report["by_shop"][0]["shop_name"] == "TB shop" and report["reasons"][0]["reason"] == "尺码不合适"
     assert api.get(BASE + "report/", {"since": "2026-02-30"}).status_code == 400
     assert api.get(BASE + "report/", {"shop": "x"}).status_code == 400
@@ -167,3 +167,16 @@ def test_settings_current(in_tenant_a):
     assert response.status_code == 200 and response.json()["auto_approve_refund_below"] == "30.00"
     assert owner.patch(url, {"sla_hours_refund_only": -1}, format="json").status_code == 400
     assert services.aftersales_settings().sla_hours_refund_only == 12
+
+
+def test_the_same_goods_cannot_be_in_two_tickets(api, ship_order):
+    order = ship_order(lines=[line("A", 2)])
+    snap_line = ports.order_snapshot(order.pk).lines[0]
+    body = {"order_id": order.pk, "kind": "return_refund", "reason": "x", "lines": [{"order_line_id": snap_line.id}]}
+    assert api.post(BASE, body, format="json").status_code == 201
+    response = api.post(BASE, body, format="json")
+    assert response.status_code == 400 and "already in other tickets" in response.json()["errors"]["lines"][0]
+    reship = api.post(BASE, {**body, "kind": "reship"}, format="json")  # a reship sends goods again: allowed
+    assert reship.status_code == 201
+    bad = {**body, "lines": [{"order_line_id": snap_line.id, "exchange_sku_id": "x"}]}
+    assert api.post(BASE, bad, format="json").status_code == 400

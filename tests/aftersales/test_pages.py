@@ -24,12 +24,12 @@ def client_a(tenant_a):
 
 
 def make(order, kind=TicketKind.RETURN_REFUND, reason="尺码不合适"):
-    lines = [{"order_line_id": ln.id} for ln in ports.order_snapshot(order.pk).lines]
+    lines = [{"order_line_id": ln.id, "quantity": 1} for ln in ports.order_snapshot(order.pk).lines]
     return services.ticket_create(order_id=order.pk, kind=kind, reason=reason, lines=lines)
 
 
 def test_queue_filters_and_bulk_approve(client_a, ship_order):
-    order = ship_order(lines=[line("A", 1)])
+    order = ship_order(lines=[line("A", 2)])
     a, b = make(order), make(order, kind=TicketKind.REFUND_ONLY, reason="不想要了")
     Ticket.objects.filter(pk=a.pk).update(sla_due_at=timezone.now() - timedelta(hours=1))
     body = client_a.get("/aftersales/").content.decode()
@@ -44,23 +44,23 @@ def test_queue_filters_and_bulk_approve(client_a, ship_order):
 
 
 def test_detail_and_actions(client_a, ship_order, real):
-    ticket = make(ship_order(lines=[line("A", 2)]))
+    ticket = make(ship_order(lines=[line("A", 1)]))
     body = client_a.get(f"/aftersales/{ticket.pk}/").content.decode()
     assert 'id="as-timeline"' in body and 'value="approve"' in body and ticket.number in body
     url = f"/aftersales/{ticket.pk}/action/"
     assert client_a.post(url, {"action": "complete"}).status_code == 302  # refused: a message, nothing changes
     assert Ticket.objects.get().status == TicketStatus.OPEN
-    client_a.post(url, {"action": "approve", "amount": "40.00"})
+    client_a.post(url, {"action": "approve", "amount": "25.00"})
     body = client_a.get(f"/aftersales/{ticket.pk}/").content.decode()
     assert 'id="as-receive"' in body
     (tl,) = ticket.lines.all()
     before = level(real["A"], real["wh"])
-    client_a.post(url, {"action": "receive_goods", f"quantity_{tl.pk}": "2", f"condition_{tl.pk}": "defective"})
-    assert level(real["A"], real["wh"]) == (before[0], before[1] + 2)
+    client_a.post(url, {"action": "receive_goods", f"quantity_{tl.pk}": "1", f"condition_{tl.pk}": "defective"})
+    assert level(real["A"], real["wh"]) == (before[0], before[1] + 1)
     client_a.post(url, {"action": "refund"})
     client_a.post(url, {"action": "complete"})
     ticket.refresh_from_db()
-    assert ticket.status == TicketStatus.COMPLETED and str(ticket.approved_amount) == "40.00"
+    assert ticket.status == TicketStatus.COMPLETED and str(ticket.approved_amount) == "25.00"
     response = client_a.get(f"/aftersales/{ticket.pk}/")
     assert "completed" in response.content.decode()
     assert client_a.get("/aftersales/999999/").status_code == 404

@@ -250,10 +250,10 @@ def test_auto_approve_refund_only_below_limit(ship_order):
     services.ticket_reject(ticket_id=first.pk, why="fake")
     again = manual(o2, kind=TicketKind.REFUND_ONLY)
     assert again.status == S.OPEN and TicketEvent.objects.filter(ticket=again, code="auto_approve.skipped").exists()
-    o3 = ship_order(lines=[line("A", 1, price="5.00")], buyer="serial")
-    manual(o3, kind=TicketKind.RETURN_REFUND)
-    manual(o3, kind=TicketKind.RETURN_REFUND)
-    assert manual(o3, kind=TicketKind.REFUND_ONLY).status == S.OPEN
+    o3 = ship_order(lines=[line("A", 3, price="5.00")], buyer="serial")
+    manual(o3, kind=TicketKind.RETURN_REFUND, qty=1)
+    manual(o3, kind=TicketKind.RETURN_REFUND, qty=1)
+    assert manual(o3, kind=TicketKind.REFUND_ONLY, qty=1).status == S.OPEN
 
 
 def test_sla_due_per_kind_and_overdue_flagged_once(ship_order):
@@ -287,8 +287,8 @@ def test_overdue_beat_tick_fans_out_per_tenant(ship_order, tenant_b):
 
 
 def test_bulk_approve_reports_each(ship_order):
-    order = ship_order(lines=[line("A", 1)])
-    a, b = manual(order), manual(order)
+    order = ship_order(lines=[line("A", 2)])
+    a, b = manual(order, qty=1), manual(order, qty=1)
     services.ticket_cancel(ticket_id=b.pk)
     results = services.tickets_bulk_approve(ticket_ids=[a.pk, b.pk, 999999])
     assert results[a.pk] == "ok" and "Cancelled" in results[b.pk] and results[999999]
