@@ -569,13 +569,17 @@ SEGMENTS = {
 
 
 def _quintile_scores(values: list, *, lower_is_better: bool = False) -> list[int]:
-    """1..5 by rank among the values (ties share a score)."""
-    n = len(values)
-    ordered = sorted(values, reverse=lower_is_better)
-    first_at = {}
-    for i, v in enumerate(ordered):
-        first_at.setdefault(v, i)
-    return [min(5, 1 + (5 * first_at[v]) // n) for v in values]
+    """1..5 by the value's mid-rank percentile among the values (ties share a score)."""
+    import bisect
+
+    keyed = [-v if lower_is_better else v for v in values]
+    ordered = sorted(keyed)
+    n = len(ordered)
+    scores = []
+    for v in keyed:
+        below, upto = bisect.bisect_left(ordered, v), bisect.bisect_right(ordered, v)
+        scores.append(1 + min(4, int(5 * (below + upto) / 2 / n)))
+    return scores
 
 
 def rfm_segment(*, recency_days: float, orders: int, paid: Decimal, mean_days: float, mean_orders: float,

@@ -2,6 +2,7 @@
 orders contract, docs/INTERFACES.md), and helpers to ship orders and make levels."""
 
 import itertools
+import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,9 +23,11 @@ class FakeOrders:
     def __call__(self, *, order_ids):
         return [self.snaps[i] for i in sorted(set(order_ids)) if i in self.snaps]
 
-    def add(self, *, buyer="b1", platform="taobao", phone="13800000001", paid="100.00", name="张三", kind="platform",
+    def add(self, *, buyer="b1", platform="taobao", phone=None, paid="100.00", name="张三", kind="platform",
             poid=None, shop_id=1, paid_at=None, lines=None, order_id=None) -> OrderSnapshot:
         oid = order_id or next(_ids)
+        if phone is None:  # each buyer a phone of its own
+            phone = f"13{zlib.crc32(f'{platform}:{buyer}'.encode()) % 10**9:09d}"
         poid = poid or f"P{oid}"
         paid = Decimal(paid)
         if lines is None:
