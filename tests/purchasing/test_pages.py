@@ -1,0 +1,151 @@
+"""Operator pages: list with cards and filters, detail with actions and receive form, export,
+suggestions with create-POs; dashboard cards and nav; the seed; the nightly task."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from erp.tenancy.roles import Role
+from inventory.models import StockLevel
+from purchasing.models import POStatus, PurchaseOrder, ReorderSuggestion, Supplier, SupplierItem
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, pw, role=Role.OPERATOR):
+    client.force_login(pw.world.members[role].user)
+    return client
+
+
+def text(response):
+    return response.content.decode()
+
+
+def test_list_and_detail_render(client, pw):
+    draft = pw.po()
+    sent = pw.sent_po([{"sku": pw.sku, "quantity": 10}])
+    login(client, pw)
+    body = text(client.get(reverse("purchasing:list")))
+    assert draft.number in body and sent.number in body and "Awaiting receipt" in body
+    body = text(client.get(reverse("purchasing:list"), {"status": "awaiting"}))
+    assert sent.number in body and draft.number not in body
+    response = client.get(reverse("purchasing:list"), {"status": "bogus", "supplier": "x"})
+    assert response.status_code == 200
+    body = text(client.get(reverse("purchasing:detail", args=[draft.pk])))
+    assert 'value="approve"' in body and pw.sku.code in body and "po-timeline" in body
+    body = text(client.get(reverse("purchasing:detail", args=[sent.pk])))
+    assert 'id="po-receive"' in body
+    assert client.get(reverse("purchasing:detail", args=[10**9])).status_code == 404
+
+
+def test_actions_and_receive_from_the_page(client, pw):
+    po = pw.po([{"sku": pw.sku, "quantity": 10}])
+    login(client, pw)
+    client.post(reverse("purchasing:action", args=[po.pk]), {"action": "approve", "why": "ok"})
+    client.post(reverse("purchasing:action", args=[po.pk]), {"action": "send"})
+    po.refresh_from_db()
+    assert po.status == POStatus.SENT
+    response = client.post(reverse("purchasing:action", args=[po.pk]), {"action": "approve"}, follow=True)
+    assert "cannot approve" in text(response)
+    line = po.lines.get()
+    url = reverse("purchasing:receive", args=[po.pk])
+    response = client.post(url, {"reference": "P1", f"qty_{line.pk}": "4", "kind": "receive"}, follow=True)
+    assert "Recorded" in text(response)
+    response = client.post(url, {"reference": "P1", f"qty_{line.pk}": "4", "kind": "receive"}, follow=True)
+    assert "nothing was done again" in text(response)
+    response = client.post(url, {"reference": "P2", f"qty_{line.pk}": "99", "kind": "receive"}, follow=True)
+    assert "at most 10" in text(response)
+    assert StockLevel.objects.get(warehouse=pw.wh, sku=pw.sku).on_hand == 4
+    po.refresh_from_db()
+    assert po.status == POStatus.PARTIALLY_RECEIVED
+
+
+def test_finance_may_read_but_not_act(client, pw):
+    po = pw.po()
+    login(client, pw, Role.FINANCE)
+    assert client.get(reverse("purchasing:detail", args=[po.pk])).status_code == 200
+    assert client.post(reverse("purchasing:action", args=[po.pk]), {"action": "approve"}).status_code == 403
+    login(client, pw, Role.SERVICE)
+    assert client.get(reverse("purchasing:list")).status_code == 403
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_of_a_purchase_order(client, pw, fmt):
+    po = pw.po([{"sku": pw.sku, "quantity": 100}])
+    login(client, pw)
+    response = client.get(reverse("purchasing:export", args=[po.pk]), {"format": fmt})
+    assert response.status_code == 200 and po.number in response["Content-Disposition"]
+    if fmt == "csv":
+        body = response.content.decode("utf-8-sig")
+        assert po.number in body and pw.sku.code in body and "1200.00" in body
+    else:
+        from io import BytesIO
+
+        from openpyxl import load_workbook
+
+        ws = load_workbook(BytesIO(response.content)).active
+        values = [cell for row in ws.iter_rows(values_only=True) for cell in row]
+        assert po.number in values and pw.sku.code in values
+
+
+def test_suggestions_page_and_one_click_purchase_orders(client, pw, monkeypatch):
+    from orders.selectors import DailySales
+
+    today = date.today()
+    rows = [DailySales(day=today - timedelta(days=n), sku_id=s.pk, quantity=q, amount=Decimal("0"))
+            for n in range(1, 57) for s, q in ((pw.sku, 10), (pw.sku2, 2), (pw.sku3, 1))]
+    monkeypatch.setattr("orders.selectors.daily_sales", lambda **kw: rows)
+    login(client, pw)
+    client.post(reverse("purchasing:suggestions-action"), {"action": "recompute"})
+    body = text(client.get(reverse("purchasing:suggestions")))
+    assert pw.sku.code in body and pw.supplier.name in body and "No supplier item" in body
+    assert "Daily demand" in body and "Days of cover" in body and "Safety stock" in body
+    s1 = ReorderSuggestion.objects.get(sku=pw.sku)
+    s2 = ReorderSuggestion.objects.get(sku=pw.sku2)
+    response = client.post(reverse("purchasing:suggestions-action"),
+                           {"action": "create", "ids": [s1.pk, s2.pk], f"qty_{s1.pk}": "500", "warehouse": pw.wh2.pk})
+    assert response.status_code == 302
+    pos = list(PurchaseOrder.objects.order_by("pk"))
+    assert len(pos) == 2 and {po.warehouse_id for po in pos} == {pw.wh2.pk}
+    assert pos[0].lines.get().quantity == 500
+    response = client.post(reverse("purchasing:suggestions-action"), {"action": "create", "ids": [s1.pk]}, follow=True)
+    assert "already ordered" in text(response)
+    body = text(client.get(reverse("dashboard")))
+    assert "SKUs to reorder" in body and "POs awaiting receipt" in body and reverse("purchasing:suggestions") in body
+
+
+def test_seed_is_idempotent(pw):
+    from inventory.seed import seed_demo as inventory_seed
+    from purchasing.seed import seed_demo
+
+    inventory_seed(tenant=pw.tenant)
+    first = seed_demo(tenant=pw.tenant)
+    counts = (Supplier.objects.count(), SupplierItem.objects.count(), PurchaseOrder.objects.count())
+    assert counts[0] >= 3 and counts[1] > 10 and counts[2] == 2, first
+    seed_demo(tenant=pw.tenant)
+    assert (Supplier.objects.count(), SupplierItem.objects.count(), PurchaseOrder.objects.count()) == counts
+    assert PurchaseOrder.objects.filter(status=POStatus.PARTIALLY_RECEIVED).count() == 1
+
+
+def test_nightly_task_recomputes_per_tenant(pw, tenant_b, monkeypatch):
+    from erp.tenancy.context import tenant_context
+    from orders.selectors import DailySales
+    from purchasing.tasks import recompute_suggestions_tick
+
+    today = date.today()
+    rows = [DailySales(day=today - timedelta(days=n), sku_id=pw.sku.pk, quantity=10, amount=Decimal("0"))
+            for n in range(1, 57)]
+    monkeypatch.setattr("orders.selectors.daily_sales",
+                        lambda **kw: rows if kw.get("sku_ids") is None and _tenant_is(pw.tenant) else [])
+    with tenant_context(None):
+        assert recompute_suggestions_tick.delay().get() >= 2
+    assert ReorderSuggestion.objects.filter(sku=pw.sku).count() == 1
+
+
+def _tenant_is(tenant):
+    from erp.tenancy.context import get_current_tenant
+
+    current = get_current_tenant()
+    return current is not None and current.pk == tenant.pk
