@@ -17,9 +17,7 @@ class FinanceConfig(AppConfig):
         events.subscribe("aftersales.refunded", services.on_aftersales_refunded)
         events.subscribe("aftersales.goods_returned", services.on_goods_returned)
         events.subscribe("platform_bills.changed", services.on_platform_bills_changed)
-        dashboard.register_nav(dashboard.NavLink(_("Vouchers"), "finance:vouchers", "finance"))
-        dashboard.register_nav(dashboard.NavLink(_("Trial balance"), "finance:trial-balance", "finance"))
-        dashboard.register_nav(dashboard.NavLink(_("Profit"), "finance:profit", "finance"))
+        dashboard.register_nav(dashboard.NavLink(_("Finance"), "finance:vouchers", "finance"))
         dashboard.register_nav(dashboard.NavLink(_("Reconciliation"), "finance:reconciliation", "finance"))
         dashboard.register(finance_cards)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from . import chart, services
-from .models import SourceType, Voucher
+from .models import Account, SourceType, Voucher
 
 
 def seed_demo(*, tenant) -> str:
@@ -22,4 +22,5 @@ def seed_demo(*, tenant) -> str:
             lines=[services.LineSpec(account=chart.BANK, debit=Decimal("200000.00"), memo="实收资本入账"),
                    services.LineSpec(account="3001", credit=Decimal("200000.00"), memo="实收资本")])
         opening = 1
-    return f"{made} accounts, period {period.key} ({period.status}), {opening} opening voucher"
+    total = Account.objects.count()
+    return f"chart of {total} accounts ({made} new), period {period.key} ({period.status}), {opening} opening voucher"

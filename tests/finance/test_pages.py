@@ -81,3 +81,21 @@ def test_pages_in_chinese(fin):
     body = fin.get(reverse("finance:reconciliation")).content.decode()
     assert "对账" in body
     assert "凭证" in fin.get(reverse("finance:vouchers")).content.decode()
+
+
+def test_admin_pages_render(fin, client, tenant_a):
+    from finance.models import Account, Period, PostingIssue, SettlementLine
+
+    client.force_login(tenant_a.owner.user)
+    voucher = Voucher.objects.filter(source_type="order.shipped").get()
+    for model, obj in [(Voucher, voucher), (Account, Account.objects.get(code=chart.BANK)),
+                       (Period, Period.objects.first()), (Reconciliation, Reconciliation.objects.first()),
+                       (SettlementLine, SettlementLine.objects.first()), (PostingIssue, None)]:
+        info = (model._meta.app_label, model._meta.model_name)
+        assert client.get(reverse("admin:{}_{}_changelist".format(*info))).status_code == 200, model
+        if obj is not None:
+            assert client.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200, model
+    period = Period.objects.first()
+    client.post(reverse("admin:finance_period_changelist"), {"action": "close_periods", "_selected_action": [period.pk]})
+    period.refresh_from_db()
+    assert period.status == "closed"
