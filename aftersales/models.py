@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from erp.money import CurrencyField, MoneyField
 from erp.tenancy.models import TenantScopedModel, TimeStampedModel
@@ -17,7 +18,7 @@ from erp.tenancy.models import TenantScopedModel, TimeStampedModel
 class TicketKind(models.TextChoices):
     REFUND_ONLY = "refund_only", _("Refund only")
     RETURN_REFUND = "return_refund", _("Return and refund")
-    EXCHANGE = "exchange", _("Exchange")
+    EXCHANGE = "exchange", pgettext_lazy("aftersales", "Exchange")
     RESHIP = "reship", _("Reship")
 
 
@@ -28,14 +29,14 @@ OUTGOING_KINDS = frozenset({TicketKind.EXCHANGE, TicketKind.RESHIP})  # goods go
 
 class TicketSource(models.TextChoices):
     PLATFORM = "platform", _("Platform refund")
-    MANUAL = "manual", _("Manual")
+    MANUAL = "manual", pgettext_lazy("aftersales", "Manual")
 
 
 class TicketStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    APPROVED = "approved", _("Approved")
+    OPEN = "open", pgettext_lazy("aftersales status", "Open")
+    APPROVED = "approved", pgettext_lazy("aftersales status", "Approved")
     AWAITING_RETURN = "awaiting_return", _("Awaiting return")
-    GOODS_RECEIVED = "goods_received", _("Goods received")
+    GOODS_RECEIVED = "goods_received", pgettext_lazy("aftersales status", "Goods received")
     REFUNDING = "refunding", _("Refunding")
     COMPLETED = "completed", _("Completed")
     REJECTED = "rejected", _("Rejected")
@@ -135,7 +136,7 @@ class TicketLine(TenantScopedModel):
     warehouse_id = models.BigIntegerField(_("warehouse"), null=True, blank=True)
     exchange_sku_id = models.BigIntegerField(_("exchange to SKU"), null=True, blank=True,
                                              help_text=_("Exchange: the SKU sent instead (empty: the same SKU)."))
-    received_quantity = models.PositiveIntegerField(_("received"), default=0)
+    received_quantity = models.PositiveIntegerField(pgettext_lazy("aftersales", "received"), default=0)
     condition = models.CharField(_("condition"), max_length=12, choices=LineCondition.choices, blank=True, default="")
     stock_returned_at = models.DateTimeField(_("stock returned at"), null=True, blank=True)
 
@@ -161,7 +162,7 @@ class EventKind(models.TextChoices):
     ACTION = "action", _("Operator action")
     PLATFORM = "platform", _("Platform update")
     RULE = "rule", _("Automatic rule")
-    SYSTEM = "system", _("System")
+    SYSTEM = "system", pgettext_lazy("aftersales", "System")
 
 
 class TicketEvent(TenantScopedModel):
@@ -171,8 +172,8 @@ class TicketEvent(TenantScopedModel):
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=EventKind.choices)
     code = models.CharField(_("code"), max_length=40, blank=True)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    from_status = models.CharField(pgettext_lazy("aftersales", "from"), max_length=20, blank=True)
+    to_status = models.CharField(pgettext_lazy("aftersales", "to"), max_length=20, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", verbose_name=_("by"))
     actor_label = models.CharField(_("by"), max_length=150, blank=True, default="system")

@@ -79,8 +79,12 @@ def detail(request, pk):
     ticket = Ticket.objects.select_related("shop").filter(pk=pk).first()
     if ticket is None:
         raise Http404
+    labels = dict(TicketStatus.choices)
+    events = list(selectors.ticket_timeline(ticket=ticket))
+    for e in events:
+        e.from_label, e.to_label = labels.get(e.from_status, e.from_status), labels.get(e.to_status, e.to_status)
     context = {
-        "ticket": ticket, "lines": list(ticket.lines.order_by("pk")), "events": selectors.ticket_timeline(ticket=ticket),
+        "ticket": ticket, "lines": list(ticket.lines.order_by("pk")), "events": events,
         "actions": services.allowed_actions(ticket), "conditions": [LineCondition.RESELLABLE, LineCondition.DEFECTIVE],
     }
     return render(request, "aftersales/detail.html", context)
