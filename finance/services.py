@@ -383,8 +383,16 @@ def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
         parts[-1] = total
         return parts
     parts = [(total * w / base).quantize(CENT) for w in weights]
-    parts[-1] += total - sum(parts, ZERO)
+    biggest = max(range(len(weights)), key=lambda i: weights[i])
+    parts[biggest] += total - sum(parts, ZERO)  # the rounding rest goes where it is smallest relatively
     return parts
+
+
+def _shipped_lines(snapshot, poid: str = "") -> list:
+    """The snapshot's lines of one platform order that were not stopped (what was shipped and sold)."""
+    lines = [ln for ln in (snapshot.lines if snapshot else ()) if not poid or ln.platform_order_id in ("", poid)]
+    live = [ln for ln in lines if not ln.is_stopped]
+    return live or lines
 
 
 def _pair(dr: LineSpec, cr: LineSpec, amount: Decimal) -> list[LineSpec]:
@@ -504,17 +512,17 @@ def post_refund(*, ticket_id, order_id=None, shop_id=None, platform_order_id: st
     if amount <= 0:
         return None
     snapshot = None
-    if order_id:
-        snapshot = next(iter(_order_snapshots([int(order_id)])), None)
-    if snapshot is None and shop_id and platform_order_id:
+    if shop_id and platform_order_id:  # the platform order with its lines, wherever they are now
         snapshot = _snapshots_by_platform_ids(int(shop_id), [platform_order_id]).get(platform_order_id)
+    if snapshot is None and order_id:
+        snapshot = next(iter(_order_snapshots([int(order_id)])), None)
     shop_id = shop_id or (snapshot.shop_id if snapshot else None)
     platform = snapshot.platform if snapshot else _shop_platform(shop_id)
     poid = platform_order_id or (snapshot.platform_order_id if snapshot else "")
     dims = dict(shop_id=shop_id, platform=platform, currency=currency or "CNY", platform_order_id=poid,
                 order_id=snapshot.id if snapshot else (int(order_id) if order_id else None))
     memo = _("Refund, after-sales ticket %(t)s") % {"t": ticket_id}
-    lines_of = [ln for ln in (snapshot.lines if snapshot else ()) if not poid or ln.platform_order_id in ("", poid)]
+    lines_of = _shipped_lines(snapshot, poid)
     weights = [_money(ln.paid) for ln in lines_of]
     returns: list[LineSpec] = []
     if lines_of and sum(weights, ZERO) > 0:
@@ -627,7 +635,7 @@ def settlement_lines_for(*, shop_id: int, platform: str, bill_id: str, kind: str
                      LineSpec(account=receivable, tag=LineTag.RECEIVABLE, memo=memo, **dims), delta)
     account, tag = FEE_ACCOUNT[kind]
     fee = -delta  # a fee is a negative bill amount
-    lines_of = [ln for ln in (snapshot.lines if snapshot else ()) if ln.platform_order_id in ("", poid)]
+    lines_of = _shipped_lines(snapshot, poid)
     weights = [_money(ln.paid) for ln in lines_of]
     if lines_of and sum(weights, ZERO) > 0:
         parts = [(ln.sku_id, p) for ln, p in zip(lines_of, _allocate(abs(fee), weights), strict=True) if p]
