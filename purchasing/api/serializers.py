@@ -30,7 +30,7 @@ class ScopedPK(serializers.PrimaryKeyRelatedField):
         return self.model.objects.all()
 
 
-class SupplierSerializer(serializers.ModelSerializer):
+class PurchasingSupplierSerializer(serializers.ModelSerializer):
     class Meta:
         model = Supplier
         fields = ["id", "code", "name", "contact_name", "phone", "email", "address", "payment_terms_days", "currency",
@@ -38,7 +38,7 @@ class SupplierSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
-class SupplierItemSerializer(serializers.ModelSerializer):
+class PurchasingSupplierItemSerializer(serializers.ModelSerializer):
     supplier = ScopedPK(model=Supplier)
     sku = ScopedPK(model=SKU)
     sku_code = serializers.CharField(source="sku.code", read_only=True)
@@ -110,7 +110,7 @@ class PurchaseOrderDetailSerializer(PurchaseOrderSerializer):
         return allowed_actions(obj)
 
 
-class LineInputSerializer(serializers.Serializer):
+class POLineInputSerializer(serializers.Serializer):
     sku = ScopedPK(model=SKU)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True,
@@ -122,7 +122,7 @@ class PurchaseOrderCreateSerializer(serializers.Serializer):
     warehouse = ScopedPK(model=Warehouse)
     expected_date = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    lines = LineInputSerializer(many=True, allow_empty=False)
+    lines = POLineInputSerializer(many=True, allow_empty=False)
 
 
 class PurchaseOrderUpdateSerializer(serializers.Serializer):
@@ -131,20 +131,20 @@ class PurchaseOrderUpdateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
 
 
-class LinesSerializer(serializers.Serializer):
-    lines = LineInputSerializer(many=True, allow_empty=False)
+class POLinesSerializer(serializers.Serializer):
+    lines = POLineInputSerializer(many=True, allow_empty=False)
     why = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class WhySerializer(serializers.Serializer):
+class POWhySerializer(serializers.Serializer):
     why = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
-class SendSerializer(WhySerializer):
+class POSendSerializer(POWhySerializer):
     expected_date = serializers.DateField(required=False, allow_null=True)
 
 
-class ReceiveLineSerializer(serializers.Serializer):
+class POReceiveLineSerializer(serializers.Serializer):
     line = serializers.IntegerField(required=False, help_text=_("PO line id (or give sku)."))
     sku = serializers.IntegerField(required=False, help_text=_("SKU id (instead of line)."))
     quantity = serializers.IntegerField(min_value=0, max_value=MAX_QTY)
@@ -155,19 +155,19 @@ class ReceiveLineSerializer(serializers.Serializer):
         return attrs
 
 
-class ReceiveSerializer(serializers.Serializer):
+class POReceiveSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=100, help_text=_(
         "Your idempotency key (e.g. the delivery note number): the same reference never receives twice."))
-    lines = ReceiveLineSerializer(many=True, allow_empty=False)
+    lines = POReceiveLineSerializer(many=True, allow_empty=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class ReturnSerializer(ReceiveSerializer):
+class POReturnSerializer(POReceiveSerializer):
     why = serializers.CharField(max_length=500)
     defective = serializers.BooleanField(required=False, default=False)
 
 
-class ReceiptLineSerializer(serializers.ModelSerializer):
+class PurchasingReceiptLineSerializer(serializers.ModelSerializer):
     sku_code = serializers.CharField(source="sku.code", read_only=True)
 
     class Meta:
@@ -176,9 +176,9 @@ class ReceiptLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class GoodsReceiptSerializer(serializers.ModelSerializer):
+class PurchasingGoodsReceiptSerializer(serializers.ModelSerializer):
     purchase_order_number = serializers.CharField(source="purchase_order.number", read_only=True)
-    lines = ReceiptLineSerializer(many=True, read_only=True)
+    lines = PurchasingReceiptLineSerializer(many=True, read_only=True)
     replayed = serializers.SerializerMethodField(help_text=_("True when the reference had already been received: "
                                                              "nothing was received again."))
 
@@ -193,7 +193,7 @@ class GoodsReceiptSerializer(serializers.ModelSerializer):
         return bool(getattr(obj, "replayed", False))
 
 
-class SuggestionSerializer(serializers.ModelSerializer):
+class ReorderSuggestionSerializer(serializers.ModelSerializer):
     sku_code = serializers.CharField(source="sku.code", read_only=True)
     sku_name = serializers.CharField(source="sku.name", read_only=True)
     supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None)
@@ -209,7 +209,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CreatePOsSerializer(serializers.Serializer):
+class ReorderCreatePOsSerializer(serializers.Serializer):
     suggestions = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
     warehouse = ScopedPK(model=Warehouse, required=False, allow_null=True,
                          help_text=_("Destination; default the first active warehouse by priority."))
@@ -218,5 +218,5 @@ class CreatePOsSerializer(serializers.Serializer):
     expected_date = serializers.DateField(required=False, allow_null=True)
 
 
-class RecomputeResultSerializer(serializers.Serializer):
+class ReorderRecomputeResultSerializer(serializers.Serializer):
     count = serializers.IntegerField()

@@ -36,7 +36,7 @@ class SupplierViewSet(TenantModelViewSet):
     (409): make it inactive instead."""
 
     model = Supplier
-    serializer_class = s.SupplierSerializer
+    serializer_class = s.PurchasingSupplierSerializer
     filterset_fields = ["is_active", "code", "currency"]
     search_fields = ["code", "name", "contact_name"]
     ordering_fields = ["code", "name", "created_at"]
@@ -47,7 +47,7 @@ class SupplierItemViewSet(TenantModelViewSet):
     multiple), lead time; one preferred supplier per SKU (marking one preferred unmarks the others)."""
 
     model = SupplierItem
-    serializer_class = s.SupplierItemSerializer
+    serializer_class = s.PurchasingSupplierItemSerializer
     select_related = ("sku", "supplier")
     filterset_fields = ["supplier", "sku", "is_preferred", "is_active"]
     search_fields = ["sku__code", "supplier_sku_code", "supplier__name"]
@@ -117,71 +117,71 @@ class PurchaseOrderViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, Ten
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
 
-    @extend_schema(request=s.LinesSerializer, responses=s.PurchaseOrderDetailSerializer)
+    @extend_schema(request=s.POLinesSerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def lines(self, request, pk=None):
         """Replace the lines (draft only, else 409)."""
         po = self.get_object()
-        data = _valid(s.LinesSerializer, request)
+        data = _valid(s.POLinesSerializer, request)
         services.po_lines_set(po_id=po.pk, lines=data["lines"], actor=request.user, why=data["why"])
         return self._detail(po.pk)
 
-    @extend_schema(request=s.WhySerializer, responses=s.PurchaseOrderDetailSerializer)
+    @extend_schema(request=s.POWhySerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         po = self.get_object()
-        data = _valid(s.WhySerializer, request)
+        data = _valid(s.POWhySerializer, request)
         services.po_approve(po_id=po.pk, actor=request.user, why=data["why"])
         return self._detail(po.pk)
 
-    @extend_schema(request=s.SendSerializer, responses=s.PurchaseOrderDetailSerializer)
+    @extend_schema(request=s.POSendSerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
         """Approved -> sent; sets the expected date (given, or today + the longest lead time)."""
         po = self.get_object()
-        data = _valid(s.SendSerializer, request)
+        data = _valid(s.POSendSerializer, request)
         services.po_send(po_id=po.pk, actor=request.user, why=data["why"], expected_date=data.get("expected_date"))
         return self._detail(po.pk)
 
-    @extend_schema(request=s.ReceiveSerializer, responses={201: s.GoodsReceiptSerializer, 200: s.GoodsReceiptSerializer})
+    @extend_schema(request=s.POReceiveSerializer, responses={201: s.PurchasingGoodsReceiptSerializer, 200: s.PurchasingGoodsReceiptSerializer})
     @action(detail=True, methods=["post"])
     def receive(self, request, pk=None):
         """Receive goods (partial receipts allowed; over-receipt beyond the tolerance is a 400). The
         same ``reference`` again answers 200 with the first receipt and receives nothing."""
         po = self.get_object()
-        data = _valid(s.ReceiveSerializer, request)
+        data = _valid(s.POReceiveSerializer, request)
         receipt = services.po_receive(po_id=po.pk, reference=data["reference"], lines=data["lines"], actor=request.user,
                                       note=data["note"])
         replayed = getattr(receipt, "replayed", False)
-        return Response(s.GoodsReceiptSerializer(receipt).data, status=200 if replayed else 201)
+        return Response(s.PurchasingGoodsReceiptSerializer(receipt).data, status=200 if replayed else 201)
 
-    @extend_schema(request=s.ReturnSerializer, responses={201: s.GoodsReceiptSerializer, 200: s.GoodsReceiptSerializer})
+    @extend_schema(request=s.POReturnSerializer, responses={201: s.PurchasingGoodsReceiptSerializer, 200: s.PurchasingGoodsReceiptSerializer})
     @action(detail=True, methods=["post"], url_path="return")
     def return_goods(self, request, pk=None):
         """Send received goods back to the supplier (stock out, ``purchase.returned``); idempotent on
         ``reference``."""
         po = self.get_object()
-        data = _valid(s.ReturnSerializer, request)
+        data = _valid(s.POReturnSerializer, request)
         receipt = services.po_return(po_id=po.pk, reference=data["reference"], lines=data["lines"], why=data["why"],
                                      defective=data["defective"], actor=request.user)
         replayed = getattr(receipt, "replayed", False)
-        return Response(s.GoodsReceiptSerializer(receipt).data, status=200 if replayed else 201)
+        return Response(s.PurchasingGoodsReceiptSerializer(receipt).data, status=200 if replayed else 201)
 
-    @extend_schema(request=s.WhySerializer, responses=s.PurchaseOrderDetailSerializer)
+    @extend_schema(request=s.POWhySerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel (why required) a draft, approved or sent order with nothing received."""
         po = self.get_object()
-        data = _valid(s.WhySerializer, request)
+        data = _valid(s.POWhySerializer, request)
         services.po_cancel(po_id=po.pk, actor=request.user, why=data["why"])
         return self._detail(po.pk)
 
-    @extend_schema(request=s.WhySerializer, responses=s.PurchaseOrderDetailSerializer)
+    @extend_schema(request=s.POWhySerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close a received order, or short-close a partially received one (why required)."""
         po = self.get_object()
-        data = _valid(s.WhySerializer, request)
+        data = _valid(s.POWhySerializer, request)
         services.po_close(po_id=po.pk, actor=request.user, why=data["why"])
         return self._detail(po.pk)
 
@@ -190,7 +190,7 @@ class GoodsReceiptViewSet(TenantReadOnlyModelViewSet):
     """Goods receipts (kind=receipt) and returns to the supplier (kind=return), with their lines."""
 
     model = GoodsReceipt
-    serializer_class = s.GoodsReceiptSerializer
+    serializer_class = s.PurchasingGoodsReceiptSerializer
     select_related = ("purchase_order",)
     prefetch_related = ("lines__sku",)
     filterset_fields = ["kind", "purchase_order", "warehouse", "reference", "number"]
@@ -202,7 +202,7 @@ class SuggestionViewSet(TenantReadOnlyModelViewSet):
     the open ones; ``create-pos`` turns a selection into draft purchase orders, one per supplier."""
 
     model = ReorderSuggestion
-    serializer_class = s.SuggestionSerializer
+    serializer_class = s.ReorderSuggestionSerializer
     select_related = ("sku", "supplier")
     filterset_fields = ["status", "supplier", "sku", "urgent"]
     ordering_fields = ["suggested_quantity", "amount", "days_of_cover", "id"]
@@ -213,16 +213,16 @@ class SuggestionViewSet(TenantReadOnlyModelViewSet):
             queryset = queryset.filter(status=SuggestionStatus.OPEN)
         return queryset
 
-    @extend_schema(request=None, responses=s.RecomputeResultSerializer)
+    @extend_schema(request=None, responses=s.ReorderRecomputeResultSerializer)
     @action(detail=False, methods=["post"])
     def recompute(self, request):
         """Recompute now (the nightly job does the same)."""
         return Response({"count": len(services.suggestions_recompute())})
 
-    @extend_schema(request=s.CreatePOsSerializer, responses={201: s.PurchaseOrderSerializer(many=True)})
+    @extend_schema(request=s.ReorderCreatePOsSerializer, responses={201: s.PurchaseOrderSerializer(many=True)})
     @action(detail=False, methods=["post"], url_path="create-pos")
     def create_pos(self, request):
-        data = _valid(s.CreatePOsSerializer, request)
+        data = _valid(s.ReorderCreatePOsSerializer, request)
         pos = services.suggestions_create_pos(suggestion_ids=data["suggestions"], actor=request.user,
                                               warehouse=data.get("warehouse"), quantities=data.get("quantities"),
                                               expected_date=data.get("expected_date"))
