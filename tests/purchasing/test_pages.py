@@ -149,3 +149,12 @@ def _tenant_is(tenant):
 
     current = get_current_tenant()
     return current is not None and current.pk == tenant.pk
+
+
+def test_pages_in_chinese(client, pw):
+    po = pw.po()
+    login(client, pw)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
+    assert "采购单" in body and "时间线" in body and "草稿" in body
+    assert "采购建议" in text(client.get(reverse("purchasing:suggestions")))
