@@ -38,7 +38,11 @@ def finance_cards(request):
     differences = counts.get("difference", 0) + counts.get("no_order", 0)
     profit = selectors.month_gross_profit()
     url = reverse("finance:reconciliation")
-    return [
+    issues = selectors.open_posting_issues()
+    cards = [dashboard.Card(title=_("Postings that failed"), value=issues,
+                            url=reverse("admin:finance_postingissue_changelist"),
+                            hint=_("fix the cause, then retry"), tone="bad", app_label="finance")] if issues else []
+    return cards + [
         dashboard.Card(title=_("Unreconciled orders"), value=unreconciled, url=url,
                        hint=_("%(n)d overdue") % {"n": counts.get("unsettled", 0)} if counts.get("unsettled") else "",
                        tone="warn" if counts.get("unsettled") else "neutral", app_label="finance"),

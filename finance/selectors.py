@@ -242,6 +242,12 @@ def month_gross_profit() -> dict:
     return {"gross_profit": total.gross_profit, "margin": total.margin, "net_revenue": total.net_revenue}
 
 
+def open_posting_issues() -> int:
+    from .models import PostingIssue
+
+    return PostingIssue.objects.filter(resolved_at__isnull=True).count()
+
+
 # --- reconciliation -----------------------------------------------------------------------------------
 def reconciliation_counts() -> dict[str, int]:
     rows = Reconciliation.objects.values_list("status").order_by().annotate(n=Count("id"))

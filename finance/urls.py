@@ -6,6 +6,7 @@ app_name = "finance"
 
 urlpatterns = [
     path("", views.vouchers, name="vouchers"),
+    path("vouchers/new/", views.voucher_new, name="voucher-new"),
     path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
     path("trial-balance/", views.trial_balance, name="trial-balance"),
     path("profit/", views.profit, name="profit"),

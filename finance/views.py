@@ -18,7 +18,7 @@ from erp.admin_site import role_may
 from erp.views_helpers import tenant_page
 
 from . import selectors, services
-from .models import Period, PostingIssue, Reconciliation, ReconStatus, SourceType, Voucher, VoucherStatus
+from .models import Period, Reconciliation, ReconStatus, SourceType, Voucher, VoucherStatus
 
 PAGE = 50
 
@@ -94,7 +94,7 @@ def vouchers(request):
     return render(request, "finance/vouchers.html", {
         "page": page, "status": status, "source": source, "q": q, "statuses": VoucherStatus.choices,
         "sources": SourceType.choices, "date_from": request.GET.get("from", ""), "date_to": request.GET.get("to", ""),
-        "issues": PostingIssue.objects.filter(resolved_at__isnull=True).count(),
+        "issues": selectors.open_posting_issues(),
     })
 
 
@@ -124,6 +124,55 @@ def voucher_detail(request, pk):
         "debits": sum(ln.debit for ln in lines), "credits": sum(ln.credit for ln in lines),
         "may_write": role_may(request, "finance", write=True),
     })
+
+
+NEW_LINES = 6
+
+
+@tenant_page(app_label="finance")
+def voucher_new(request):
+    """A manual voucher: up to six lines; saved as a draft or posted at once (it must balance)."""
+    from decimal import Decimal, InvalidOperation
+
+    from .models import Account
+
+    accounts = list(Account.objects.filter(is_active=True, children__isnull=True).order_by("code"))
+    by_id = {str(a.pk): a for a in accounts}
+    form = {"date": request.POST.get("date") or timezone.localdate().isoformat(), "memo": request.POST.get("memo", ""),
+            "lines": [{"account": request.POST.get(f"account-{i}", ""), "debit": request.POST.get(f"debit-{i}", ""),
+                       "credit": request.POST.get(f"credit-{i}", ""), "memo": request.POST.get(f"memo-{i}", "")}
+                      for i in range(NEW_LINES)]}
+    errors = []
+    if request.method == "POST":
+        date = _date(form["date"])
+        if date is None:
+            errors.append(_("Give the date as YYYY-MM-DD."))
+        lines = []
+        for n, row in enumerate(form["lines"], start=1):
+            if not (row["account"] or row["debit"] or row["credit"]):
+                continue
+            account = by_id.get(row["account"])
+            try:
+                debit = Decimal(row["debit"] or "0")
+                credit = Decimal(row["credit"] or "0")
+            except InvalidOperation:
+                errors.append(_("Line %(n)d: not an amount.") % {"n": n})
+                continue
+            if account is None:
+                errors.append(_("Line %(n)d: choose an account.") % {"n": n})
+                continue
+            lines.append(services.LineSpec(account=account, debit=debit, credit=credit, memo=row["memo"][:300]))
+        if not lines and not errors:
+            errors.append(_("A voucher needs at least two lines."))
+        if not errors:
+            try:
+                voucher = services.voucher_create(date=date, memo=form["memo"][:300], lines=lines, user=request.user,
+                                                  post=request.POST.get("post") == "1")
+                messages.success(request, _("Voucher %(no)s saved.") % {"no": voucher.display_no})
+                return redirect("finance:voucher", pk=voucher.pk)
+            except (APIException, ValidationError) as exc:
+                errors.append(_error_text(exc))
+    return render(request, "finance/voucher_new.html", {"form": form, "accounts": accounts, "errors": errors})
 
 
 # --- reports ----------------------------------------------------------------------------------------

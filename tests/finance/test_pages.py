@@ -99,3 +99,21 @@ def test_admin_pages_render(fin, client, tenant_a):
     client.post(reverse("admin:finance_period_changelist"), {"action": "close_periods", "_selected_action": [period.pk]})
     period.refresh_from_db()
     assert period.status == "closed"
+
+
+def test_new_voucher_page(fin):
+    url = reverse("finance:voucher-new")
+    assert fin.get(url).status_code == 200
+    from finance.models import Account
+
+    bank, capital = Account.objects.get(code=chart.BANK), Account.objects.get(code="3001")
+    form = {"date": timezone.localdate().isoformat(), "memo": "capital", "post": "1",
+            "account-0": bank.pk, "debit-0": "100", "account-1": capital.pk, "credit-1": "90"}
+    response = fin.post(url, form)
+    assert response.status_code == 200 and "do not balance" in response.content.decode()
+    response = fin.post(url, {**form, "credit-1": "100"})
+    assert response.status_code == 302
+    voucher = Voucher.objects.get(memo="capital")
+    assert voucher.status == "posted" and voucher.lines.count() == 2
+    draft = fin.post(url, {**form, "credit-1": "100", "post": "0", "memo": "draft one"})
+    assert draft.status_code == 302 and Voucher.objects.get(memo="draft one").status == "draft"
