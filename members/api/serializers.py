@@ -130,7 +130,7 @@ class MemberDetailSerializer(MemberListSerializer):
         return list(obj.merged.order_by("pk").values_list("pk", flat=True))
 
 
-class PointsAdjustSerializer(serializers.Serializer):
+class MemberPointsAdjustSerializer(serializers.Serializer):
     amount = serializers.IntegerField(min_value=-1_000_000_000, max_value=1_000_000_000)
     reason = serializers.CharField(max_length=300)
 
@@ -140,14 +140,14 @@ class PointsAdjustSerializer(serializers.Serializer):
         return value
 
 
-class PointsRedeemSerializer(serializers.Serializer):
+class MemberPointsRedeemSerializer(serializers.Serializer):
     amount = serializers.IntegerField(min_value=1, max_value=1_000_000_000)
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     reference = serializers.CharField(max_length=80, required=False, allow_blank=True, default="",
                                       help_text="your idempotency key: the same reference redeems once")
 
 
-class MergeSerializer(serializers.Serializer):
+class MemberMergeInputSerializer(serializers.Serializer):
     source = serializers.IntegerField(min_value=1, help_text="the member merged into this one")
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     allow_different_phones = serializers.BooleanField(required=False, default=False)

@@ -55,33 +55,33 @@ class MemberViewSet(TenantReadOnlyModelViewSet):
         member = Member.objects.select_related("level").get(pk=pk)
         return Response(s.MemberDetailSerializer(member).data, status=status)
 
-    @extend_schema(request=s.PointsAdjustSerializer, responses={201: s.PointsEntrySerializer})
+    @extend_schema(request=s.MemberPointsAdjustSerializer, responses={201: s.PointsEntrySerializer})
     @action(detail=True, methods=["post"], url_path="adjust-points")
     def adjust_points(self, request, pk=None):
         """Add or remove points by hand, with a reason (never below zero: 409)."""
         member = self.get_object()
-        data = self._input(s.PointsAdjustSerializer)
+        data = self._input(s.MemberPointsAdjustSerializer)
         entry = services.points_adjust(member_id=member.pk, amount=data["amount"], reason=data["reason"],
                                        actor=request.user)
         return Response(s.PointsEntrySerializer(entry).data, status=201)
 
-    @extend_schema(request=s.PointsRedeemSerializer, responses={201: s.PointsEntrySerializer})
+    @extend_schema(request=s.MemberPointsRedeemSerializer, responses={201: s.PointsEntrySerializer})
     @action(detail=True, methods=["post"], url_path="redeem-points")
     def redeem_points(self, request, pk=None):
         """Spend points (409 when the balance is short). A reference makes a retry harmless."""
         member = self.get_object()
-        data = self._input(s.PointsRedeemSerializer)
+        data = self._input(s.MemberPointsRedeemSerializer)
         entry = services.points_redeem(member_id=member.pk, amount=data["amount"], reason=data["reason"],
                                        reference=data["reference"], actor=request.user)
         return Response(s.PointsEntrySerializer(entry).data, status=201)
 
-    @extend_schema(request=s.MergeSerializer, responses=s.MemberDetailSerializer)
+    @extend_schema(request=s.MemberMergeInputSerializer, responses=s.MemberDetailSerializer)
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
         """Merge the member ``source`` into this one (recorded). Members with different phones need
         ``allow_different_phones``; a member already merged is a 409."""
         member = self.get_object()
-        data = self._input(s.MergeSerializer)
+        data = self._input(s.MemberMergeInputSerializer)
         services.member_merge(target_id=member.pk, source_id=data["source"], actor=request.user, note=data["note"],
                               allow_different_phones=data["allow_different_phones"])
         return self._detail(member.pk)
