@@ -666,6 +666,13 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
     specs, new_rows, changed_rows, touched = [], [], [], set()
     unchanged = 0
     accounts: dict = {}
+    platforms: dict[str, str] = {}
+
+    def shop_platform() -> str:
+        if "" not in platforms:
+            platforms[""] = _shop_platform(shop_id)
+        return platforms[""]
+
     latest: dict[str, object] = {}
     for bill in bills:  # a bill id twice in one batch: the later one wins
         latest[bill.platform_bill_id] = bill
@@ -677,7 +684,7 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
             unchanged += 1
             continue
         snapshot = snapshots.get(bill.platform_order_id) if bill.platform_order_id else None
-        platform = bill.platform or (snapshot.platform if snapshot else "")
+        platform = bill.platform or (snapshot.platform if snapshot else "") or shop_platform()
         kind = row.kind if row else _bill_kind(bill.kind)
         n = (row.postings + 1) if row else 1
         ref = f"{shop_id}:{bill.platform_bill_id}" + (f":{n}" if n > 1 else "")
@@ -699,6 +706,7 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
             changed_rows.append(row)
         if bill.platform_order_id:
             touched.add(bill.platform_order_id)
+            platforms[bill.platform_order_id] = platform
     vouchers_post_auto(specs)
     tenant = require_tenant()
     for row in new_rows:
@@ -706,7 +714,7 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
     SettlementLine.objects.bulk_create(new_rows)
     if changed_rows:
         SettlementLine.objects.bulk_update(changed_rows, ["amount", "postings", "booked_at", "order_id"])
-    _refresh_recons(shop_id, sorted(touched), snapshots)
+    _refresh_recons(shop_id, sorted(touched), snapshots, platforms)
     return {"posted": len(specs), "unchanged": unchanged}
 
 
@@ -720,7 +728,7 @@ def _recon_row(shop_id: int, poid: str, *, platform: str = "") -> Reconciliation
     return rec
 
 
-def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict) -> None:
+def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict, platforms: dict | None = None) -> None:
     if not poids:
         return
     sums = {row["platform_order_id"]: row for row in SettlementLine.objects.filter(
@@ -729,7 +737,7 @@ def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict) -> None:
         n=Count("id"), last=Max("booked_at"))}
     for poid in poids:
         snapshot = snapshots.get(poid)
-        rec = _recon_row(shop_id, poid, platform=snapshot.platform if snapshot else "")
+        rec = _recon_row(shop_id, poid, platform=snapshot.platform if snapshot else (platforms or {}).get(poid, ""))
         agg = sums.get(poid) or {}
         rec.settled_amount = agg.get("settled") or ZERO
         rec.fees_amount = -(agg.get("fees") or ZERO)
