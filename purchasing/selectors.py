@@ -121,3 +121,19 @@ def suggestions_by_supplier(*, supplier_id=None) -> list[tuple]:
         groups.setdefault(s.supplier_id, (s.supplier, []))[1].append(s)
     ordered = sorted(groups.values(), key=lambda g: (g[0] is None, g[0].code if g[0] else ""))
     return [(supplier, rows, sum((r.amount for r in rows), start=rows[0].amount * 0)) for supplier, rows in ordered]
+
+
+def suggestion_explanation(s: ReorderSuggestion) -> str:
+    """Why a suggestion says what it says, from its stored figures, in the current language."""
+    basis = {"yearly": _("same weeks last year"), "trend": _("recent trend")}.get(s.season_basis, _("no sales"))
+    cover = _("%(d)s days") % {"d": s.days_of_cover} if s.days_of_cover is not None else "∞"
+    return _(
+        "%(sku)s sells %(base).2f/day recently; × seasonal factor %(factor).2f (%(basis)s) = %(demand).2f/day. "
+        "Available %(available)s covers %(cover)s. Lead time %(lead)s d + review %(review)s d; safety stock "
+        "%(z)s × σ %(std).2f × √%(lead)s = %(safety)s. Order up to %(target)s − (available %(available)s + on order "
+        "%(on_order)s) = %(need)s, rounded to MOQ %(moq)s / case %(multiple)s = %(qty)s."
+    ) % {"sku": s.sku.code, "base": s.base_daily_demand, "factor": s.seasonal_factor, "basis": basis,
+         "demand": s.daily_demand, "available": s.available, "cover": cover, "lead": s.lead_time_days,
+         "review": s.review_period_days, "z": s.service_level_z, "std": s.demand_std_dev, "safety": s.safety_stock,
+         "target": s.target_stock, "on_order": s.on_order, "need": s.net_requirement, "moq": s.min_order_quantity,
+         "multiple": s.order_multiple, "qty": s.suggested_quantity}

@@ -591,21 +591,6 @@ def po_return(*, po_id, reference: str, lines, why: str, actor=None, defective: 
 
 
 # --- planning ------------------------------------------------------------------------------------
-def _explanation(sku_code: str, p: planning.Plan, *, lead: int, review: int, z: float, available: int, on_order: int,
-                 moq: int, multiple: int) -> str:
-    basis = {"yearly": _("same weeks last year"), "trend": _("recent trend"), "none": _("no sales")}[p.season_basis]
-    cover = _("%(d)s days") % {"d": p.days_of_cover} if p.days_of_cover is not None else "∞"
-    return _(
-        "%(sku)s sells %(base).2f/day recently; × seasonal factor %(factor).2f (%(basis)s) = %(demand).2f/day. "
-        "Available %(available)s covers %(cover)s. Lead time %(lead)s d + review %(review)s d; safety stock "
-        "%(z)s × σ %(std).2f × √%(lead)s = %(safety)s. Order up to %(target)s − (available %(available)s + on order "
-        "%(on_order)s) = %(need)s, rounded to MOQ %(moq)s / case %(multiple)s = %(qty)s."
-    ) % {"sku": sku_code, "base": p.base_daily_demand, "factor": p.seasonal_factor, "basis": basis,
-         "demand": p.daily_demand, "available": available, "cover": cover, "lead": lead, "review": review, "z": z,
-         "std": p.demand_std_dev, "safety": p.safety_stock, "target": p.target_stock, "on_order": on_order,
-         "need": p.net_requirement, "moq": moq, "multiple": multiple, "qty": p.suggested_quantity}
-
-
 def _dec(value: float, places: str = "0.001") -> Decimal:
     return Decimal(str(round(value, 6))).quantize(Decimal(places))
 
@@ -673,9 +658,9 @@ def suggestions_recompute(*, today: date | None = None, sku_ids: list[int] | Non
             suggested_quantity=p.suggested_quantity, unit_price=price,
             currency=item.supplier.currency if item else sku.currency,
             amount=(price * p.suggested_quantity).quantize(CENT), urgent=p.urgent,
-            explanation=_explanation(sku.code, p, lead=lead, review=review, z=z, available=avail[sku_id],
-                                     on_order=on_order.get(sku_id, 0), moq=moq, multiple=multiple),
         ))
+    for row in rows:
+        row.explanation = selectors.suggestion_explanation(row)  # a snapshot; pages and API explain afresh
     return ReorderSuggestion.objects.bulk_create(rows)
 
 

@@ -18,6 +18,7 @@ from erp.api.exceptions import Conflict
 from erp.views_helpers import tenant_page
 
 from . import selectors, services
+from .access import may_receive, may_write, receiving_page
 from .models import GoodsReceipt, POLine, POStatus, PurchaseOrder, Supplier
 
 PAGE = 50
@@ -85,9 +86,9 @@ def po_detail(request, pk):
         "po": po, "lines": list(POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk")),
         "events": selectors.po_timeline(po=po),
         "receipts": GoodsReceipt.objects.filter(purchase_order=po).prefetch_related("lines__sku").order_by("-pk"),
-        "actions": [a for a in actions if a in ("approve", "send", "cancel", "close")],
-        "can_receive": "receive" in actions,
-        "can_return": "return" in actions,
+        "actions": [a for a in actions if a in ("approve", "send", "cancel", "close")] if may_write(request) else [],
+        "can_receive": "receive" in actions and may_receive(request),
+        "can_return": "return" in actions and may_receive(request),
         "receipt_reference": f"{po.number}-{timezone.now():%Y%m%d%H%M%S}",
     }
     return render(request, "purchasing/po_detail.html", context)
@@ -125,7 +126,7 @@ def _posted_lines(request, po) -> list[dict]:
     return lines
 
 
-@tenant_page(app_label="purchasing", write=True)
+@receiving_page
 @require_POST
 def po_receive(request, pk):
     po = _po_or_404(pk)
@@ -195,6 +196,9 @@ def po_export(request, pk):
 def suggestions(request):
     supplier = request.GET.get("supplier", "")
     groups = selectors.suggestions_by_supplier(supplier_id=int(supplier) if supplier.isdigit() else None)
+    for _supplier, rows, _total in groups:
+        for row in rows:
+            row.explanation = selectors.suggestion_explanation(row)  # in the reader's language
     from inventory.selectors import warehouses_for_allocation
 
     context = {

@@ -197,6 +197,7 @@ class ReorderSuggestionSerializer(serializers.ModelSerializer):
     sku_code = serializers.CharField(source="sku.code", read_only=True)
     sku_name = serializers.CharField(source="sku.name", read_only=True)
     supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None)
+    explanation = serializers.SerializerMethodField(help_text=_("How the quantity was reached, in words."))
 
     class Meta:
         model = ReorderSuggestion
@@ -207,6 +208,15 @@ class ReorderSuggestionSerializer(serializers.ModelSerializer):
                   "reorder_point", "target_stock", "net_requirement", "min_order_quantity", "order_multiple",
                   "explanation", "computed_at", "purchase_order"]
         read_only_fields = fields
+
+    def get_explanation(self, obj) -> str:
+        return _explain(obj)
+
+
+def _explain(obj) -> str:
+    from ..selectors import suggestion_explanation
+
+    return suggestion_explanation(obj)
 
 
 class ReorderCreatePOsSerializer(serializers.Serializer):

@@ -159,3 +159,51 @@ def test_schema_documents_the_actions(pw):
     for action in ("approve", "send", "receive", "cancel", "close", "return", "lines"):
         assert f"/api/v1/purchasing/purchase-orders/{{id}}/{action}/" in paths
     assert "/api/v1/purchasing/suggestions/create-pos/" in paths
+
+
+def test_warehouse_staff_receive_but_do_not_edit(pw):
+    po = pw.sent_po([{"sku": pw.sku, "quantity": 10}])
+    warehouse = pw.world.api(Role.WAREHOUSE)
+    url = f"{BASE}/purchase-orders/{po.pk}"
+    assert warehouse.post(f"{url}/cancel/", {"why": "x"}, format="json").status_code == 403
+    r = warehouse.post(f"{url}/receive/", {"reference": "W1", "lines": [{"sku": pw.sku.pk, "quantity": 10}]}, format="json")
+    assert r.status_code == 201
+    r = warehouse.post(f"{url}/return/", {"reference": "W2", "why": "broken", "defective": False,
+                                          "lines": [{"sku": pw.sku.pk, "quantity": 1}]}, format="json")
+    assert r.status_code == 201
+    assert pw.world.api(Role.FINANCE).post(f"{url}/receive/", {"reference": "F1", "lines": [
+        {"sku": pw.sku.pk, "quantity": 1}]}, format="json").status_code == 403
+
+
+def test_other_tenant_sees_and_touches_nothing(pw, tenant_b):
+    po = pw.sent_po()
+    other = tenant_b.api(Role.OWNER)
+    url = f"{BASE}/purchase-orders/{po.pk}"
+    assert other.get(f"{url}/").status_code == 404
+    for action in ("approve", "send", "receive", "cancel", "close", "return", "lines"):
+        assert other.post(f"{url}/{action}/", {"reference": "X", "why": "x", "lines": [{"sku": pw.sku.pk, "quantity": 1}]},
+                          format="json").status_code == 404, action
+    assert other.get(f"{BASE}/purchase-orders/").json()["count"] == 0
+    assert other.get(f"{BASE}/suppliers/").json()["count"] == 0
+    # a supplier or SKU of tenant A is unknown to tenant B
+    r = other.post(f"{BASE}/purchase-orders/", {"supplier": pw.supplier.pk, "warehouse": pw.wh.pk,
+                                                "lines": [{"sku": pw.sku.pk, "quantity": 1}]}, format="json")
+    assert r.status_code == 400 and {"supplier", "warehouse"} <= set(r.json()["errors"])
+    assert PurchaseOrder.objects.get(pk=po.pk).status == "sent"
+
+
+def test_receipt_references_are_per_tenant(pw, tenant_b):
+    from erp.tenancy.context import tenant_context
+    from tests.purchasing.conftest import World
+
+    po = pw.sent_po()
+    services.po_receive(po_id=po.pk, reference="DN-SAME", lines=[{"sku": pw.sku.pk, "quantity": 1}])
+    with tenant_context(tenant_b.tenant):
+        world_b = World(tenant_b)
+        po_b = world_b.sent_po()
+        receipt = services.po_receive(po_id=po_b.pk, reference="DN-SAME", lines=[{"sku": world_b.sku.pk, "quantity": 2}])
+        assert not receipt.replayed and receipt.total_quantity == 2
+        from django.http import Http404
+
+        with pytest.raises(Http404):
+            services.po_approve(po_id=po.pk)

@@ -158,3 +158,18 @@ def test_pages_in_chinese(client, pw):
     body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
     assert "采购单" in body and "时间线" in body and "草稿" in body
     assert "采购建议" in text(client.get(reverse("purchasing:suggestions")))
+
+
+def test_warehouse_staff_receive_on_the_page(client, pw):
+    po = pw.sent_po([{"sku": pw.sku, "quantity": 10}])
+    login(client, pw, Role.WAREHOUSE)
+    body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
+    assert 'id="po-receive"' in body and 'id="po-actions"' not in body
+    line = po.lines.get()
+    client.post(reverse("purchasing:receive", args=[po.pk]), {"reference": "WH1", f"qty_{line.pk}": "10"})
+    po.refresh_from_db()
+    assert po.status == POStatus.RECEIVED
+    assert client.post(reverse("purchasing:action", args=[po.pk]), {"action": "close"}).status_code == 403
+    login(client, pw, Role.FINANCE)
+    assert client.post(reverse("purchasing:receive", args=[po.pk]), {"reference": "F"}).status_code == 403
+    assert 'id="po-receive"' not in text(client.get(reverse("purchasing:detail", args=[po.pk])))
