@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "erp.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "erp.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["erp.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -31,3 +31,49 @@ def enum_name_overrides() -> dict[str, list]:
 def install() -> None:
     spectacular = settings.SPECTACULAR_SETTINGS
     spectacular["ENUM_NAME_OVERRIDES"] = {**enum_name_overrides(), **spectacular.get("ENUM_NAME_OVERRIDES", {})}
+
+
+# --- component names ------------------------------------------------------------------------------
+from drf_spectacular.openapi import AutoSchema as _SpectacularAutoSchema  # noqa: E402
+from rest_framework import serializers as _drf_serializers  # noqa: E402
+
+_shared_names: set[str] | None = None
+
+
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)
+
+
+def _project_packages() -> set[str]:
+    base = str(settings.BASE_DIR)
+    return {c.name.split(".")[0] for c in apps.get_app_configs() if str(c.path).startswith(base)}
+
+
+def shared_serializer_names() -> set[str]:
+    """Serializer class names defined in more than one of our apps (orders and members both have a
+    ``MergeSerializer``): their schema components get the app's name in front."""
+    global _shared_names
+    if _shared_names is None:
+        ours = _project_packages()
+        homes: dict[str, set[str]] = defaultdict(set)
+        for cls in _all_subclasses(_drf_serializers.BaseSerializer):
+            package = cls.__module__.split(".")[0]
+            if package in ours:
+                homes[cls.__name__].add(package)
+        _shared_names = {name for name, packages in homes.items() if len(packages) > 1}
+    return _shared_names
+
+
+class AutoSchema(_SpectacularAutoSchema):
+    """drf-spectacular's schema, with component names made unique across apps."""
+
+    def get_serializer_name(self, serializer, direction):
+        name = super().get_serializer_name(serializer, direction)
+        cls = serializer if isinstance(serializer, type) else type(serializer)
+        if cls.__name__ in shared_serializer_names():
+            prefix = "".join(part.title() for part in cls.__module__.split(".")[0].split("_"))
+            if not name.startswith(prefix):
+                name = prefix + name
+        return name
