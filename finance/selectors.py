@@ -64,6 +64,7 @@ class TrialBalanceRow:
     credit: Decimal = ZERO
     closing_debit: Decimal = ZERO
     closing_credit: Decimal = ZERO
+    is_parent: bool = False  # a subtotal of its sub-accounts (not counted in the totals)
 
 
 @dataclass
@@ -91,23 +92,39 @@ def trial_balance(*, period: Period) -> TrialBalance:
     agg = (posted_lines().filter(before | within).values("account_id").order_by()
            .annotate(od=Sum("debit", filter=before), oc=Sum("credit", filter=before),
                      d=Sum("debit", filter=within), c=Sum("credit", filter=within)))
+    agg = list(agg)
     accounts = {a.pk: a for a in Account.objects.filter(pk__in=[r["account_id"] for r in agg])}
+    parents = {a.pk: a for a in Account.objects.filter(pk__in={a.parent_id for a in accounts.values() if a.parent_id})}
     tb = TrialBalance(period=period)
     totals = TrialBalanceRow(account_id=0, code="", name="", type="")
+    subtotals: dict[int, list] = {}
     for r in agg:
         account = accounts[r["account_id"]]
         od, oc, d, c = (r["od"] or ZERO), (r["oc"] or ZERO), (r["d"] or ZERO), (r["c"] or ZERO)
-        row = TrialBalanceRow(account_id=account.pk, code=account.code, name=account.name, type=account.type)
-        row.opening_debit, row.opening_credit = _sides(od - oc)
-        row.debit, row.credit = d, c
-        row.closing_debit, row.closing_credit = _sides(od - oc + d - c)
+        row = _tb_row(account, od - oc, d, c)
         if any((row.opening_debit, row.opening_credit, row.debit, row.credit)):
             tb.rows.append(row)
         for name in ("opening_debit", "opening_credit", "debit", "credit", "closing_debit", "closing_credit"):
             setattr(totals, name, getattr(totals, name) + getattr(row, name))
+        if account.parent_id:
+            sub = subtotals.setdefault(account.parent_id, [ZERO, ZERO, ZERO])
+            sub[0], sub[1], sub[2] = sub[0] + od - oc, sub[1] + d, sub[2] + c
+    for parent_id, (opening, d, c) in subtotals.items():
+        row = _tb_row(parents[parent_id], opening, d, c)
+        row.is_parent = True
+        if any((row.opening_debit, row.opening_credit, row.debit, row.credit)):
+            tb.rows.append(row)
     tb.rows.sort(key=lambda r: r.code)
     tb.totals = totals
     return tb
+
+
+def _tb_row(account: Account, opening_net: Decimal, debit: Decimal, credit: Decimal) -> TrialBalanceRow:
+    row = TrialBalanceRow(account_id=account.pk, code=account.code, name=account.name, type=account.type)
+    row.opening_debit, row.opening_credit = _sides(opening_net)
+    row.debit, row.credit = debit, credit
+    row.closing_debit, row.closing_credit = _sides(opening_net + debit - credit)
+    return row
 
 
 def account_balances(*, as_of: datetime.date | None = None) -> dict[str, Decimal]:
@@ -228,8 +245,8 @@ def _labels(by: str, keys: list) -> dict:
     if by == "shop":
         from integrations.selectors import shops_with_platform
 
-        qs = shops_with_platform().model.objects.filter(pk__in=keys)
-        return {s.pk: f"{s.name} ({s.platform})" for s in qs}
+        names = {s.pk: f"{s.name} ({s.platform})" for s in shops_with_platform().filter(pk__in=keys)}
+        return {k: names.get(k, f"#{k}") for k in keys}  # an inactive shop keeps its id
     from inventory.selectors import skus_by_ids
 
     return {pk: f"{s.code} {s.name}" for pk, s in skus_by_ids(sku_ids=keys).items()}

@@ -185,6 +185,7 @@ def trial_balance(request):
                   _("Closing debit"), _("Closing credit")]
         rows = [[r.code, r.name, r.opening_debit, r.opening_credit, r.debit, r.credit, r.closing_debit, r.closing_credit]
                 for r in [*tb.rows, tb.totals]]
+        rows[-1][1] = _("Total")
         return export(f"trial-balance-{period.key}", header, rows, request.GET["format"])
     periods = Period.objects.order_by("-year", "-month")[:36]
     return render(request, "finance/trial_balance.html", {"tb": tb, "period": period, "periods": periods})

@@ -109,7 +109,7 @@ class VoucherViewSet(TenantModelViewSet):
         if voucher.status == VoucherStatus.POSTED:
             raise Conflict("The voucher is posted: it never changes; reverse it instead.")
         partial = kwargs.get("partial", False)
-        payload = dict(request.data)
+        payload = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
         if partial:  # keep what is not given
             payload.setdefault("date", voucher.date.isoformat())
             payload.setdefault("memo", voucher.memo)
