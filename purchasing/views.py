@@ -71,6 +71,77 @@ def po_list(request):
     return render(request, "purchasing/po_list.html", context)
 
 
+def parse_lines(text: str) -> list[dict]:
+    """Lines typed by an operator, one per line: ``SKU code, quantity[, unit price]`` (commas, tabs or
+    spaces). Unknown codes and bad numbers are a ValidationError naming the line."""
+    from inventory.models import SKU
+
+    rows, errors = [], []
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        parts = [p for p in raw.replace("\t", ",").replace("，", ",").replace(" ", ",").split(",") if p.strip()]
+        if not parts:
+            continue
+        if len(parts) not in (2, 3) or not parts[1].strip().isdigit():
+            errors.append(_("Line %(n)s: write “SKU code, quantity[, unit price]”.") % {"n": n})
+            continue
+        row = {"code": parts[0].strip(), "quantity": int(parts[1])}
+        if len(parts) == 3:
+            row["unit_price"] = parts[2].strip()
+        rows.append(row)
+    skus = {sku.code: sku for sku in SKU.objects.filter(code__in=[r["code"] for r in rows])}
+    unknown = [r["code"] for r in rows if r["code"] not in skus]
+    if unknown:
+        errors.append(_("Unknown SKU codes: %(codes)s.") % {"codes": ", ".join(unknown)})
+    if errors:
+        raise ValidationError({"lines": errors})
+    return [{"sku": skus[r.pop("code")], **r} for r in rows]
+
+
+def lines_text(po) -> str:
+    return "\n".join(f"{ln.sku.code}, {ln.quantity}, {ln.unit_price}"
+                     for ln in POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk"))
+
+
+@tenant_page(app_label="purchasing")
+def po_new(request):
+    """A draft purchase order typed by hand: supplier, warehouse, lines as text."""
+    from inventory.selectors import warehouses_for_allocation
+
+    form = {"supplier": "", "warehouse": "", "expected_date": "", "note": "", "lines": ""}
+    if request.method == "POST":
+        form.update({k: request.POST.get(k, "") for k in form})
+        try:
+            from django.utils.dateparse import parse_date
+
+            expected = parse_date(form["expected_date"]) if form["expected_date"] else None
+            if form["expected_date"] and expected is None:
+                raise ValidationError({"expected_date": [_("A date (YYYY-MM-DD).")]})
+            po = services.po_create(supplier=form["supplier"], warehouse=form["warehouse"], note=form["note"],
+                                    expected_date=expected, lines=parse_lines(form["lines"]), actor=request.user)
+            messages.success(request, _("Created %(no)s.") % {"no": po.number})
+            return redirect("purchasing:detail", pk=po.pk)
+        except (Conflict, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+    context = {
+        "form": form, "suppliers": Supplier.objects.filter(is_active=True).order_by("code").values("id", "code", "name"),
+        "warehouses": warehouses_for_allocation(),
+    }
+    return render(request, "purchasing/po_new.html", context)
+
+
+@tenant_page(app_label="purchasing", write=True)
+@require_POST
+def po_lines(request, pk):
+    po = _po_or_404(pk)
+    try:
+        services.po_lines_set(po_id=po.pk, lines=parse_lines(request.POST.get("lines", "")), actor=request.user,
+                              why=request.POST.get("why", ""))
+        messages.success(request, _("Lines saved."))
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("purchasing:detail", pk=po.pk)
+
+
 def _po_or_404(pk) -> PurchaseOrder:
     po = PurchaseOrder.objects.select_related("supplier", "warehouse").filter(pk=pk).first()
     if po is None:
@@ -90,6 +161,8 @@ def po_detail(request, pk):
         "can_receive": "receive" in actions and may_receive(request),
         "can_return": "return" in actions and may_receive(request),
         "receipt_reference": f"{po.number}-{timezone.now():%Y%m%d%H%M%S}",
+        "can_edit": "edit" in actions and may_write(request),
+        "lines_text": lines_text(po),
     }
     return render(request, "purchasing/po_detail.html", context)
 

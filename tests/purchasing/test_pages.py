@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from erp.tenancy.roles import Role
 from inventory.models import StockLevel
+from purchasing import services
 from purchasing.models import POStatus, PurchaseOrder, ReorderSuggestion, Supplier, SupplierItem
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +174,29 @@ def test_warehouse_staff_receive_on_the_page(client, pw):
     login(client, pw, Role.FINANCE)
     assert client.post(reverse("purchasing:receive", args=[po.pk]), {"reference": "F"}).status_code == 403
     assert 'id="po-receive"' not in text(client.get(reverse("purchasing:detail", args=[po.pk])))
+
+
+def test_new_purchase_order_typed_by_hand_and_draft_lines_edited(client, pw):
+    login(client, pw)
+    assert client.get(reverse("purchasing:new")).status_code == 200
+    response = client.post(reverse("purchasing:new"), {"supplier": pw.supplier.pk, "warehouse": pw.wh.pk,
+                                                       "lines": f"{pw.sku.code}, 100\nNOPE, 3\n", "expected_date": ""},
+                           follow=True)
+    assert "Unknown SKU codes: NOPE" in text(response) and not PurchaseOrder.objects.exists()
+    response = client.post(reverse("purchasing:new"), {"supplier": pw.supplier.pk, "warehouse": pw.wh.pk,
+                                                       "lines": f"{pw.sku.code}, 100\n\n{pw.sku3.code}\t5\t7.50",
+                                                       "expected_date": "2026-12-30", "note": "hand made"})
+    po = PurchaseOrder.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("purchasing:detail", args=[po.pk])
+    assert (po.total_quantity, po.total_amount, str(po.expected_date)) == (105, Decimal("1237.50"), "2026-12-30")
+    body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
+    assert 'id="po-edit-lines"' in body and f"{pw.sku3.code}, 5, 7.50" in body
+    client.post(reverse("purchasing:lines", args=[po.pk]), {"lines": f"{pw.sku.code}, 60", "why": "less"})
+    po.refresh_from_db()
+    assert po.total_quantity == 60
+    services.po_approve(po_id=po.pk)
+    response = client.post(reverse("purchasing:lines", args=[po.pk]), {"lines": f"{pw.sku.code}, 1"}, follow=True)
+    assert "cannot edit the lines" in text(response)
+    assert 'id="po-edit-lines"' not in text(response)
+    response = client.post(reverse("purchasing:new"), {"supplier": "", "warehouse": pw.wh.pk, "lines": "x"}, follow=True)
+    assert response.status_code == 200 and PurchaseOrder.objects.count() == 1
