@@ -148,8 +148,8 @@ def identity_match(*, platform: str, buyer_id: str, name: str = "", phone: str =
     seen_at = seen_at or timezone.now()
     h, masked = phone_parts(phone)
     ident = MemberIdentity.objects.select_related("member").filter(platform=platform, buyer_id=buyer_id).first()
-    if ident is None:
-        member_settings(lock=True)  # serialises member creation in the tenant
+    if ident is None and h:
+        _lock_phone(h)  # two new buyers with one phone never make two members
         ident = MemberIdentity.objects.select_related("member").filter(platform=platform, buyer_id=buyer_id).first()
     if ident is None:
         member, matched = None, "new"
@@ -162,9 +162,18 @@ def identity_match(*, platform: str, buyer_id: str, name: str = "", phone: str =
                 member, matched = _get_member(known.root_id), "phone"
         if member is None:
             member = Member.objects.create(display_name=(name or buyer_id)[:100], phone_hash=h, phone_masked=masked)
-        return MemberIdentity.objects.create(member=member, platform=platform, buyer_id=buyer_id,
-                                             receiver_name=(name or "")[:100], phone_hash=h, phone_masked=masked,
-                                             matched_by=matched, first_seen_at=seen_at, last_seen_at=seen_at)
+        try:
+            with transaction.atomic():
+                return MemberIdentity.objects.create(member=member, platform=platform, buyer_id=buyer_id,
+                                                     receiver_name=(name or "")[:100], phone_hash=h,
+                                                     phone_masked=masked, matched_by=matched, first_seen_at=seen_at,
+                                                     last_seen_at=seen_at)
+        except IntegrityError:  # the same buyer made by a concurrent transaction: use that one
+            ident = MemberIdentity.objects.select_related("member").filter(platform=platform, buyer_id=buyer_id).first()
+            if ident is None:
+                raise
+            if matched == "new" and member.pk != ident.member_id:
+                member.delete()  # made a moment ago in this transaction, owns nothing
     changed = ["last_seen_at"]
     ident.last_seen_at = max(ident.last_seen_at, seen_at)
     if name and not ident.receiver_name:
@@ -175,9 +184,20 @@ def identity_match(*, platform: str, buyer_id: str, name: str = "", phone: str =
         changed += ["phone_hash", "phone_masked"]
     ident.save(update_fields=changed)
     if h:
+        _lock_phone(h)
         _phone_learned(root_id=ident.member.root_id, phone=h, masked=masked)
         ident.refresh_from_db()
     return ident
+
+
+def _lock_phone(h: str) -> None:
+    """A transaction lock on one phone of the tenant (Postgres advisory lock; SQLite has one writer)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        key = int(h[:15], 16) ^ (require_tenant().pk << 4)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key & 0x7FFFFFFFFFFFFFFF])
 
 
 def _phone_learned(*, root_id: int, phone: str, masked: str) -> None:

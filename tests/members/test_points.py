@@ -205,3 +205,20 @@ def test_a_failing_earn_never_breaks_the_shipment(orders, monkeypatch, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         services.on_order_shipped(order_id=1)
     assert calls and calls[0]["order_id"] == 1
+
+
+def test_beat_ticks_fan_out_per_tenant(orders, tenant_a, monkeypatch):
+    from django_celery_beat.models import PeriodicTask
+
+    from members import tasks
+
+    orders.ship(buyer="b1", paid="10.00")
+    seen = []
+    monkeypatch.setattr(tasks.expire_points_for_tenant, "delay", lambda **kw: seen.append(("expire", kw)))
+    monkeypatch.setattr(tasks.nightly_for_tenant, "delay", lambda **kw: seen.append(("nightly", kw)))
+    assert tasks.expiry_tick() == 0
+    assert tasks.nightly_tick() == 1
+    assert seen == [("nightly", {"tenant_id": tenant_a.tenant.pk})]
+    assert tasks.expire_points_for_tenant(tenant_id=tenant_a.tenant.pk) == 0
+    names = set(PeriodicTask.objects.filter(task__startswith="members.").values_list("task", flat=True))
+    assert names == {"members.expiry_tick", "members.nightly_tick"}
