@@ -317,20 +317,7 @@ def vouchers_post_auto(specs: list[VoucherSpec]) -> list[Voucher]:
     if not specs:
         return []
     tenant = require_tenant()
-    wanted = defaultdict(set)
-    for spec in specs:
-        wanted[spec.source_type].add(spec.source_ref)
-    q = Q()
-    for source_type, refs in wanted.items():
-        q |= Q(source_type=source_type, source_ref__in=list(refs))
-    seen = set(Voucher.objects.filter(q).values_list("source_type", "source_ref"))
-    todo = []
-    for spec in specs:
-        key = (spec.source_type, spec.source_ref)
-        if key in seen or not spec.lines:
-            continue
-        seen.add(key)
-        todo.append(spec)
+    todo = _unposted(specs)
     if not todo:
         return []
     index = _account_index([spec.lines for spec in todo])
@@ -343,6 +330,15 @@ def vouchers_post_auto(specs: list[VoucherSpec]) -> list[Voucher]:
         placed.append((period, date))
     locked = {(p.year, p.month): p for p in Period.objects.select_for_update().filter(
         pk__in=[p.pk for p in periods.values()]).order_by("pk")}
+    # Whoever posted the same event concurrently held these locks and has committed by now: look again.
+    still = {(s.source_type, s.source_ref) for s in _unposted(todo)}
+    keep = [i for i, spec in enumerate(todo) if (spec.source_type, spec.source_ref) in still]
+    if len(keep) < len(todo):
+        todo = [todo[i] for i in keep]
+        resolved_lines = [resolved_lines[i] for i in keep]
+        placed = [placed[i] for i in keep]
+        if not todo:
+            return []
     now = timezone.now()
     vouchers = []
     for spec, (period, date) in zip(todo, placed, strict=True):
@@ -364,6 +360,25 @@ def vouchers_post_auto(specs: list[VoucherSpec]) -> list[Voucher]:
     for voucher in vouchers:
         voucher.status = VoucherStatus.POSTED
     return vouchers
+
+
+def _unposted(specs: list[VoucherSpec]) -> list[VoucherSpec]:
+    """The specs with lines whose (source_type, source_ref) has no voucher yet (first of duplicates)."""
+    wanted = defaultdict(set)
+    for spec in specs:
+        wanted[spec.source_type].add(spec.source_ref)
+    q = Q()
+    for source_type, refs in wanted.items():
+        q |= Q(source_type=source_type, source_ref__in=list(refs))
+    seen = set(Voucher.objects.filter(q).values_list("source_type", "source_ref"))
+    out = []
+    for spec in specs:
+        key = (spec.source_type, spec.source_ref)
+        if key in seen or not spec.lines:
+            continue
+        seen.add(key)
+        out.append(spec)
+    return out
 
 
 # --- helpers for the posting rules -------------------------------------------------------------------
