@@ -615,13 +615,15 @@ def suggestions_recompute(*, today: date | None = None, sku_ids: list[int] | Non
     if sku_ids is not None:
         items = [it for it in items if it.sku_id in set(sku_ids)]
     history: dict[int, dict[date, int]] = defaultdict(dict)
-    sold = orders.daily_sales(since=since, until=today - timedelta(days=1), sku_ids=sku_ids)
+    sold = orders.daily_sales(since=since, until=today - timedelta(days=1))  # all: bundles sell components too
     sold_ids = {row.sku_id for row in sold}
     parts = inventory.bundle_components(sku_ids=list(sold_ids))
     for row in sold:
         for component, per in parts.get(row.sku_id, [(row.sku_id, 1)]):
             history[component][row.day] = history[component].get(row.day, 0) + row.quantity * per
     candidates = sorted({it.sku_id for it in items} | set(history))
+    if sku_ids is not None:
+        candidates = sorted(set(candidates) & {int(pk) for pk in sku_ids})
     skus = {pk: sku for pk, sku in inventory.skus_by_ids(sku_ids=candidates).items()
             if not sku.is_bundle and sku.status == "active"}
     avail = defaultdict(int)
@@ -631,7 +633,12 @@ def suggestions_recompute(*, today: date | None = None, sku_ids: list[int] | Non
     preferred: dict[int, SupplierItem] = {}
     for item in sorted(items, key=lambda it: (not it.is_preferred, it.unit_price, it.pk)):
         preferred.setdefault(item.sku_id, item)
-    ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN).delete()
+    stale = ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN)
+    if sku_ids is not None:
+        stale = stale.filter(sku_id__in=list(sku_ids))
+    stale.delete()
+    # ordered suggestions whose purchase order was cancelled explain nothing any more
+    ReorderSuggestion.objects.filter(status=SuggestionStatus.ORDERED, purchase_order__isnull=True).delete()
     rows = []
     now = timezone.now()
     for sku_id, sku in sorted(skus.items()):

@@ -200,3 +200,21 @@ def test_new_purchase_order_typed_by_hand_and_draft_lines_edited(client, pw):
     assert 'id="po-edit-lines"' not in text(response)
     response = client.post(reverse("purchasing:new"), {"supplier": "", "warehouse": pw.wh.pk, "lines": "x"}, follow=True)
     assert response.status_code == 200 and PurchaseOrder.objects.count() == 1
+
+
+def test_admin_pages(client, pw):
+    po = pw.sent_po()
+    services.po_receive(po_id=po.pk, reference="ADM", lines=[{"sku": pw.sku.pk, "quantity": 1}])
+    services.purchasing_settings()
+    login(client, pw, Role.OWNER)
+    for name in ("supplier", "supplieritem", "purchaseorder", "goodsreceipt", "reordersuggestion", "purchasingsettings"):
+        assert client.get(reverse(f"admin:purchasing_{name}_changelist")).status_code == 200, name
+    assert client.get(reverse("admin:purchasing_purchaseorder_change", args=[po.pk])).status_code == 200
+    assert client.get(reverse("admin:purchasing_supplier_change", args=[pw.supplier.pk])).status_code == 200
+    # a supplier item made preferred in the admin takes the flag from the other supplier's item
+    response = client.post(reverse("admin:purchasing_supplieritem_add"), {
+        "supplier": pw.supplier2.pk, "sku": pw.sku.pk, "supplier_sku_code": "", "unit_price": "11.00",
+        "min_order_quantity": 1, "order_multiple": 1, "lead_time_days": 3, "is_preferred": "on", "is_active": "on"})
+    assert response.status_code == 302
+    assert list(SupplierItem.objects.filter(sku=pw.sku, is_preferred=True).values_list("supplier_id", flat=True)) == [
+        pw.supplier2.pk]

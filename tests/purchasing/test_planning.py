@@ -195,3 +195,16 @@ def test_suggestions_from_real_orders(pw):
     (s,) = services.suggestions_recompute(today=today)
     assert s.sku_id == pw.sku.pk and s.base_daily_demand == Decimal("3.000")
     assert s.target_stock == 3 * 17 and s.suggested_quantity == 60  # 51 -> MOQ 50 / case 10 -> 60
+
+
+@pytest.mark.django_db
+def test_partial_recompute_keeps_other_suggestions_and_cancelled_orders_are_forgotten(pw, sales):
+    sales[pw.sku.pk] = flat(56, 10)
+    sales[pw.sku2.pk] = flat(56, 3)
+    made = {s.sku_id: s for s in services.suggestions_recompute(today=TODAY)}
+    (po,) = services.suggestions_create_pos(suggestion_ids=[made[pw.sku.pk].pk])
+    services.po_cancel(po_id=po.pk, why="wrong supplier")
+    again = services.suggestions_recompute(today=TODAY, sku_ids=[pw.sku.pk])
+    assert [s.sku_id for s in again] == [pw.sku.pk]
+    assert set(ReorderSuggestion.objects.values_list("sku_id", "status")) == {
+        (pw.sku.pk, SuggestionStatus.OPEN), (pw.sku2.pk, SuggestionStatus.OPEN)}
