@@ -100,7 +100,7 @@ def test_goods_returned_put_cost_back_in_stock_except_defective(world):
                                         (chart.COGS, D("0"), D("12.00"), "cogs", world["A"].pk)])
 
 
-def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monkeypatch):
+def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monkeypatch, client, tenant_a):
     def broken(sku_ids):
         raise RuntimeError("cost service down")
 
@@ -112,6 +112,17 @@ def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monk
     assert (issue.source_type, issue.source_ref, issue.resolved_at) == ("order.shipped", str(order.pk), None)
     assert "cost service down" in issue.error
     assert services.posting_issue_retry(issue=issue) is False
+    from django.urls import reverse
+
+    from erp.tenancy.roles import Role
+    from finance.apps import finance_cards
+
+    client.force_login(tenant_a.members[Role.FINANCE].user)
+    assert "1 posting failed" in client.get(reverse("finance:vouchers")).content.decode()
+    from types import SimpleNamespace
+
+    cards = finance_cards(SimpleNamespace(membership=tenant_a.members[Role.FINANCE]))
+    assert str(cards[0].title) == "Postings that failed" and cards[0].value == 1
     monkeypatch.undo()
     assert services.posting_issue_retry(issue=issue) is True
     assert Voucher.objects.filter(source_type=SourceType.ORDER_SHIPPED).count() == 1
