@@ -1,7 +1,15 @@
 from rest_framework import serializers
 
 from .. import selectors
-from ..models import Member, MemberIdentity, MemberLevel, MemberMerge, MemberOrder, PointsEntry
+from ..models import (
+    Member,
+    MemberIdentity,
+    MemberLevel,
+    MemberMerge,
+    MemberOrder,
+    MemberSettings,
+    PointsEntry,
+)
 
 MEMBER_LIST_FIELDS = [
     "id", "display_name", "phone_masked", "level", "level_rank", "level_name", "lifetime_paid", "order_count",
@@ -155,4 +163,16 @@ class MemberMergeInputSerializer(serializers.Serializer):
     def validate_source(self, value):
         if not Member.objects.filter(pk=value).exists():
             raise serializers.ValidationError("No such member.")
+        return value
+
+
+class MemberSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberSettings
+        fields = ["id", "points_per_yuan", "points_expire_days", "downgrade_policy", "downgrade_after_days"]
+        read_only_fields = ["id"]
+
+    def validate_points_per_yuan(self, value):
+        if value < 0:
+            raise serializers.ValidationError("Zero or more.")
         return value

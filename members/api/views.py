@@ -12,7 +12,7 @@ from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
 from erp.tenancy import roles
 
 from .. import selectors, services
-from ..models import Member, MemberLevel
+from ..models import Member, MemberLevel, MemberSettings
 from . import serializers as s
 
 FILTERS = [
@@ -128,3 +128,29 @@ class MemberLevelViewSet(TenantModelViewSet):
             instance.delete()
         except ProtectedError:
             raise Conflict("Members hold this level: it cannot be deleted.") from None
+
+
+class MemberSettingsViewSet(TenantModelViewSet):
+    """The tenant's points rate and expiry and the level downgrade policy. ``current`` reads or
+    changes the one row (made with the defaults on first use); managers change it."""
+
+    model = MemberSettings
+    serializer_class = s.MemberSettingsSerializer
+    write_roles = roles.MANAGERS
+    filter_backends = []
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def scope_queryset(self, queryset):
+        return queryset.order_by("pk")
+
+    @extend_schema(methods=["GET"], responses=s.MemberSettingsSerializer)
+    @extend_schema(methods=["PATCH"], request=s.MemberSettingsSerializer, responses=s.MemberSettingsSerializer)
+    @action(detail=False, methods=["get", "patch"])
+    def current(self, request):
+        row = services.member_settings()
+        if request.method == "PATCH":
+            ser = s.MemberSettingsSerializer(row, data=request.data, partial=True)
+            ser.is_valid(raise_exception=True)
+            ser.save()
+            row = ser.instance
+        return Response(s.MemberSettingsSerializer(row).data)

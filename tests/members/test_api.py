@@ -114,3 +114,18 @@ def test_other_tenant_sees_nothing(data, tenant_a, tenant_b):
     assert other.get(BASE).json()["count"] == 0
     assert other.get(f"{BASE}{member}/").status_code == 404
     assert other.post(f"{BASE}{member}/redeem-points/", {"amount": 1}, format="json").status_code == 404
+
+
+def test_settings_current(data, tenant_a):
+    url = "/api/v1/members/settings/current/"
+    assert tenant_a.api(Role.SERVICE).get(url).json()["points_per_yuan"] == "1.0000"
+    assert tenant_a.api(Role.SERVICE).patch(url, {"points_per_yuan": "2"}, format="json").status_code == 403
+    owner = tenant_a.api(Role.OWNER)
+    bad = owner.patch(url, {"points_per_yuan": "-1", "downgrade_policy": "sometimes"}, format="json")
+    assert bad.status_code == 400 and {"points_per_yuan", "downgrade_policy"} <= set(bad.json()["errors"])
+    ok = owner.patch(url, {"points_per_yuan": "2.5", "points_expire_days": 0}, format="json")
+    assert ok.status_code == 200 and ok.json()["points_expire_days"] == 0
+    data.ship(buyer="new-buyer", paid="10.00")
+    from members.models import MemberIdentity
+
+    assert MemberIdentity.objects.get(buyer_id="new-buyer").member.points_balance == 25
