@@ -64,3 +64,23 @@ def nav_for(request) -> list[NavLink]:
     if membership is None:
         return []
     return [link for link in _nav if membership.role in app_access(link.app_label)[0]]
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    """One app's links in the top navigation: a plain link when it has one page, a menu otherwise."""
+
+    label: str
+    app_label: str
+    links: tuple[NavLink, ...]
+
+
+def nav_groups_for(request) -> list[NavGroup]:
+    """nav_for(request) grouped by app, in the order the apps registered their first link."""
+    from django.apps import apps
+
+    groups: dict[str, list[NavLink]] = {}
+    for link in nav_for(request):
+        groups.setdefault(link.app_label, []).append(link)
+    return [NavGroup(label=str(apps.get_app_config(app_label).verbose_name), app_label=app_label, links=tuple(links))
+            for app_label, links in groups.items()]

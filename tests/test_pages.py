@@ -191,3 +191,16 @@ def test_admin_closed_to_a_user_without_company():
 def test_api_docs(owner_client):
     client, _ = owner_client
     assert client.get(reverse("api-docs")).status_code == 200
+
+
+def test_navigation_groups_an_apps_pages_into_one_menu_by_role(owner_client):
+    client, tenant = owner_client
+    body = client.get(reverse("dashboard")).content.decode()
+    nav = body[body.index('class="mainnav"'):body.index("</nav>")]
+    assert 'data-app="inventory"' in nav and reverse("inventory:locks") in nav  # several pages: a menu
+    assert 'data-app="orders"' not in nav and reverse("orders:workbench") in nav  # one page: a plain link
+    membership_add(tenant=tenant, username="pages-wh", role=Role.WAREHOUSE, password=PASSWORD)
+    warehouse = Client()
+    assert warehouse.login(username="pages-wh", password=PASSWORD)
+    nav = warehouse.get(reverse("dashboard")).content.decode()
+    assert reverse("finance:vouchers") not in nav and reverse("inventory:stock") in nav

@@ -1,4 +1,4 @@
-from erp.dashboard import nav_for
+from erp.dashboard import nav_groups_for
 
 from .services import memberships_of
 
@@ -11,5 +11,5 @@ def tenancy(request):
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": getattr(request, "membership", None),
         "user_memberships": list(memberships_of(user)),
-        "nav_links": nav_for(request),
+        "nav_groups": nav_groups_for(request),
     }
