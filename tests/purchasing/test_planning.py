@@ -11,7 +11,6 @@ from erp.api.exceptions import Conflict
 from orders.selectors import DailySales
 from purchasing import planning, services
 from purchasing.models import POLine, POSource, POStatus, PurchaseOrder, ReorderSuggestion, SuggestionStatus
-from tests.orders.conftest import integ  # noqa: F401  (fake integrations for orders' ingestion)
 
 TODAY = date(2026, 11, 20)
 
@@ -177,27 +176,6 @@ def test_create_pos_from_a_selection_one_per_supplier(pw, sales):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("integ")
-def test_suggestions_from_real_orders(pw):
-    """Sales come from orders (orders.selectors.daily_sales) created through orders' own services."""
-    from integrations.models import Shop
-    from orders import services as orders
-    from tests.orders.conftest import T0, address, line, norder
-
-    shop = Shop.objects.create(code="tb1", name="TB", platform="taobao")
-    today = T0.date() + timedelta(days=14)
-    settings = services.purchasing_settings()
-    settings.history_days = 14
-    settings.save()
-    orders.orders_ingest_normalized(shop=shop, normalized=[
-        norder(f"R{n}", buyer=f"b{n}", receiver=address(address=f"r{n}"), created=T0 + timedelta(days=n),
-               lines=[line(pw.sku.code, qty=3)]) for n in range(14)])
-    (s,) = services.suggestions_recompute(today=today)
-    assert s.sku_id == pw.sku.pk and s.base_daily_demand == Decimal("3.000")
-    assert s.target_stock == 3 * 17 and s.suggested_quantity == 60  # 51 -> MOQ 50 / case 10 -> 60
-
-
-@pytest.mark.django_db
 def test_partial_recompute_keeps_other_suggestions_and_cancelled_orders_are_forgotten(pw, sales):
     sales[pw.sku.pk] = flat(56, 10)
     sales[pw.sku2.pk] = flat(56, 3)
@@ -208,3 +186,4 @@ def test_partial_recompute_keeps_other_suggestions_and_cancelled_orders_are_forg
     assert [s.sku_id for s in again] == [pw.sku.pk]
     assert set(ReorderSuggestion.objects.values_list("sku_id", "status")) == {
         (pw.sku.pk, SuggestionStatus.OPEN), (pw.sku2.pk, SuggestionStatus.OPEN)}
+
