@@ -26,7 +26,15 @@ from .models import (
 )
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 FEE_CODES = (chart.COMMISSION, chart.SERVICE_FEE, chart.OTHER_FEE)
+
+
+def _q(value) -> Decimal:
+    """A summed amount to the cent (SQLite sums decimals without their scale)."""
+    if value is None:
+        return ZERO
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(CENT)
 
 
 def posted_lines():
@@ -100,7 +108,7 @@ def trial_balance(*, period: Period) -> TrialBalance:
     subtotals: dict[int, list] = {}
     for r in agg:
         account = accounts[r["account_id"]]
-        od, oc, d, c = (r["od"] or ZERO), (r["oc"] or ZERO), (r["d"] or ZERO), (r["c"] or ZERO)
+        od, oc, d, c = _q(r["od"]), _q(r["oc"]), _q(r["d"]), _q(r["c"])
         row = _tb_row(account, od - oc, d, c)
         if any((row.opening_debit, row.opening_credit, row.debit, row.credit)):
             tb.rows.append(row)
@@ -134,7 +142,7 @@ def account_balances(*, as_of: datetime.date | None = None) -> dict[str, Decimal
         qs = qs.filter(voucher__date__lte=as_of)
     out = {}
     for r in qs.values("account__code", "account__type").order_by().annotate(d=Sum("debit"), c=Sum("credit")):
-        net = (r["d"] or ZERO) - (r["c"] or ZERO)
+        net = _q(r["d"]) - _q(r["c"])
         out[r["account__code"]] = net if r["account__type"] in DEBIT_NORMAL else -net
     return out
 
@@ -208,7 +216,7 @@ def profit_by_month(*, year: int) -> tuple[list[Profit], Profit]:
             .values("voucher__period__month", "account__code", "account__type", "tag").order_by()
             .annotate(d=Sum("debit"), c=Sum("credit")))
     for r in rows:
-        args = (r["account__code"], r["account__type"], r["tag"], r["d"] or ZERO, r["c"] or ZERO)
+        args = (r["account__code"], r["account__type"], r["tag"], _q(r["d"]), _q(r["c"]))
         months[r["voucher__period__month"]].add(*args)
         total.add(*args)
     return [months[m] for m in range(1, 13)], total
@@ -227,7 +235,7 @@ def profit_by(*, by: str, date_from=None, date_to=None) -> tuple[list[Profit], P
             .annotate(d=Sum("debit"), c=Sum("credit")))
     for r in rows:
         key = r[column] if r[column] not in ("", None) else None
-        args = (r["account__code"], r["account__type"], r["tag"], r["d"] or ZERO, r["c"] or ZERO)
+        args = (r["account__code"], r["account__type"], r["tag"], _q(r["d"]), _q(r["c"]))
         groups.setdefault(key, Profit(key=key)).add(*args)
         total.add(*args)
     labels = _labels(by, [k for k in groups if k is not None])
@@ -282,7 +290,7 @@ def reconciliation_summary() -> list[dict]:
     for value, label in ReconStatus.choices:
         r = found.get(value, {})
         out.append({"status": value, "label": str(label), "orders": r.get("orders", 0),
-                    **{k: r.get(k) or ZERO for k in ("shipped", "refunded", "settled", "fees", "difference")}})
+                    **{k: _q(r.get(k)) for k in ("shipped", "refunded", "settled", "fees", "difference")}})
     return out
 
 
@@ -347,7 +355,7 @@ def books_verify() -> list[BooksProblem]:
         if (v.date.year, v.date.month) != (v.period.year, v.period.month):
             problems.append(BooksProblem("period", f"voucher {v.display_no} dated {v.date} is in period {v.period.key}"))
     totals = posted_lines().aggregate(d=Sum("debit"), c=Sum("credit"))
-    if (totals["d"] or ZERO) != (totals["c"] or ZERO):
+    if _q(totals["d"]) != _q(totals["c"]):
         problems.append(BooksProblem("ledger", f"all debits {totals['d']} != all credits {totals['c']}"))
     for period in Period.objects.order_by("year", "month"):
         tb = trial_balance(period=period)
