@@ -154,6 +154,12 @@ class Order(TenantScopedModel, TimeStampedModel):
     def hold_reason_list(self) -> list[str]:
         return [r for r in self.hold_reasons.split(",") if r]
 
+    @property
+    def hold_reason_labels(self) -> list[tuple[str, str]]:
+        """(code, translated label) of each hold reason, for pages."""
+        labels = dict(HoldReason.choices)
+        return [(r, labels.get(r, r)) for r in self.hold_reason_list]
+
     def set_hold_reasons(self, reasons) -> None:
         wanted = set(reasons)
         ordered = [r for r in _HOLD_ORDER if r in wanted] if wanted else ()
