@@ -115,6 +115,7 @@ def test_suggestions_page_and_one_click_purchase_orders(client, pw, monkeypatch)
     assert "already ordered" in text(response)
     body = text(client.get(reverse("dashboard")))
     assert "SKUs to reorder" in body and "POs awaiting receipt" in body and reverse("purchasing:suggestions") in body
+    assert reverse("admin:purchasing_supplier_changelist") in body and reverse("purchasing:list") in body
 
 
 def test_seed_is_idempotent(pw):
