@@ -186,7 +186,7 @@ def identity_match(*, platform: str, buyer_id: str, name: str = "", phone: str =
     if h:
         _lock_phone(h)
         _phone_learned(root_id=ident.member.root_id, phone=h, masked=masked)
-        ident.refresh_from_db()
+        ident = MemberIdentity.objects.select_related("member").get(pk=ident.pk)  # its member may be merged now
     return ident
 
 
@@ -471,7 +471,7 @@ def points_earn_for_order(*, order_id: int) -> MemberOrder | None:
     paid = sum(parts.values(), ZERO)
     ident = identity_match(platform=snap.platform, buyer_id=snap.buyer_id, name=snap.receiver_name,
                            phone=snap.receiver_phone, seen_at=snap.paid_at or snap.shipped_at)
-    member = ident.member
+    member = Member.objects.get(pk=ident.member_id)
     root = Member.objects.select_related("level").get(pk=member.root_id)
     st = member_settings()
     multiplier = root.level.points_multiplier if root.level else Decimal("1")

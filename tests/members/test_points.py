@@ -222,3 +222,19 @@ def test_beat_ticks_fan_out_per_tenant(orders, tenant_a, monkeypatch):
     assert tasks.expire_points_for_tenant(tenant_id=tenant_a.tenant.pk) == 0
     names = set(PeriodicTask.objects.filter(task__startswith="members.").values_list("task", flat=True))
     assert names == {"members.expiry_tick", "members.nightly_tick"}
+
+
+def test_an_order_that_reveals_a_phone_merges_and_counts_for_the_surviving_member(orders):
+    orders.ship(buyer="j1", platform="jd", phone="13800000001", paid="100.00")
+    orders.ship(buyer="b1", platform="taobao", phone="138****0001", paid="50.00")
+    older, newer = member_of("j1", "jd"), member_of("b1")
+    assert older.pk != newer.pk
+    orders.ship(buyer="b1", platform="taobao", phone="13800000001", paid="30.00")
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert newer.merged_into_id == older.pk
+    assert (older.order_count, older.lifetime_paid, older.points_balance) == (3, Decimal("180.00"), 180)
+    assert (newer.order_count, newer.points_balance) == (2, 80)  # its own rows
+    from members.selectors import points_drift
+
+    assert points_drift() == []
