@@ -450,7 +450,7 @@ def _shop_platform(shop_id) -> str:
 
 
 # --- posting rules -------------------------------------------------------------------------------------
-def shipment_spec(snapshot) -> tuple[VoucherSpec, dict[str, Decimal]]:
+def shipment_spec(snapshot, *, freight_by_poid: dict[str, Decimal] | None = None) -> tuple[VoucherSpec, dict[str, Decimal]]:
     """Dr 应收账款-平台 / Cr 主营业务收入 (goods and freight) and Dr 主营业务成本 / Cr 库存商品 at the
     SKUs' unit cost. Returns the voucher and the receivable booked per platform order id."""
     lines = [ln for ln in snapshot.lines if not ln.is_stopped]
@@ -470,10 +470,14 @@ def shipment_spec(snapshot) -> tuple[VoucherSpec, dict[str, Decimal]]:
     freight = _money(snapshot.freight_amount)
     if freight > 0:
         poids = [ln.platform_order_id for ln in lines if ln.platform_order_id]
-        poid = snapshot.platform_order_id if snapshot.platform_order_id in poids or not poids else poids[0]
-        per_poid[poid] += freight
-        out.append(LineSpec(account=chart.REVENUE, credit=freight, tag=LineTag.FREIGHT, order_id=snapshot.id,
-                            platform_order_id=poid, memo=_("Freight"), **dims))
+        first = snapshot.platform_order_id if snapshot.platform_order_id in poids or not poids else poids[0]
+        shares = {poid: amount for poid, amount in (freight_by_poid or {}).items() if amount > 0}
+        if sum(shares.values(), ZERO) != freight:  # unknown split: all of it on the first platform order
+            shares = {first: freight}
+        for poid, amount in shares.items():
+            per_poid[poid] += amount
+            out.append(LineSpec(account=chart.REVENUE, credit=amount, tag=LineTag.FREIGHT, order_id=snapshot.id,
+                                platform_order_id=poid, memo=_("Freight"), **dims))
     ar = [LineSpec(account=receivable, debit=amount, tag=LineTag.RECEIVABLE, order_id=snapshot.id,
                    platform_order_id=poid, memo=_("Receivable %(poid)s") % {"poid": poid}, **dims)
           for poid, amount in per_poid.items()]
@@ -503,7 +507,13 @@ def post_order_shipped(*, order_id: int) -> Voucher | None:
     if not snapshots:
         raise ValidationError(_("Order %(id)s not found.") % {"id": order_id})
     snapshot = snapshots[0]
-    spec, per_poid = shipment_spec(snapshot)
+    freight_by_poid = None
+    if snapshot.kind == "merged" and _money(snapshot.freight_amount) > 0:
+        # a merged shipment's freight is the sum of its platform orders': book each on its own order
+        poids = sorted({ln.platform_order_id for ln in snapshot.lines if ln.platform_order_id})
+        freight_by_poid = {poid: _money(o.freight_amount)
+                           for poid, o in _snapshots_by_platform_ids(snapshot.shop_id, poids).items()}
+    spec, per_poid = shipment_spec(snapshot, freight_by_poid=freight_by_poid)
     if len(spec.lines) < 2:
         return None
     made = vouchers_post_auto([spec])

@@ -151,14 +151,16 @@ def test_merged_shipment_books_and_reconciles_each_platform_order(world):
 
     shop = world["shop"]
     order_services.orders_ingest_normalized(shop=shop, normalized=[
-        norder("M1", lines=[line("A", 1, price="20.00")]), norder("M2", lines=[line("B", 2, price="15.00")])])
+        norder("M1", lines=[line("A", 1, price="20.00")], freight_amount=D("5.00")),
+        norder("M2", lines=[line("B", 2, price="15.00")], freight_amount=D("8.00"))])
     merged = Order.objects.filter(kind="merged").first()
     assert merged is not None, list(Order.objects.values_list("platform_order_id", "kind", "status"))
     order_services.order_ship(order_id=merged.pk)
     ar = {ln.platform_order_id: ln.debit for ln in VoucherLine.objects.filter(tag="receivable")}
-    assert ar == {"M1": D("20.00"), "M2": D("30.00")}
-    assert rec("M1").shipped_amount == D("20.00") and rec("M2").shipped_amount == D("30.00")
-    settle(shop, bill("M1", "sale", "20.00"), bill("M2", "sale", "30.00"), bill("M2", "commission", "-0.60"))
+    assert ar == {"M1": D("25.00"), "M2": D("38.00")}  # each platform order with its own freight
+    assert rec("M1").shipped_amount == D("25.00") and rec("M2").shipped_amount == D("38.00")
+    settle(shop, bill("M1", "sale", "20.00"), bill("M1", "freight", "5.00"), bill("M2", "sale", "30.00"),
+           bill("M2", "freight", "8.00"), bill("M2", "commission", "-0.60"))
     assert (rec("M1").status, rec("M2").status) == ("matched", "matched")
     # a refund on one of them is spread over that platform order's SKUs only
     events.publish("aftersales.refunded", ticket_id=5, order_id=None, shop_id=shop.pk, platform_order_id="M2",
