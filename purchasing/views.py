@@ -212,7 +212,7 @@ def po_receive(request, pk):
                                          defective=request.POST.get("defective") == "1")
         else:
             receipt = services.po_receive(po_id=po.pk, reference=request.POST.get("reference", ""), lines=lines,
-                                          note=request.POST.get("note", ""), actor=request.user)
+                                          note=request.POST.get("note") or request.POST.get("why", ""), actor=request.user)
         if getattr(receipt, "replayed", False):
             messages.warning(request, _("Reference already recorded as %(no)s: nothing was done again.")
                              % {"no": receipt.number})
