@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from erp.tenancy.admin import TenantScopedAdmin
 
@@ -42,8 +44,34 @@ class MemberAdmin(TenantScopedAdmin):
         return False
 
 
+class MemberLevelForm(forms.ModelForm):
+    """Rank and name are unique in the tenant (the form does not see the tenant column, so it says so
+    itself instead of letting the database refuse it)."""
+
+    class Meta:
+        model = MemberLevel
+        fields = ["rank", "name", "min_spend", "min_orders", "require_both", "points_multiplier", "free_shipping",
+                  "priority_shipping", "discount_percent", "benefits", "description"]
+
+    def clean(self):
+        data = super().clean()
+        for field in ("rank", "name"):
+            value = data.get(field)
+            if value is None or value == "":
+                continue
+            qs = MemberLevel.objects.filter(**{field: value})
+            if self.instance.pk:
+                qs = qs.exclude(pk=self.instance.pk)
+            if qs.exists():
+                self.add_error(field, _("Another level has this value."))
+        if data.get("rank") is not None and data["rank"] < 1:
+            self.add_error("rank", _("Rank 1 or more."))
+        return data
+
+
 @admin.register(MemberLevel)
 class MemberLevelAdmin(TenantScopedAdmin):
+    form = MemberLevelForm
     list_display = ["rank", "name", "min_spend", "min_orders", "require_both", "points_multiplier", "free_shipping",
                     "priority_shipping", "discount_percent"]
     ordering = ["rank"]
@@ -52,6 +80,12 @@ class MemberLevelAdmin(TenantScopedAdmin):
 @admin.register(MemberSettings)
 class MemberSettingsAdmin(TenantScopedAdmin):
     list_display = ["__str__", "points_per_yuan", "points_expire_days", "downgrade_policy", "downgrade_after_days"]
+
+    def has_add_permission(self, request, *args):
+        return super().has_add_permission(request, *args) and not MemberSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class AppendOnlyAdmin(TenantScopedAdmin):

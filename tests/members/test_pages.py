@@ -81,3 +81,14 @@ def test_chinese_page(page_client):
     page_client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     body = page_client.get(reverse("members:list")).content.decode()
     assert "会员" in body and "重要价值" in body
+
+
+def test_admin_level_form_refuses_duplicates(client, data_world):
+    client.force_login(data_world.members[Role.OWNER].user)
+    url = reverse("admin:members_memberlevel_add")
+    page = client.post(url, {"rank": 2, "name": "银卡", "min_spend": "0", "min_orders": 0, "points_multiplier": "1",
+                             "discount_percent": "0", "benefits": "{}"})
+    assert page.status_code == 200 and MemberLevel.objects.filter(rank=2).count() == 1
+    assert client.get(reverse("admin:members_member_changelist")).status_code == 200
+    assert client.get(reverse("admin:members_pointsentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:members_membersettings_changelist")).status_code == 200
