@@ -914,3 +914,15 @@ def posting_issue_retry(*, issue: PostingIssue) -> bool:
     issue.resolved_at, issue.attempts = timezone.now(), issue.attempts + 1
     issue.save(update_fields=["resolved_at", "attempts"])
     return True
+
+
+def posting_issues_retry_all(*, limit: int = 500) -> int:
+    """Retry every open posting issue (the daily job does; a fixed cause lets them through). Each
+    runs in its own transaction. Returns how many went through."""
+    done = 0
+    for issue in PostingIssue.objects.filter(resolved_at__isnull=True).order_by("id")[:limit]:
+        try:
+            done += posting_issue_retry(issue=issue)
+        except Conflict:
+            continue
+    return done

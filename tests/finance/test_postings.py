@@ -124,5 +124,9 @@ def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monk
     cards = finance_cards(SimpleNamespace(membership=tenant_a.members[Role.FINANCE]))
     assert str(cards[0].title) == "Postings that failed" and cards[0].value == 1
     monkeypatch.undo()
-    assert services.posting_issue_retry(issue=issue) is True
+    from finance import tasks
+
+    assert tasks.flag_unsettled.delay().get() == 1  # the daily job retries it
+    issue.refresh_from_db()
+    assert issue.resolved_at is not None and issue.attempts == 3
     assert Voucher.objects.filter(source_type=SourceType.ORDER_SHIPPED).count() == 1

@@ -129,6 +129,7 @@ def test_unsettled_orders_are_flagged_after_the_due_days(world):
     Reconciliation.objects.filter(platform_order_id="P1").update(
         shipped_at=timezone.now() - datetime.timedelta(days=11))
     assert tasks.flag_unsettled.delay().get() == 1  # one tenant to look at (eager in tests)
+    assert tasks.flag_unsettled_for_tenant.delay(tenant_id=world["shop"].tenant_id).get() == {"flagged": 0, "retried": 0}
     assert rec("P1").status == "unsettled" and rec("P2").status == "awaiting"
     settle(shop, bill("P1", "sale", "30.00"))  # a late bill still settles it
     assert rec("P1").status == "matched"
