@@ -149,13 +149,21 @@ def _po_or_404(pk) -> PurchaseOrder:
     return po
 
 
+def _labelled(events):
+    labels = dict(POStatus.choices)
+    for event in events:
+        event.from_label = labels.get(event.from_status, event.from_status)
+        event.to_label = labels.get(event.to_status, event.to_status)
+    return events
+
+
 @tenant_page(app_label="purchasing")
 def po_detail(request, pk):
     po = _po_or_404(pk)
     actions = services.allowed_actions(po)
     context = {
         "po": po, "lines": list(POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk")),
-        "events": selectors.po_timeline(po=po),
+        "events": _labelled(selectors.po_timeline(po=po)),
         "receipts": GoodsReceipt.objects.filter(purchase_order=po).prefetch_related("lines__sku").order_by("-pk"),
         "actions": [a for a in actions if a in ("approve", "send", "cancel", "close")] if may_write(request) else [],
         "can_receive": "receive" in actions and may_receive(request),
@@ -190,10 +198,10 @@ def po_action(request, pk):
     return redirect("purchasing:detail", pk=po.pk)
 
 
-def _posted_lines(request, po) -> list[dict]:
+def _posted_lines(request, po, prefix: str = "qty") -> list[dict]:
     lines = []
     for line_id in POLine.objects.filter(purchase_order=po).values_list("pk", flat=True):
-        raw = (request.POST.get(f"qty_{line_id}") or "").strip()
+        raw = (request.POST.get(f"{prefix}_{line_id}") or "").strip()
         if raw:
             lines.append({"line": line_id, "quantity": int(raw) if raw.isdigit() else raw})
     return lines
@@ -205,7 +213,7 @@ def po_receive(request, pk):
     po = _po_or_404(pk)
     kind = request.POST.get("kind", "receive")
     try:
-        lines = _posted_lines(request, po)
+        lines = _posted_lines(request, po, prefix="ret" if kind == "return" else "qty")
         if kind == "return":
             receipt = services.po_return(po_id=po.pk, reference=request.POST.get("reference", ""), lines=lines,
                                          why=request.POST.get("why", ""), actor=request.user,

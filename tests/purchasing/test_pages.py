@@ -219,3 +219,20 @@ def test_admin_pages(client, pw):
     assert response.status_code == 302
     assert list(SupplierItem.objects.filter(sku=pw.sku, is_preferred=True).values_list("supplier_id", flat=True)) == [
         pw.supplier2.pk]
+
+
+def test_return_to_supplier_from_the_page(client, pw):
+    po = pw.sent_po([{"sku": pw.sku, "quantity": 10}])
+    services.po_receive(po_id=po.pk, reference="PG", lines=[{"sku": pw.sku.pk, "quantity": 10}])
+    login(client, pw)
+    body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
+    assert 'id="po-return"' in body and 'id="po-receive"' not in body
+    line = po.lines.get()
+    url = reverse("purchasing:receive", args=[po.pk])
+    response = client.post(url, {"kind": "return", "reference": "RT-P", f"ret_{line.pk}": "3", "why": ""}, follow=True)
+    assert "why" in text(response)
+    client.post(url, {"kind": "return", "reference": "RT-P", f"ret_{line.pk}": "3", "why": "scratched"})
+    line.refresh_from_db()
+    assert line.returned_quantity == 3 and StockLevel.objects.get(warehouse=pw.wh, sku=pw.sku).on_hand == 7
+    body = text(client.get(reverse("purchasing:detail", args=[po.pk])))
+    assert "Received → " not in body and "Sent to supplier → Received" in body
