@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from ..models import (
     Account,
+    FinanceSettings,
     LineTag,
     Period,
     PostingIssue,
@@ -189,3 +190,11 @@ class FinanceLedgerLineSerializer(serializers.ModelSerializer):
                   "posted_at", "source_type", "source_ref", "reversal_of_id", "voucher_memo", "account_code",
                   "account_name", "account_type", "debit", "credit", "currency", "tag", "shop_id", "platform",
                   "order_id", "platform_order_id", "sku_id", "supplier_id", "line_memo"]
+
+
+class FinanceSettingsSerializer(serializers.ModelSerializer):
+    settlement_due_days = serializers.IntegerField(min_value=1, max_value=365)
+
+    class Meta:
+        model = FinanceSettings
+        fields = ["id", "settlement_due_days"]

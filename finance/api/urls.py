@@ -11,6 +11,7 @@ router.register("reconciliations", views.ReconciliationViewSet, basename="financ
 router.register("settlement-lines", views.SettlementLineViewSet, basename="finance-settlement-line")
 router.register("posting-issues", views.PostingIssueViewSet, basename="finance-posting-issue")
 router.register("ledger", views.LedgerViewSet, basename="finance-ledger")
+router.register("settings", views.FinanceSettingsViewSet, basename="finance-settings")
 
 urlpatterns = [
     path("reports/trial-balance/", views.TrialBalanceView.as_view(), name="finance-report-trial-balance"),

@@ -20,6 +20,7 @@ from erp.tenancy.permissions import RolePermission
 from .. import selectors, services
 from ..models import (
     Account,
+    FinanceSettings,
     Period,
     PostingIssue,
     Reconciliation,
@@ -147,6 +148,31 @@ class VoucherViewSet(TenantModelViewSet):
         reversal = services.voucher_reverse(voucher=voucher, date=data.get("date"), memo=data.get("memo", ""),
                                             user=request.user)
         return self._out(reversal, status.HTTP_201_CREATED)
+
+
+class FinanceSettingsViewSet(TenantModelViewSet):
+    """The tenant's finance settings: after how many days a shipped order without a platform bill
+    goes to the unsettled queue. ``current`` reads or changes the one row (made on first use)."""
+
+    model = FinanceSettings
+    serializer_class = s.FinanceSettingsSerializer
+    filter_backends = []
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def scope_queryset(self, queryset):
+        return queryset.order_by("id")
+
+    @extend_schema(methods=["GET"], responses=s.FinanceSettingsSerializer)
+    @extend_schema(methods=["PATCH"], request=s.FinanceSettingsSerializer, responses=s.FinanceSettingsSerializer)
+    @action(detail=False, methods=["get", "patch"])
+    def current(self, request):
+        row = services.settings_get()
+        if request.method == "PATCH":
+            serializer = s.FinanceSettingsSerializer(row, data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+            row = serializer.instance
+        return Response(s.FinanceSettingsSerializer(row).data)
 
 
 class ReconciliationViewSet(TenantReadOnlyModelViewSet):

@@ -151,3 +151,10 @@ def test_seed_is_idempotent(books):
     assert (Account.objects.count(), Voucher.objects.count()) == counts
     assert counts[1] == 1 and services.period_get(year=timezone.localdate().year,
                                                   month=timezone.localdate().month).is_open
+
+
+def test_settings(api):
+    assert api.get(f"{API}/settings/current/").json()["settlement_due_days"] == 20
+    assert api.patch(f"{API}/settings/current/", {"settlement_due_days": 0}, format="json").status_code == 400
+    changed = api.patch(f"{API}/settings/current/", {"settlement_due_days": 12}, format="json")
+    assert changed.status_code == 200 and services.settings_get().settlement_due_days == 12
