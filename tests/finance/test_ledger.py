@@ -95,6 +95,22 @@ def test_database_refuses_unbalanced_posting_and_changes_to_posted_vouchers(book
     assert books_verify() == []
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database guards are Postgres triggers")
+def test_database_refuses_posting_into_a_closed_period_or_without_lines(books):
+    draft = services.voucher_create(date=DAY, lines=pair())
+    services.voucher_update(voucher=draft, date=datetime.date(2026, 12, 3), memo="moved", lines=pair())
+    period = Period.objects.get(year=2026, month=12)
+    Period.objects.filter(pk=period.pk).update(status="closed")
+    message = _db_error("UPDATE finance_voucher SET status = 'posted', number = 1, posted_at = now() WHERE id = %s",
+                        [draft.pk])
+    assert "open period" in message
+    message = _db_error(
+        "INSERT INTO finance_voucher (tenant_id, period_id, number, date, memo, source_type, source_ref, status,"
+        " posted_at, created_at, updated_at) VALUES (%s, %s, 5, %s, '', 'manual', '', 'posted', now(), now(), now())",
+        [draft.tenant_id, Period.objects.get(year=2026, month=11).pk, DAY])
+    assert "does not balance" in message
+
+
 def test_closed_period_refuses_postings_until_reopened(books):
     draft = services.voucher_create(date=DAY, lines=pair())
     period = Period.objects.get(year=2026, month=11)
