@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from erp.money import CurrencyField, MoneyField
 from erp.tenancy.models import TenantScopedModel, TimeStampedModel
@@ -51,7 +52,7 @@ class Supplier(TenantScopedModel, TimeStampedModel):
     code = models.CharField(_("code"), max_length=40)
     name = models.CharField(_("name"), max_length=200)
     contact_name = models.CharField(_("contact"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    phone = models.CharField(pgettext_lazy("purchasing", "phone"), max_length=40, blank=True)
     email = models.EmailField(_("email"), blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
     payment_terms_days = models.PositiveIntegerField(_("payment terms (days)"), default=30)
@@ -134,7 +135,7 @@ class PurchaseOrder(TenantScopedModel, TimeStampedModel):
     note = models.TextField(_("note"), blank=True)
     # derived from the lines by the services (kept for lists and reports)
     total_quantity = models.PositiveIntegerField(_("quantity"), default=0)
-    received_quantity = models.PositiveIntegerField(_("received"), default=0)
+    received_quantity = models.PositiveIntegerField(pgettext_lazy("purchasing", "received"), default=0)
     total_amount = MoneyField(_("amount"), default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("created by"))
@@ -173,8 +174,8 @@ class POLine(TenantScopedModel):
     supplier_sku_code = models.CharField(_("supplier's code"), max_length=64, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = MoneyField(_("unit price"), default=0)
-    received_quantity = models.PositiveIntegerField(_("received"), default=0)
-    returned_quantity = models.PositiveIntegerField(_("returned"), default=0)
+    received_quantity = models.PositiveIntegerField(pgettext_lazy("purchasing", "received"), default=0)
+    returned_quantity = models.PositiveIntegerField(pgettext_lazy("purchasing", "returned"), default=0)
 
     class Meta:
         constraints = [
@@ -203,10 +204,10 @@ class POLine(TenantScopedModel):
 
 class EventKind(models.TextChoices):
     STATUS = "status", _("Status change")
-    EDIT = "edit", _("Edit")
+    EDIT = "edit", pgettext_lazy("purchasing", "Edit")
     RECEIPT = "receipt", _("Goods received")
     RETURN = "return", _("Returned to supplier")
-    SYSTEM = "system", _("System")
+    SYSTEM = "system", pgettext_lazy("purchasing", "System")
 
 
 class PurchaseOrderEvent(TenantScopedModel):
@@ -217,8 +218,8 @@ class PurchaseOrderEvent(TenantScopedModel):
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=EventKind.choices)
     code = models.CharField(_("code"), max_length=40, blank=True)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    from_status = models.CharField(pgettext_lazy("purchasing", "from"), max_length=20, blank=True)
+    to_status = models.CharField(pgettext_lazy("purchasing", "to"), max_length=20, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", verbose_name=_("by"))
     actor_label = models.CharField(_("by"), max_length=150, blank=True, default="system")
@@ -248,7 +249,7 @@ class GoodsReceipt(TenantScopedModel):
                                        verbose_name=_("purchase order"))
     kind = models.CharField(_("kind"), max_length=10, choices=ReceiptKind.choices, default=ReceiptKind.RECEIPT)
     number = models.CharField(_("number"), max_length=40)
-    reference = models.CharField(_("reference"), max_length=100)
+    reference = models.CharField(pgettext_lazy("purchasing", "reference"), max_length=100)
     warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="+",
                                   verbose_name=_("warehouse"))
     received_at = models.DateTimeField(_("at"), default=timezone.now)
@@ -294,7 +295,7 @@ class GoodsReceiptLine(TenantScopedModel):
 
 
 class SuggestionStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("purchasing", "Open")
     ORDERED = "ordered", _("Ordered")
 
 

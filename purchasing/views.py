@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
@@ -248,7 +249,7 @@ def po_export(request, pk):
         [_("Expected date"), po.expected_date or ""], [_("Currency"), po.currency],
         [_("Total"), po.total_amount], [],
     ]
-    columns = [_("SKU"), _("Name"), _("Supplier's code"), _("Quantity"), _("Unit price"), _("Amount"), _("Received"),
+    columns = [_("SKU"), pgettext("purchasing", "Name"), _("Supplier's code"), _("Quantity"), _("Unit price"), _("Amount"), _("Received"),
                _("Returned")]
     body = [[ln.sku.code, ln.sku.name, ln.supplier_sku_code, ln.quantity, ln.unit_price, ln.amount,
              ln.received_quantity, ln.returned_quantity] for ln in lines]
