@@ -135,6 +135,25 @@ def _tb_row(account: Account, opening_net: Decimal, debit: Decimal, credit: Deci
     return row
 
 
+def account_ledger(*, account: Account, period: Period):
+    """An account's posted lines in a period with the running balance on its normal side, and the
+    opening and closing balances (明细账). Sub-accounts' lines count for a parent account."""
+    start, _end = period_range(period)
+    ids = [account.pk, *Account.objects.filter(parent=account).values_list("pk", flat=True)]
+    lines = posted_lines().filter(account_id__in=ids)
+    opening = lines.filter(voucher__date__lt=start).aggregate(d=Sum("debit"), c=Sum("credit"))
+    sign = 1 if account.debit_normal else -1
+    balance = sign * (_q(opening["d"]) - _q(opening["c"]))
+    opening_balance = balance
+    rows = []
+    for ln in (lines.filter(voucher__period__year=period.year, voucher__period__month=period.month)
+               .select_related("voucher", "voucher__period", "account").order_by("voucher__date", "voucher__number", "id")):
+        balance += sign * (ln.debit - ln.credit)
+        rows.append((ln, balance))
+    return {"opening": opening_balance, "rows": rows, "closing": balance,
+            "debit": sum((ln.debit for ln, _b in rows), ZERO), "credit": sum((ln.credit for ln, _b in rows), ZERO)}
+
+
 def account_balances(*, as_of: datetime.date | None = None) -> dict[str, Decimal]:
     """Net balance per account code on its normal side (debit-normal accounts debit minus credit)."""
     qs = posted_lines()

@@ -9,6 +9,8 @@ urlpatterns = [
     path("vouchers/new/", views.voucher_new, name="voucher-new"),
     path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
     path("trial-balance/", views.trial_balance, name="trial-balance"),
+    path("accounts/<int:pk>/", views.account_ledger, name="account-ledger"),
     path("profit/", views.profit, name="profit"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("reconciliation/<int:pk>/", views.reconciliation_detail, name="reconciliation-detail"),
 ]

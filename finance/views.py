@@ -192,6 +192,35 @@ def trial_balance(request):
 
 
 @tenant_page(app_label="finance")
+def account_ledger(request, pk):
+    from .models import Account
+
+    account = get_object_or_404(Account, pk=pk)
+    period = _period(request.GET.get("period"))
+    ledger = selectors.account_ledger(account=account, period=period)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        header = [_("Date"), _("Voucher"), _("Memo"), _("Platform order"), _("Debit"), _("Credit"), _("Balance")]
+        rows = [[ln.voucher.date, ln.voucher.display_no, ln.memo or ln.voucher.memo, ln.platform_order_id, ln.debit,
+                 ln.credit, balance] for ln, balance in ledger["rows"]]
+        return export(f"ledger-{account.code}-{period.key}", header, rows, request.GET["format"])
+    return render(request, "finance/account_ledger.html", {
+        "account": account, "period": period, "ledger": ledger,
+        "periods": Period.objects.order_by("-year", "-month")[:36]})
+
+
+@tenant_page(app_label="finance")
+def reconciliation_detail(request, pk):
+    from .models import SettlementLine, VoucherLine
+
+    rec = get_object_or_404(Reconciliation, pk=pk)
+    bills = SettlementLine.objects.filter(shop_id=rec.shop_id, platform_order_id=rec.platform_order_id).order_by("booked_at", "id")
+    voucher_ids = (VoucherLine.objects.filter(shop_id=rec.shop_id, platform_order_id=rec.platform_order_id)
+                   .values_list("voucher_id", flat=True).distinct())
+    vouchers = Voucher.objects.filter(pk__in=voucher_ids, status="posted").select_related("period").order_by("date", "id")
+    return render(request, "finance/reconciliation_detail.html", {"rec": rec, "bills": bills, "vouchers": vouchers})
+
+
+@tenant_page(app_label="finance")
 def profit(request):
     today = timezone.localdate()
     try:

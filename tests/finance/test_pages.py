@@ -117,3 +117,17 @@ def test_new_voucher_page(fin):
     assert voucher.status == "posted" and voucher.lines.count() == 2
     draft = fin.post(url, {**form, "credit-1": "100", "post": "0", "memo": "draft one"})
     assert draft.status_code == 302 and Voucher.objects.get(memo="draft one").status == "draft"
+
+
+def test_account_ledger_and_reconciliation_detail(fin):
+    from finance.models import Account
+
+    month = timezone.localdate().strftime("%Y-%m")
+    receivable = Account.objects.get(code=chart.RECEIVABLE)  # the parent shows its sub-accounts' lines
+    body = fin.get(reverse("finance:account-ledger", args=[receivable.pk]), {"period": month}).content.decode()
+    assert "112201" in body and "30.00" in body and "2.00" in body  # 30 shipped - 28 settled
+    ledger = fin.get(reverse("finance:account-ledger", args=[receivable.pk]), {"period": month, "format": "xlsx"})
+    assert ledger.content[:2] == b"PK"
+    rec = Reconciliation.objects.get(platform_order_id="P1")
+    body = fin.get(reverse("finance:reconciliation-detail", args=[rec.pk])).content.decode()
+    assert "28.00" in body and "-2.00" in body and "记-" in body
