@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -81,9 +82,10 @@ class VoucherSpec:
 
 
 def settings_get() -> FinanceSettings:
+    """The tenant's one settings row (made with the defaults on first use)."""
     obj = FinanceSettings.objects.first()
     if obj is None:
-        obj = FinanceSettings.objects.create()
+        obj, _created = FinanceSettings.objects.get_or_create(tenant=require_tenant())
     return obj
 
 
@@ -94,8 +96,6 @@ def local_date(when) -> datetime.date:
     if isinstance(when, str):
         when = parse_datetime(when) or datetime.datetime.fromisoformat(when)
     if isinstance(when, datetime.datetime):
-        import zoneinfo
-
         if timezone.is_naive(when):
             when = timezone.make_aware(when, datetime.UTC)
         return when.astimezone(zoneinfo.ZoneInfo(require_tenant().timezone)).date()
