@@ -194,7 +194,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---------------------------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # embedded mode: tasks run eagerly, in process
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 # In-process jobs must not break the request that queued them: a failing job is logged, not raised.
@@ -235,6 +235,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.server": {"level": "WARNING"},
+        # embedded mode runs every task in process: one "succeeded" line per task drowns the console
+        **({} if REDIS_URL else {"celery.app.trace": {"level": "WARNING"}}),
     },
 }
 
