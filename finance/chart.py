@@ -105,8 +105,8 @@ def platform_account(parent_code: str, platform: str) -> Account:
     code = platform_account_code(parent_code, platform or "own")
     account = Account.objects.filter(code=code).first()
     if account is None:
-        parent = account_by_code(parent_code)
-        account = _platform_account(parent, platform or "own")
+        parent = account_by_code(parent_code)  # may create the whole chart, this sub-account included
+        account = Account.objects.filter(code=code).first() or _platform_account(parent, platform or "own")
     return account
 
 

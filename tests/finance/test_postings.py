@@ -130,3 +130,18 @@ def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monk
     issue.refresh_from_db()
     assert issue.resolved_at is not None and issue.attempts == 3
     assert Voucher.objects.filter(source_type=SourceType.ORDER_SHIPPED).count() == 1
+
+
+def test_first_posting_of_a_tenant_creates_the_chart(in_tenant_a, shop, integ):
+    """No seed, no chart yet: the first shipment creates the standard chart and posts."""
+    from finance.models import Account
+    from inventory.models import SKU, Warehouse
+    from inventory.services import stock_receive
+
+    sku = SKU.objects.create(code="A", name="A", unit_cost=D("3.00"))
+    stock_receive(warehouse=Warehouse.objects.create(code="W", name="W"), sku=sku, quantity=5, reason="test")
+    assert not Account.objects.exists()
+    ship(shop, "P9", line("A", 1, price="10.00"))
+    assert not PostingIssue.objects.exists()
+    assert Voucher.objects.filter(source_type=SourceType.ORDER_SHIPPED).count() == 1
+    assert Account.objects.filter(code="112201").count() == 1
