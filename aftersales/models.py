@@ -211,6 +211,7 @@ class AftersalesSettings(TenantScopedModel):
         help_text=_("Where returns go when the order's warehouse is unknown."))
 
     class Meta:
+        ordering = ["id"]
         verbose_name = _("after-sales settings")
         verbose_name_plural = _("after-sales settings")
         constraints = [models.UniqueConstraint(fields=["tenant"], name="uniq_assettings_tenant")]
