@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
@@ -75,7 +76,7 @@ def workbench(request):
         "out_of_stock": selectors.attention_counts()["out_of_stock"],
         "shops": Shop.objects.order_by("name").values("id", "name"),
         "statuses": OrderStatus.choices, "hold_reasons": HoldReason.choices,
-        "bulk_actions": [("approve", _("Approve")), ("hold", _("Hold")), ("release", _("Release")),
+        "bulk_actions": [("approve", pgettext("order action", "Approve")), ("hold", _("Hold")), ("release", _("Release")),
                          ("allocate", _("Allocate")), ("pick", _("Start picking")), ("ship", _("Ship")),
                          ("cancel", _("Cancel"))],
         "export_query": export_params.urlencode(),
