@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import tenant_page
+from erp.views_helpers import keyset_page, tenant_page
 from integrations.models import Shop
 
 from . import ports, selectors, services
@@ -32,19 +32,8 @@ def _error_text(exc) -> str:
 @tenant_page(app_label="aftersales")
 def queue(request):
     qs, applied = selectors.ticket_filter(Ticket.objects.all(), request.GET)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
-    rows = list(qs.select_related("shop").order_by("-pk")[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    params = request.GET.copy()
-    params.pop("before", None)
-    next_url = ""
-    if more:
-        nxt = params.copy()
-        nxt["before"] = rows[-1].pk
-        next_url = "?" + nxt.urlencode()
+    page = keyset_page(request, qs.select_related("shop"), size=PAGE)
+    rows, next_url, params = page.rows, page.next_url, page.params
     counts = selectors.status_counts()
     attention = selectors.attention_counts()
     context = {

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import tenant_page
+from erp.views_helpers import keyset_page, tenant_page
 
 from . import ports, selectors, services
 from .models import Member, MemberLevel, Platform, Segment
@@ -34,19 +34,8 @@ def member_list(request):
     except ValidationError as exc:
         errors = _error_text(exc)
         qs, applied = Member.objects.none(), {}
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
-    rows = list(qs.select_related("level").order_by("-pk")[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    params = request.GET.copy()
-    params.pop("before", None)
-    next_url = ""
-    if more:
-        nxt = params.copy()
-        nxt["before"] = rows[-1].pk
-        next_url = "?" + nxt.urlencode()
+    page = keyset_page(request, qs.select_related("level"), size=PAGE)
+    rows, next_url, params = page.rows, page.next_url, page.params
     counts = selectors.segment_counts()
     context = {
         "members": rows, "next_url": next_url, "applied": applied, "params": params, "errors": errors,

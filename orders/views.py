@@ -16,7 +16,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import tenant_page
+from erp.views_helpers import keyset_page, tenant_page
 from integrations.models import Shop
 
 from . import selectors, services
@@ -51,20 +51,8 @@ def _filtered(request):
 @tenant_page(app_label="orders")
 def workbench(request):
     qs, applied = _filtered(request)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
-    rows = list(qs.select_related("shop").order_by("-pk")[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    params = request.GET.copy()
-    params.pop("before", None)
-    next_url = ""
-    if more:
-        params["before"] = rows[-1].pk
-        next_url = "?" + params.urlencode()
-    base = request.GET.copy()
-    base.pop("before", None)
+    page = keyset_page(request, qs.select_related("shop"), size=PAGE)
+    rows, next_url, base = page.rows, page.next_url, page.params
     export_params = base.copy()
     counts = selectors.status_counts()
     context = {

@@ -16,7 +16,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import tenant_page
+from erp.views_helpers import keyset_page, tenant_page
 
 from . import selectors, services
 from .access import may_receive, may_write, receiving_page
@@ -48,19 +48,8 @@ def _filtered(request):
 @tenant_page(app_label="purchasing")
 def po_list(request):
     qs, applied = _filtered(request)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
-    rows = list(qs.select_related("supplier", "warehouse").order_by("-pk")[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    params = request.GET.copy()
-    params.pop("before", None)
-    next_url = ""
-    if more:
-        nxt = params.copy()
-        nxt["before"] = rows[-1].pk
-        next_url = "?" + nxt.urlencode()
+    page = keyset_page(request, qs.select_related("supplier", "warehouse"), size=PAGE)
+    rows, next_url, params = page.rows, page.next_url, page.params
     counts = selectors.status_counts()
     context = {
         "orders": rows, "next_url": next_url, "applied": applied, "params": params,

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
+from erp.api.viewsets import TenantReadOnlyModelViewSet, TenantSettingsViewSet
 from erp.tenancy import roles
 
 from .. import selectors, services
@@ -183,7 +183,7 @@ class TicketViewSet(mixins.CreateModelMixin, TenantReadOnlyModelViewSet):
         return Response(s.RefundReportSerializer(report).data)
 
 
-class AftersalesSettingsViewSet(TenantModelViewSet):
+class AftersalesSettingsViewSet(TenantSettingsViewSet):
     """The tenant's after-sales rules: auto-approve refund-only below an amount (buyers without recent
     abuse), auto-complete when the platform reports refunded, SLA hours per kind. ``current`` reads
     or changes the one row (made with the defaults on first use)."""
@@ -192,17 +192,6 @@ class AftersalesSettingsViewSet(TenantModelViewSet):
     serializer_class = s.AftersalesSettingsSerializer
     read_roles = roles.ALL
     write_roles = roles.MANAGERS
-    filter_backends = []
-    http_method_names = ["get", "put", "patch", "head", "options"]
 
-    @extend_schema(methods=["GET"], responses=s.AftersalesSettingsSerializer)
-    @extend_schema(methods=["PATCH"], request=s.AftersalesSettingsSerializer, responses=s.AftersalesSettingsSerializer)
-    @action(detail=False, methods=["get", "patch"])
-    def current(self, request):
-        row = services.aftersales_settings()
-        if request.method == "PATCH":
-            ser = s.AftersalesSettingsSerializer(row, data=request.data, partial=True)
-            ser.is_valid(raise_exception=True)
-            ser.save()
-            row = ser.instance
-        return Response(s.AftersalesSettingsSerializer(row).data)
+    def settings_row(self):
+        return services.aftersales_settings()

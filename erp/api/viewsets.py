@@ -7,6 +7,8 @@ an object of another tenant is a 404. Subclasses refine with ``scope_queryset`` 
 """
 
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from erp.tenancy.context import require_tenant
 
@@ -49,3 +51,28 @@ class TenantCreateListRetrieveViewSet(
     TenantScopedViewSetMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """For append-only records (adjustments, moves): create and read, never edit or delete."""
+
+
+class TenantSettingsViewSet(TenantModelViewSet):
+    """A tenant's one row of settings: read and changed like any row (no create or delete), and
+    ``current`` to read or change it without knowing its id. Subclasses name the service that
+    returns the row, making it with the defaults on first use: ``settings_row()``."""
+
+    filter_backends = []
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def settings_row(self):
+        raise NotImplementedError
+
+    def scope_queryset(self, queryset):
+        return queryset.order_by("pk")
+
+    @action(detail=False, methods=["get", "patch"])
+    def current(self, request):
+        row = self.settings_row()
+        if request.method == "PATCH":
+            serializer = self.get_serializer(row, data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+            row = serializer.instance
+        return Response(self.get_serializer(row).data)

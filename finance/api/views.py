@@ -14,7 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from erp.api.exceptions import Conflict
-from erp.api.viewsets import TenantCreateListRetrieveViewSet, TenantModelViewSet, TenantReadOnlyModelViewSet
+from erp.api.viewsets import (
+    TenantCreateListRetrieveViewSet,
+    TenantModelViewSet,
+    TenantReadOnlyModelViewSet,
+    TenantSettingsViewSet,
+)
 from erp.tenancy.permissions import RolePermission
 
 from .. import selectors, services
@@ -150,29 +155,15 @@ class VoucherViewSet(TenantModelViewSet):
         return self._out(reversal, status.HTTP_201_CREATED)
 
 
-class FinanceSettingsViewSet(TenantModelViewSet):
+class FinanceSettingsViewSet(TenantSettingsViewSet):
     """The tenant's finance settings: after how many days a shipped order without a platform bill
     goes to the unsettled queue. ``current`` reads or changes the one row (made on first use)."""
 
     model = FinanceSettings
     serializer_class = s.FinanceSettingsSerializer
-    filter_backends = []
-    http_method_names = ["get", "put", "patch", "head", "options"]
 
-    def scope_queryset(self, queryset):
-        return queryset.order_by("id")
-
-    @extend_schema(methods=["GET"], responses=s.FinanceSettingsSerializer)
-    @extend_schema(methods=["PATCH"], request=s.FinanceSettingsSerializer, responses=s.FinanceSettingsSerializer)
-    @action(detail=False, methods=["get", "patch"])
-    def current(self, request):
-        row = services.settings_get()
-        if request.method == "PATCH":
-            serializer = s.FinanceSettingsSerializer(row, data=request.data, partial=True)
-            serializer.is_valid(raise_exception=True)
-            serializer.save()
-            row = serializer.instance
-        return Response(s.FinanceSettingsSerializer(row).data)
+    def settings_row(self):
+        return services.settings_get()
 
 
 class ReconciliationViewSet(TenantReadOnlyModelViewSet):

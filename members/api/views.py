@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from erp.api.exceptions import Conflict
-from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
+from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet, TenantSettingsViewSet
 from erp.tenancy import roles
 
 from .. import selectors, services
@@ -130,27 +130,13 @@ class MemberLevelViewSet(TenantModelViewSet):
             raise Conflict("Members hold this level: it cannot be deleted.") from None
 
 
-class MemberSettingsViewSet(TenantModelViewSet):
+class MemberSettingsViewSet(TenantSettingsViewSet):
     """The tenant's points rate and expiry and the level downgrade policy. ``current`` reads or
     changes the one row (made with the defaults on first use); managers change it."""
 
     model = MemberSettings
     serializer_class = s.MemberSettingsSerializer
     write_roles = roles.MANAGERS
-    filter_backends = []
-    http_method_names = ["get", "put", "patch", "head", "options"]
 
-    def scope_queryset(self, queryset):
-        return queryset.order_by("pk")
-
-    @extend_schema(methods=["GET"], responses=s.MemberSettingsSerializer)
-    @extend_schema(methods=["PATCH"], request=s.MemberSettingsSerializer, responses=s.MemberSettingsSerializer)
-    @action(detail=False, methods=["get", "patch"])
-    def current(self, request):
-        row = services.member_settings()
-        if request.method == "PATCH":
-            ser = s.MemberSettingsSerializer(row, data=request.data, partial=True)
-            ser.is_valid(raise_exception=True)
-            ser.save()
-            row = ser.instance
-        return Response(s.MemberSettingsSerializer(row).data)
+    def settings_row(self):
+        return services.member_settings()
