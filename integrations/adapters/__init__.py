@@ -9,10 +9,22 @@ from __future__ import annotations
 from contextlib import contextmanager
 from importlib import import_module
 
-from .base import AdapterError, NotSupported, Page, PlatformAdapter, ShipmentResult, StockResult, StockUpdate
+from .base import (
+    AdapterError,
+    NotSupported,
+    Page,
+    PlatformAdapter,
+    RefundAction,
+    RefundDecision,
+    RefundDecisionResult,
+    ShipmentResult,
+    StockResult,
+    StockUpdate,
+)
 
-__all__ = ["AdapterError", "NotSupported", "Page", "PlatformAdapter", "ShipmentResult", "StockResult", "StockUpdate",
-           "get_adapter", "adapter_class", "override_adapters"]
+__all__ = ["AdapterError", "NotSupported", "Page", "PlatformAdapter", "RefundAction", "RefundDecision",
+           "RefundDecisionResult", "ShipmentResult", "StockResult", "StockUpdate", "get_adapter", "adapter_class",
+           "override_adapters"]
 
 _MODULES = {"taobao": "taobao", "jd": "jd", "pdd": "pdd", "own": "own"}
 _override = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 
 class AdapterError(Exception):
@@ -65,6 +66,43 @@ class ShipmentResult:
     response: dict = field(default_factory=dict)
 
 
+class RefundAction:
+    """The seller's answers to a buyer's refund that the ERP pushes to a platform."""
+
+    AGREE_REFUND = "agree_refund"  # refund only: the platform pays the buyer
+    AGREE_RETURN = "agree_return"  # the buyer may send the goods back (to ``return_address``)
+    CONFIRM_RECEIPT = "confirm_receipt"  # the returned goods arrived: the platform pays the buyer
+    REFUSE = "refuse"  # with a reason
+    ALL = (AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE)
+
+
+@dataclass
+class RefundDecision:
+    """One decision on one platform refund. ``version`` / ``phase`` are the refund's as last pulled
+    (Taobao/Tmall want them back); ``amount`` (yuan) defaults to the refund's amount."""
+
+    action: str
+    platform_refund_id: str
+    platform_order_id: str = ""
+    amount: Decimal | None = None
+    reason: str = ""
+    return_address: dict = field(default_factory=dict)  # name, phone, address, zip
+    phase: str = ""  # "before_shipment" | "after_shipment"
+    version: int = 0
+    operator: str = ""
+
+
+@dataclass
+class RefundDecisionResult:
+    """``ok`` when the platform applied the decision; ``already`` when it had applied it before (a
+    retried send): that is done too, nothing was applied twice."""
+
+    ok: bool
+    already: bool = False
+    error: str = ""
+    response: dict = field(default_factory=dict)
+
+
 class PlatformAdapter:
     """Base class. Subclasses set ``platform``, ``max_window`` and implement the fetch/push calls."""
 
@@ -99,6 +137,11 @@ class PlatformAdapter:
     def push_shipment(self, *, platform_order_id: str, carrier_code: str, tracking_no: str,
                       lines: list | None = None) -> ShipmentResult:
         raise NotSupported(f"{self.platform}: pushing shipments is not supported")
+
+    def push_refund_decision(self, decision: RefundDecision) -> RefundDecisionResult:
+        """Send a seller's refund decision. Transient failures raise a retryable AdapterError; a
+        refusal answers ``ok=False`` with the platform's reason."""
+        raise NotSupported(f"{self.platform}: pushing refund decisions is not supported")
 
     # -- mapping (also used for push-style messages arriving on the channel API) --------------
     def map_order(self, raw: dict):

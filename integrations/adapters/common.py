@@ -74,6 +74,11 @@ def fen(value) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(CENT)
 
 
+def to_fen(value: Decimal) -> int:
+    """Decimal yuan -> integer fen (cents, half up)."""
+    return int((Decimal(value) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
 def text(value) -> str:
     return "" if value is None else str(value)
 

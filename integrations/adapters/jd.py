@@ -15,7 +15,7 @@ from ..normalized import (
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, ShipmentResult, StockResult
+from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
 from .common import ZERO, cst_text, fen, money, parse_cst, text
 from .router import RouterAdapter
 
@@ -221,3 +221,39 @@ class Adapter(RouterAdapter):
         method = "jingdong.pop.order.get"
         body = self._body(self.call(method, {"order_id": order_id}), method)
         return text(((body.get("orderDetailInfo") or {}).get("orderInfo") or {}).get("waybill"))
+
+    # -- refund decisions ------------------------------------------------------------------------
+    # jingdong.pop.afs.soa.refundapply.replyRefund: status 1 approves (refund only, or after a return:
+    # the goods arrived), 2 refuses (rejectType 5 = other); a return is agreed with the mock's
+    # jingdong.pop.afs.soa.returnapply.agree [mock]. Results come in ``replyResult``.
+    def push_refund_decision(self, decision):
+        operator = (decision.operator or "erp")[:50]
+        action = decision.action
+        if action in (RefundAction.AGREE_REFUND, RefundAction.CONFIRM_RECEIPT, RefundAction.REFUSE):
+            method = "jingdong.pop.afs.soa.refundapply.replyRefund"
+            refuse = action == RefundAction.REFUSE
+            params = {"status": 2 if refuse else 1, "id": decision.platform_refund_id, "checkUserName": operator,
+                      "remark": (decision.reason or ("同意退款" if not refuse else "拒绝退款"))[:200]}
+            if refuse:
+                params["rejectType"] = 5
+        elif action == RefundAction.AGREE_RETURN:
+            method = "jingdong.pop.afs.soa.returnapply.agree"
+            address = decision.return_address or {}
+            params = {"id": decision.platform_refund_id, "checkUserName": operator,
+                      "contactName": text(address.get("name")), "contactTel": text(address.get("phone")),
+                      "returnAddress": text(address.get("address"))}
+        else:
+            return RefundDecisionResult(ok=False, error=f"unknown refund action {action!r}")
+        try:
+            body = self._body(self.call(method, params), method)
+        except AdapterError as exc:
+            if exc.retryable:
+                raise
+            return RefundDecisionResult(ok=False, error=str(exc))
+        result = body.get("replyResult") or {}
+        if result.get("success"):
+            return RefundDecisionResult(ok=True, response=result)
+        if text(result.get("errorCode")) == "ALREADY_DONE":
+            return RefundDecisionResult(ok=True, already=True, response=result)
+        return RefundDecisionResult(ok=False, error=f"{result.get('errorCode')} {result.get('errorMessage')}",
+                                    response=result)

@@ -16,7 +16,7 @@ from ..normalized import (
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, ShipmentResult, StockResult
+from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
 from .common import money, parse_cst, split_evenly, text, unix
 from .router import RouterAdapter
 
@@ -29,6 +29,9 @@ ENVELOPE = {
     "pdd.goods.quantity.update": "goods_quantity_update_response",
     "pdd.logistics.online.send": "logistics_online_send_response",
     "pdd.time.get": "time_get_response",
+    "pdd.refund.agree": "refund_agree_response",
+    "pdd.refund.returngoods.agree": "refund_returngoods_agree_response",
+    "pdd.refund.reject": "refund_reject_response",
 }
 LINE_REFUND = {1: "", 2: "requested", 3: "requested", 4: "refunded"}
 REFUND_STATUS = {2: "requested", 3: "requested", 4: "agreed", 7: "wait_return", 10: "success", 11: "closed",
@@ -222,3 +225,34 @@ class Adapter(RouterAdapter):
     def _tracking(self, order_sn: str) -> str:
         body = self._call("pdd.order.information.get", {"order_sn": order_sn})
         return text((body.get("order_info") or {}).get("tracking_number"))
+
+    # -- refund decisions ------------------------------------------------------------------------
+    # pdd.refund.agree (refund only, or after a return: the goods arrived) [confirmed name/params],
+    # pdd.refund.returngoods.agree [mock], pdd.refund.reject [unverified]. Errors 52101 + sub_code.
+    def push_refund_decision(self, decision):
+        base = {"after_sales_id": decision.platform_refund_id, "order_sn": decision.platform_order_id}
+        action = decision.action
+        if action in (RefundAction.AGREE_REFUND, RefundAction.CONFIRM_RECEIPT):
+            method, params = "pdd.refund.agree", {**base, "operate_desc": (decision.reason or "同意退款")[:200]}
+        elif action == RefundAction.AGREE_RETURN:
+            address = decision.return_address or {}
+            method = "pdd.refund.returngoods.agree"
+            params = {**base, "receiver_name": text(address.get("name")), "receiver_phone": text(address.get("phone")),
+                      "receiver_address": text(address.get("address"))}
+            if address.get("address_id"):
+                params["address_id"] = address["address_id"]
+        elif action == RefundAction.REFUSE:
+            method, params = "pdd.refund.reject", {**base, "reject_reason": (decision.reason or "拒绝退款")[:200]}
+        else:
+            return RefundDecisionResult(ok=False, error=f"unknown refund action {action!r}")
+        try:
+            body = self._call(method, params)
+        except AdapterError as exc:
+            if "ALREADY_DONE" in str(exc):
+                return RefundDecisionResult(ok=True, already=True, response={"already": True, "error": str(exc)})
+            if exc.retryable:
+                raise
+            return RefundDecisionResult(ok=False, error=str(exc))
+        result = body.get("result") or {}
+        ok = bool(result.get("succ"))
+        return RefundDecisionResult(ok=ok, error="" if ok else f"not accepted: {body}", response=result)

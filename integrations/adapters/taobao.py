@@ -12,8 +12,8 @@ from ..normalized import (
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, ShipmentResult, StockResult
-from .common import ZERO, cst_text, fen, money, parse_cst, text
+from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
+from .common import ZERO, cst_text, fen, money, parse_cst, text, to_fen
 from .router import RouterAdapter
 
 TRADE_STATE = {
@@ -234,3 +234,47 @@ class Adapter(RouterAdapter):
         subs = ((body.get("trade") or {}).get("orders") or {}).get("order") or []
         return any(text(sub.get("invoice_no")) == tracking_no for sub in subs)
 
+
+    # -- refund decisions ------------------------------------------------------------------------
+    # agree (refund only) and confirm-receipt (after a return: pay the buyer) are both
+    # taobao.rp.refunds.agree; a return is agreed with taobao.rp.returngoods.agree; refused with
+    # taobao.refund.refuse. A decision the platform applied before answers ...:ALREADY_DONE [mock].
+    def push_refund_decision(self, decision):
+        phase = "aftersale" if decision.phase == "after_shipment" else "onsale"
+        action = decision.action
+        if action in (RefundAction.AGREE_REFUND, RefundAction.CONFIRM_RECEIPT):
+            method = "taobao.rp.refunds.agree"
+            amount = "" if decision.amount is None else str(to_fen(decision.amount))
+            params = {"refund_infos": f"{decision.platform_refund_id}|{amount}|{int(decision.version or 0)}|{phase}"}
+        elif action == RefundAction.AGREE_RETURN:
+            method = "taobao.rp.returngoods.agree"
+            address = decision.return_address or {}
+            params = {"refund_id": decision.platform_refund_id, "name": text(address.get("name")),
+                      "address": text(address.get("address")), "post": text(address.get("zip")),
+                      "tel": text(address.get("phone")), "mobile": text(address.get("phone")),
+                      "remark": decision.reason[:200], "refund_phase": phase,
+                      "refund_version": int(decision.version or 0)}
+            if address.get("seller_address_id"):
+                params["seller_address_id"] = address["seller_address_id"]
+            params = {k: v for k, v in params.items() if v not in ("", None)}
+        elif action == RefundAction.REFUSE:
+            method = "taobao.refund.refuse"
+            params = {"refund_id": decision.platform_refund_id,
+                      "refuse_message": (decision.reason or "").strip().ljust(2, "。")[:200],
+                      "refund_phase": phase, "refund_version": int(decision.version or 0)}
+        else:
+            return RefundDecisionResult(ok=False, error=f"unknown refund action {action!r}")
+        try:
+            body = self._body(self.call(method, params), method)
+        except AdapterError as exc:
+            if "ALREADY_DONE" in exc.code:
+                return RefundDecisionResult(ok=True, already=True, response={"already": True, "error": str(exc)})
+            if exc.retryable:
+                raise
+            return RefundDecisionResult(ok=False, error=str(exc))
+        ok = bool(body.get("succ", body.get("is_success")))
+        if not ok and method == "taobao.rp.refunds.agree":
+            results = (body.get("results") or {}).get("refund_mapping_result") or []
+            if results and all("ALREADY_DONE" in text(r.get("message")) for r in results):
+                return RefundDecisionResult(ok=True, already=True, response=body)
+        return RefundDecisionResult(ok=ok, error="" if ok else f"not accepted: {body}", response=body)

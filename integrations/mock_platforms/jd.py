@@ -238,6 +238,51 @@ def pop_order_shipment(ctx: Ctx, p: dict) -> dict:
     return {"jingdong_pop_order_shipment_responce": {"code": "0", "sopjosshipment_result": dict(OK_RESULT)}}
 
 
+# ------------------------------------------------------------------------ seller refund decisions
+def _reply(key: str, success: bool, code: str = "0", message: str = "成功") -> dict:
+    return {key: {"code": "0", "replyResult": {"success": success, "errorCode": code, "errorMessage": message}}}
+
+
+def _jd_decide(ctx: Ctx, key: str, refund_id: str, decision: str, params: dict) -> dict:
+    try:
+        ctx.world.seller_decide(ctx.shop, method=ctx.method, refund_id=refund_id, decision=decision, params=params)
+    except ScenarioError as exc:
+        return _reply(key, False, exc.code, exc.message)
+    return _reply(key, True)
+
+
+def afs_refundapply_reply_refund(ctx: Ctx, p: dict) -> dict:
+    """jingdong.pop.afs.soa.refundapply.replyRefund [confirmed name/params]: ``status`` 1 approve (after a
+    return: the goods arrived, pay the buyer), 2 refuse; ``id``, ``checkUserName``, ``remark`` (required
+    except when approving), ``rejectType``, ``outWareStatus``. Business results in ``replyResult``."""
+    key = "jingdong_pop_afs_soa_refundapply_replyRefund_responce"
+    status = opt_int(p, "status", lo=1, hi=10)
+    if status not in (1, 2):
+        raise ApiError("invalid", "status")
+    refund_id = required(p, "id")
+    required(p, "checkUserName")
+    if status == 2:
+        required(p, "remark")
+    refund = ctx.world.refunds.get((PLATFORM, str(refund_id)))
+    decision = "refuse" if status == 2 else (
+        "confirm_receipt" if refund is not None and refund.status == "wait_confirm" else "agree_refund")
+    return _jd_decide(ctx, key, refund_id, decision, {k: p.get(k) for k in ("status", "checkUserName", "remark",
+                                                                          "rejectType", "outWareStatus")
+                                                     if p.get(k) not in (None, "")})
+
+
+def afs_returnapply_agree(ctx: Ctx, p: dict) -> dict:
+    """[mock] the seller agrees a return (JD's real after-shipment returns go through the afsservice APIs):
+    ``id``, ``checkUserName``, ``contactName``, ``contactTel``, ``returnAddress``."""
+    key = "jingdong_pop_afs_soa_returnapply_agree_responce"
+    refund_id = required(p, "id")
+    required(p, "checkUserName")
+    required(p, "returnAddress")
+    return _jd_decide(ctx, key, refund_id, "agree_return", {k: p.get(k) for k in ("checkUserName", "contactName",
+                                                                                "contactTel", "returnAddress")
+                                                           if p.get(k) not in (None, "")})
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     """Mock extension (JD has no documented clock method): the simulated platform time, so a client
     can end its pull windows at the platform's "now" as it does on Taobao and Pinduoduo."""
@@ -252,4 +297,6 @@ METHODS = {
     "jingdong.pop.settlement.bill.query": (settlement_bill_query, "list"),
     "jingdong.stock.write.updateSkuStock": (stock_update_sku_stock, "write"),
     "jingdong.pop.order.shipment": (pop_order_shipment, "write"),
+    "jingdong.pop.afs.soa.refundapply.replyRefund": (afs_refundapply_reply_refund, "write"),
+    "jingdong.pop.afs.soa.returnapply.agree": (afs_returnapply_agree, "write"),
 }

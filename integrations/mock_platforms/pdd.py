@@ -275,6 +275,51 @@ def logistics_online_send(ctx: Ctx, p: dict) -> dict:
     return {"logistics_online_send_response": {"is_success": True}}
 
 
+# ------------------------------------------------------------------------ seller refund decisions
+def _decide(ctx: Ctx, p: dict, decision: str, params: dict):
+    after_sales_id = required(p, "after_sales_id")
+    order_sn = required(p, "order_sn")
+    refund = ctx.world.refunds.get((PLATFORM, str(after_sales_id)))
+    if refund is not None and refund.order_id != order_sn:
+        raise ApiError("business", "售后单与订单不匹配", "ORDER_MISMATCH")
+    if decision == "agree_refund" and refund is not None and refund.status == "wait_confirm":
+        decision = "confirm_receipt"  # the returned goods arrived: agreeing now pays the buyer
+    try:
+        ctx.world.seller_decide(ctx.shop, method=ctx.method, refund_id=after_sales_id, decision=decision,
+                                params={"order_sn": order_sn, **params})
+    except ScenarioError as exc:
+        raise ApiError("business", exc.message, exc.code) from None
+    return after_sales_id, order_sn
+
+
+def refund_agree(ctx: Ctx, p: dict) -> dict:
+    """pdd.refund.agree [confirmed name/params]: after_sales_id, order_sn, operate_desc."""
+    after_sales_id, order_sn = _decide(ctx, p, "agree_refund", {"operate_desc": p.get("operate_desc", "")})
+    return {"refund_agree_response": {"result": {"after_sales_id": int(after_sales_id), "order_sn": order_sn,
+                                                 "succ": True, "message": "退款操作成功"}}}
+
+
+def refund_returngoods_agree(ctx: Ctx, p: dict) -> dict:
+    """[mock] the seller agrees a return: address_id, or receiver_name + receiver_address (+ receiver_phone)."""
+    if not str(p.get("address_id") or "").strip():
+        required(p, "receiver_name")
+        required(p, "receiver_address")
+    params = {k: p.get(k) for k in ("address_id", "receiver_name", "receiver_phone", "receiver_address",
+                                     "operate_desc") if p.get(k) not in (None, "")}
+    after_sales_id, order_sn = _decide(ctx, p, "agree_return", params)
+    return {"refund_returngoods_agree_response": {"result": {"after_sales_id": int(after_sales_id),
+                                                             "order_sn": order_sn, "succ": True,
+                                                             "message": "同意退货成功"}}}
+
+
+def refund_reject(ctx: Ctx, p: dict) -> dict:
+    """[memory] the seller refuses: after_sales_id, order_sn, reject_reason."""
+    reason = required(p, "reject_reason")
+    after_sales_id, order_sn = _decide(ctx, p, "refuse", {"reject_reason": reason})
+    return {"refund_reject_response": {"result": {"after_sales_id": int(after_sales_id), "order_sn": order_sn,
+                                                  "succ": True, "message": "驳回成功"}}}
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     return {"time_get_response": {"time": fmt_cst(ctx.world.now)}}
 
@@ -287,5 +332,8 @@ METHODS = {
     "pdd.finance.bill.list.get": (finance_bill_list_get, "list"),
     "pdd.goods.quantity.update": (goods_quantity_update, "write"),
     "pdd.logistics.online.send": (logistics_online_send, "write"),
+    "pdd.refund.agree": (refund_agree, "write"),
+    "pdd.refund.returngoods.agree": (refund_returngoods_agree, "write"),
+    "pdd.refund.reject": (refund_reject, "write"),
     "pdd.time.get": (time_get, "read"),
 }

@@ -217,6 +217,7 @@ class Refund:
     modified: datetime
     version: int = 1
     checked: datetime | None = None
+    seller_decided: bool = False  # the seller answered through the API: the scenario's own resolution stops
 
 
 @dataclass
@@ -282,6 +283,7 @@ class World:
         self.bills: list[Bill] = []
         self.stock_log: list[dict] = []
         self.shipments: list[dict] = []
+        self.refund_decisions: list[dict] = []
         self._events: list = []
         self._event_seq = itertools.count()
         self._id_seq = itertools.count(1)
@@ -685,10 +687,13 @@ class World:
         if order and order.status == "paid" and not any(line.shipped for line in order.lines):
             self.cancel_before_shipment(order)
 
-    def _ev_refund_step(self, platform, refund_id, outcome):
+    def _ev_refund_step(self, platform, refund_id, outcome, origin="scenario"):
         refund = self.refunds.get((platform, refund_id))
-        if refund and refund.status in REFUND_OPEN:
-            self.resolve_refund(refund, outcome)
+        if refund is None or refund.status not in REFUND_OPEN:
+            return
+        if refund.seller_decided and origin != "seller":
+            return  # the seller decided through the API: the scenario's own resolution no longer applies
+        self.resolve_refund(refund, outcome, follow_up=origin != "seller")
 
     def _ev_finish(self, platform, order_id):
         order = self._order_for_event(platform, order_id)
@@ -776,7 +781,9 @@ class World:
             self.schedule(self.now + self.scaled(rng.uniform(5, 30)), "refund_step", refund.platform, refund.id, outcome)
         return refunds
 
-    def resolve_refund(self, refund: Refund, outcome: str) -> None:
+    def resolve_refund(self, refund: Refund, outcome: str, *, follow_up: bool = True) -> None:
+        """Move a refund to ``outcome``. ``follow_up`` schedules the scenario's next step of a return
+        (the buyer ships back, then the platform completes); a seller-driven return waits for the seller."""
         order = self.orders[(refund.platform, refund.order_id)]
         rng = self.order_rng(order)
         self.touch_refund(refund)
@@ -786,15 +793,17 @@ class World:
             refund.status = "wait_return"
             for line in lines:
                 line.refund_status = "wait_return"
-            self.schedule(self.now + self.scaled(rng.uniform(60, 24 * 60)), "refund_step", refund.platform, refund.id,
-                          "wait_confirm")
+            if follow_up:
+                self.schedule(self.now + self.scaled(rng.uniform(60, 24 * 60)), "refund_step", refund.platform,
+                              refund.id, "wait_confirm")
             return
         if outcome == "wait_confirm":
             refund.status = "wait_confirm"
             for line in lines:
                 line.refund_status = "wait_confirm"
-            self.schedule(self.now + self.scaled(rng.uniform(60, 24 * 60)), "refund_step", refund.platform, refund.id,
-                          "success")
+            if follow_up:
+                self.schedule(self.now + self.scaled(rng.uniform(60, 24 * 60)), "refund_step", refund.platform,
+                              refund.id, "success")
             return
         refund.status = outcome
         refund.checked = self.stamp()
@@ -814,6 +823,57 @@ class World:
             order.status = "closed"
             order.closed_reason = "refunded"
             order.end_time = self.stamp()
+
+    # -------------------------------------------------------------------- seller refund decisions
+    # decision -> (states it may be taken in, states that mean it was already applied)
+    DECISIONS = {
+        "agree_refund": (("requested",), ("success",)),
+        "agree_return": (("requested",), ("wait_return", "wait_confirm")),
+        "confirm_receipt": (("wait_confirm",), ("success",)),
+        "refuse": (("requested", "wait_confirm"), ("refused",)),
+    }
+
+    def seller_decide(self, shop: Shop, *, method: str, refund_id, decision: str, params: dict | None = None) -> Refund:
+        """A seller's refund decision as a platform API receives it: recorded, validated against the
+        refund's state, applied. Raises ScenarioError: REFUND_NOT_FOUND, ALREADY_DONE (the same decision
+        was applied before: the platform answers so, a retry must not apply it twice), STATUS_NOT_ALLOW
+        (any other state; the message names it), NOT_RETURN (agree_return on a refund without goods to
+        return)."""
+        refund = self.refunds.get((shop.platform, str(refund_id)))
+        record = {"seq": len(self.refund_decisions) + 1, "at": self.now.isoformat(), "platform": shop.platform,
+                  "shop": shop.code, "method": method, "refund_id": str(refund_id),
+                  "order_id": refund.order_id if refund else "", "decision": decision,
+                  "params": {k: v for k, v in (params or {}).items()},
+                  "status_before": refund.status if refund else "", "status_after": refund.status if refund else "",
+                  "accepted": False, "error": ""}
+        self.refund_decisions.append(record)
+        if refund is None or refund.shop != shop.code:
+            record["error"] = "REFUND_NOT_FOUND"
+            raise ScenarioError("REFUND_NOT_FOUND", f"refund {refund_id} not found")
+        allowed, done = self.DECISIONS[decision]
+        if decision == "agree_return" and refund.status == "success" and refund.return_goods:
+            done = (*done, "success")
+        if refund.status in done:
+            record["error"] = "ALREADY_DONE"
+            raise ScenarioError("ALREADY_DONE", f"refund {refund.id} is already {refund.status}")
+        if refund.status not in allowed:
+            record["error"] = "STATUS_NOT_ALLOW"
+            raise ScenarioError("STATUS_NOT_ALLOW", f"refund {refund.id} is {refund.status}: cannot {decision}")
+        if decision == "agree_return" and not refund.return_goods:
+            record["error"] = "NOT_RETURN"
+            raise ScenarioError("NOT_RETURN", f"refund {refund.id} has no goods to return")
+        refund.seller_decided = True
+        if decision in ("agree_refund", "confirm_receipt"):
+            self.resolve_refund(refund, "success")
+        elif decision == "refuse":
+            self.resolve_refund(refund, "refused")
+        else:
+            self.resolve_refund(refund, "wait_return", follow_up=False)
+            rng = self.order_rng(self.orders[(refund.platform, refund.order_id)])
+            self.schedule(self.now + self.scaled(rng.uniform(60, 6 * 60)), "refund_step", refund.platform, refund.id,
+                          "wait_confirm", "seller")  # the buyer ships the goods back
+        record.update(status_after=refund.status, accepted=True)
+        return refund
 
     def change_address(self, order: Order) -> None:
         if order.status not in ("unpaid", "paid") or any(line.shipped for line in order.lines):

@@ -370,6 +370,12 @@ class MockPlatforms:
         with self.lock:
             return {"shipments": [x for x in self.world.shipments if self._match_rec(x, platform, shop)]}
 
+    def refund_decisions(self, platform: str | None = None, shop: str | None = None) -> dict:
+        """Every seller refund decision call received, accepted or refused (for tests)."""
+        with self.lock:
+            return {"refund_decisions": [dict(x) for x in self.world.refund_decisions
+                                         if self._match_rec(x, platform, shop)]}
+
     def orders(self, platform: str | None = None, shop: str | None = None) -> dict:
         with self.lock:
             rows = [{"platform": o.platform, "shop": o.shop, "order_id": o.id, "internal_status": o.status,
@@ -471,6 +477,8 @@ class MockPlatforms:
             return 200, self.stock(platform, shop)
         if name == "shipments":
             return 200, self.shipments(platform, shop)
+        if name == "refund_decisions":
+            return 200, self.refund_decisions(platform, shop)
         if name == "orders":
             return 200, self.orders(platform, shop)
         if name == "refunds":

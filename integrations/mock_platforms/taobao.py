@@ -324,6 +324,73 @@ def logistics_offline_send(ctx: Ctx, p: dict) -> dict:
     return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
 
 
+# ------------------------------------------------------------------------ seller refund decisions
+def _refund_error(exc: ScenarioError) -> ApiError:
+    return ApiError("business", exc.message, f"isv.refund-service-error:{exc.code}")
+
+
+def rp_refunds_agree(ctx: Ctx, p: dict) -> dict:
+    """taobao.rp.refunds.agree: ``refund_infos`` = "refund_id|amount_fen|version|phase" (comma list).
+    Agrees a refund-only request, or - after the goods came back (WAIT_SELLER_CONFIRM_GOODS) - confirms
+    receipt and pays the buyer. Each refund answers in ``results``; the call succeeds when all did."""
+    infos = [x.strip() for x in required(p, "refund_infos").split(",") if x.strip()]
+    results = []
+    for info in infos:
+        parts = info.split("|")
+        refund_id = parts[0].strip()
+        if not refund_id.isdigit() or (len(parts) > 1 and parts[1].strip() and not parts[1].strip().isdigit()):
+            raise ApiError("invalid", "refund_infos")
+        refund = ctx.world.refunds.get((PLATFORM, refund_id))
+        decision = "confirm_receipt" if refund is not None and refund.status == "wait_confirm" else "agree_refund"
+        try:
+            ctx.world.seller_decide(ctx.shop, method=ctx.method, refund_id=refund_id, decision=decision,
+                                    params={"refund_info": info, "code": p.get("code", "")})
+            results.append({"refund_id": refund_id, "succ": True, "message": "退款成功"})
+        except ScenarioError as exc:
+            if len(infos) == 1:
+                raise _refund_error(exc) from None
+            results.append({"refund_id": refund_id, "succ": False, "message": f"{exc.code}: {exc.message}"})
+    ok = sum(1 for r in results if r["succ"])
+    msg_code = "OP_SUCC" if ok == len(results) else ("SOME_OP_SUCC" if ok else "OP_FAILURE_UE")
+    return {"rp_refunds_agree_response": {"msg_code": msg_code, "succ": ok == len(results), "message": msg_code,
+                                          "results": {"refund_mapping_result": results}}}
+
+
+def rp_returngoods_agree(ctx: Ctx, p: dict) -> dict:
+    """taobao.rp.returngoods.agree: the seller agrees the buyer sends the goods back to the given address
+    (``seller_address_id``, or ``name`` + ``address`` [+ ``post``, ``tel``, ``mobile``])."""
+    refund_id = required(p, "refund_id")
+    if not str(p.get("seller_address_id") or "").strip():
+        required(p, "name")
+        required(p, "address")
+    opt_int(p, "refund_version")
+    try:
+        ctx.world.seller_decide(ctx.shop, method=ctx.method, refund_id=refund_id, decision="agree_return",
+                                params={k: p.get(k) for k in ("name", "address", "post", "tel", "mobile", "remark",
+                                                              "refund_phase", "refund_version", "seller_address_id")
+                                        if p.get(k) not in (None, "")})
+    except ScenarioError as exc:
+        raise _refund_error(exc) from None
+    return {"rp_returngoods_agree_response": {"is_success": True}}
+
+
+def refund_refuse(ctx: Ctx, p: dict) -> dict:
+    """taobao.refund.refuse: the seller refuses a refund (or, after inspecting returned goods, the return)."""
+    refund_id = required(p, "refund_id")
+    message = required(p, "refuse_message")
+    if not 2 <= len(message) <= 200:
+        raise ApiError("invalid", "refuse_message: length 2-200")
+    try:
+        refund = ctx.world.seller_decide(ctx.shop, method=ctx.method, refund_id=refund_id, decision="refuse",
+                                         params={"refuse_message": message, "refund_phase": p.get("refund_phase", ""),
+                                                 "refund_version": p.get("refund_version", "")})
+    except ScenarioError as exc:
+        raise _refund_error(exc) from None
+    return {"refund_refuse_response": {"is_success": True,
+                                       "refund": {"refund_id": int(refund.id), "status": "SELLER_REFUSE_BUYER",
+                                                  "modified": fmt_cst(refund.modified)}}}
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     return {"time_get_response": {"time": fmt_cst(ctx.world.now)}}
 
@@ -338,6 +405,9 @@ METHODS = {
     "taobao.bill.accounts.get": (bill_accounts_get, "read"),
     "taobao.item.quantity.update": (item_quantity_update, "write"),
     "taobao.logistics.offline.send": (logistics_offline_send, "write"),
+    "taobao.rp.refunds.agree": (rp_refunds_agree, "write"),
+    "taobao.rp.returngoods.agree": (rp_returngoods_agree, "write"),
+    "taobao.refund.refuse": (refund_refuse, "write"),
     "taobao.time.get": (time_get, "read"),
 }
 
