@@ -3,6 +3,8 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from erp.api.fields import ScopedPK
+
 from ..models import (
     Account,
     FinanceSettings,
@@ -18,17 +20,6 @@ from ..models import (
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
-class ScopedPK(serializers.PrimaryKeyRelatedField):
-    """A primary key of the current tenant's rows (another tenant's id is 'does not exist')."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        if not kwargs.get("read_only"):
-            kwargs["queryset"] = model.all_tenants.none()
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
 
 
 class FinanceAccountSerializer(serializers.ModelSerializer):

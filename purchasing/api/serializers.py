@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from erp.api.fields import ScopedPK
 from inventory.models import SKU, Warehouse
 
 from ..models import (
@@ -17,17 +18,6 @@ from ..models import (
 MAX_QTY = 1_000_000
 
 
-class ScopedPK(serializers.PrimaryKeyRelatedField):
-    """A primary key of the current tenant's rows (another tenant's id is 'does not exist')."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        if not kwargs.get("read_only"):
-            kwargs["queryset"] = model.all_tenants.none()  # for the schema; rows come from get_queryset
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
 
 
 class PurchasingSupplierSerializer(serializers.ModelSerializer):
