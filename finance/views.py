@@ -1,9 +1,7 @@
 """Operator pages: vouchers (list, detail, post / reverse), the trial balance, profit and loss with
 margins by shop / platform / SKU, and the reconciliation queues. Reports export as CSV or XLSX."""
 
-import csv
 import datetime
-import io
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,6 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException
 
 from erp.admin_site import role_may
+from erp.exports import table_response
 from erp.views_helpers import tenant_page
 
 from . import selectors, services
@@ -41,27 +40,7 @@ def _period(value) -> Period:
 
 
 def export(name: str, header: list[str], rows, fmt: str) -> HttpResponse:
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(name[:30])
-        ws.append(header)
-        for row in rows:
-            ws.append(list(row))  # Decimals stay Decimals (openpyxl writes them as numbers)
-        response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.xlsx"'
-        wb.save(response)
-        return response
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
-    return response
+    return table_response(name, header, rows, fmt)
 
 
 def _error_text(exc) -> str:

@@ -3,19 +3,19 @@ order's detail with its timeline, CSV/XLSX export. Keyset pagination (no OFFSET,
 whole list), so it stays fast with 100,000 orders."""
 
 import csv
-import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
+from erp.exports import table_response
 from erp.views_helpers import keyset_page, tenant_page
 from integrations.models import Shop
 
@@ -155,16 +155,6 @@ def detail_action(request, pk):
     return redirect("orders:detail", pk=pk)
 
 
-def _naive(value):
-    if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).replace(tzinfo=None)
-    return value
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
 
 def _export_rows(request):
     qs, _applied = _filtered(request)
@@ -181,28 +171,210 @@ def export(request):
         query.pop("format", None)
         _filtered(request)  # queues the messages
         return redirect(reverse("orders:workbench") + "?" + query.urlencode())
-    fmt = request.GET.get("format", "csv")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    header = [label for _f, label in EXPORT_COLUMNS]
+    return table_response("orders", [label for _f, label in EXPORT_COLUMNS], _export_rows(request),
+                          request.GET.get("format", "csv"))
+
+
+# --- sales report (orders.reports) ---------------------------------------------------------------------
+def _report_params(request):
+    """The report's parameters from the query string; a malformed one is shown as an error and left out."""
+    from . import reports
+
+    try:
+        return reports.report_params(request.GET)
+    except ValidationError as exc:
+        for problems in exc.message_dict.values():
+            for problem in problems:
+                messages.error(request, problem)
+        good = request.GET.copy()
+        for field in exc.message_dict:
+            good.pop(field, None)
+        if {"date_from", "date_to"} & set(exc.message_dict):
+            good.pop("date_from", None)
+            good.pop("date_to", None)
+        return reports.report_params(good)
+
+
+def _nice_ceiling(value):
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (an axis maximum)."""
+    import decimal
+
+    value = decimal.Decimal(value)
+    if value <= 0:
+        return decimal.Decimal(1)
+    exponent = value.adjusted()
+    for step in (1, 2, decimal.Decimal("2.5"), 5, 10):
+        top = decimal.Decimal(step).scaleb(exponent)
+        if top >= value:
+            return top
+    return decimal.Decimal(10).scaleb(exponent)
+
+
+def _fmt_axis(value) -> str:
+    value = float(value)
+    if value >= 10_000:
+        return f"{value / 10_000:g}" + _("10k")
+    return f"{value:g}"
+
+
+def _daily_chart(report) -> dict:
+    """Geometry of the daily chart (GMV bars, paid orders line), drawn as inline SVG by the template."""
+    width, height = 960, 260
+    left, right, top, bottom = 56, 44, 14, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    days = report.days
+    n = max(len(days), 1)
+    gmv_max = _nice_ceiling(max((d.figures.gmv for d in days), default=0))
+    orders_max = _nice_ceiling(max((d.figures.orders for d in days), default=0))
+    slot = plot_w / n
+    bar_w = max(min(slot * 0.7, 40), 1)
+    every = max(1, -(-n // 12))  # at most about 12 day labels
+    bars, points, dots, labels = [], [], [], []
+    for i, d in enumerate(days):
+        f = d.figures
+        x = left + i * slot + (slot - bar_w) / 2
+        h = float(f.gmv / gmv_max) * plot_h
+        cx = left + i * slot + slot / 2
+        oy = top + plot_h - (f.orders / float(orders_max)) * plot_h
+        tip = _("%(day)s: GMV %(gmv)s, %(orders)d paid orders") % {"day": d.day.isoformat(), "gmv": f.gmv, "orders": f.orders}
+        # coordinates as text: a localized float ("1,5") would break the SVG
+        bars.append({"x": f"{x:.1f}", "y": f"{top + plot_h - h:.1f}", "w": f"{bar_w:.1f}", "h": f"{h:.1f}", "tip": tip})
+        points.append(f"{cx:.1f},{oy:.1f}")
+        dots.append({"x": f"{cx:.1f}", "y": f"{oy:.1f}"})
+        if i % every == 0:
+            labels.append({"x": f"{cx:.1f}", "text": d.day.strftime("%m-%d")})
+    grid = []
+    for k in range(5):
+        y = top + plot_h - plot_h * k / 4
+        grid.append({"y": f"{y:.1f}", "gmv": _fmt_axis(gmv_max * k / 4), "orders": _fmt_axis(orders_max * k / 4)})
+    return {"viewbox": f"0 0 {width} {height}", "left": str(left), "right": str(width - right),
+            "gmv_x": str(left - 6), "orders_x": str(width - right + 6), "label_y": str(height - 8),
+            "bars": bars, "points": " ".join(points), "labels": labels, "grid": grid,
+            "dots": dots if n <= 62 else []}
+
+
+def _kpi_cards(report) -> list[dict]:
+    money = {"gmv", "average_order_value", "cancelled_amount", "refunded_after_shipment"}
+    cards = []
+    for k in report.kpis:
+        value, change = k["value"], k["change"]
+        if value is None:
+            shown = "—"
+        elif k["key"] == "on_time_ship_rate":
+            shown = f"{value}%"
+        elif k["key"] == "median_hours_to_ship":
+            shown = _("%(hours)s h") % {"hours": value}
+        else:
+            shown = f"{value:,}" if k["key"] not in money else f"{value:,.2f}"
+        tone = "neutral"
+        if change is not None and change != 0:
+            tone = "good" if (change > 0) == k["higher_is_better"] else "bad"
+        cards.append({"key": k["key"], "label": k["label"], "value": shown, "change": change, "tone": tone,
+                      "previous": "—" if k["previous"] is None else k["previous"]})
+    return cards
+
+
+def _may_read_finance(request) -> bool:
+    """Margins live on finance's profit page: link to it for the roles that may open it."""
+    from django.apps import apps
+
+    from erp.admin_site import role_may
+
+    return apps.is_installed("finance") and role_may(request, "finance", write=False)
+
+
+@tenant_page(app_label="orders")
+def sales_report(request):
+    from integrations.models import Platform
+
+    from . import reports
+
+    params = _report_params(request)
+    report = reports.sales_report(params=params)
+    today = reports.local_today()
+    base = {k: v for k, v in params.query().items() if k in ("shop", "platform")}
+    presets = [{"key": key, "label": reports.PRESET_LABELS[key], "active": params.preset == key,
+                "query": urlencode({**base, "range": key})} for key in reports.PRESETS[:-1]]
+    hours_max = max((n for _h, n in report.hours), default=0) or 1
+    context = {
+        "report": report, "params": params, "presets": presets, "custom": params.preset == "custom",
+        "previous_from": params.previous[0], "previous_to": params.previous[1],
+        "cards": _kpi_cards(report), "chart": _daily_chart(report),
+        "breakdowns": [(_("By shop"), "by-shop", _("Shop"), report.by_shop),
+                       (_("By platform"), "by-platform", _("Platform"), report.by_platform)],
+        "hours": [{"hour": h, "n": n, "pct": round(n * 100 / hours_max)} for h, n in report.hours],
+        "shops": Shop.objects.order_by("name").values("id", "name"), "platforms": Platform.choices,
+        "export_query": urlencode(params.query()), "today": today,
+        "finance_link": _may_read_finance(request),
+        "profit_query": urlencode({"by": "shop", "from": params.date_from.isoformat(), "to": params.date_to.isoformat()}),
+    }
+    return render(request, "orders/reports.html", context)
+
+
+def _report_tables(report) -> list[tuple[str, list[str], list[list]]]:
+    """(sheet name, header, rows) of each table of the report, for the exports."""
+    figures_header = [_("Paid orders"), _("Units"), _("GMV"), _("Average order value"), _("Cancelled orders"),
+                      _("Cancelled amount"), _("Refunded after shipment"), _("Shipped parcels"), _("On-time ship rate %"),
+                      _("Median hours to ship")]
+
+    def figures(f):
+        return [f.orders, f.units, f.gmv, f.aov, f.cancelled_orders, f.cancelled_amount, f.refunded_amount, f.parcels,
+                f.on_time_rate, f.median_hours]
+
+    prev_from, prev_to = report.params.previous
+    days = [[d.day.isoformat(), *figures(d.figures)] for d in report.days]
+    days.append([_("Total"), *figures(report.total)])
+    days.append([_("Previous period %(from)s to %(to)s") % {"from": prev_from, "to": prev_to}, *figures(report.previous)])
+    days.append([_("Change %"), *[k["change"] for k in report.kpis]])
+    sku_header = [_("SKU code"), _("Title"), _("Units"), _("GMV")]
+    return [
+        (_("Days"), [_("Day"), *figures_header], days),
+        (_("Shops"), [_("Shop"), *figures_header], [[g.label, *figures(g.figures)] for g in report.by_shop]),
+        (_("Platforms"), [_("Platform"), *figures_header], [[g.label, *figures(g.figures)] for g in report.by_platform]),
+        (_("Top SKUs by units"), sku_header, [[s.sku_code, s.title, s.units, s.gmv] for s in report.top_skus_by_units]),
+        (_("Top SKUs by GMV"), sku_header, [[s.sku_code, s.title, s.units, s.gmv] for s in report.top_skus_by_gmv]),
+        (_("Hours"), [_("Hour"), _("Paid orders")], [[f"{h:02d}:00", n] for h, n in report.hours]),
+        (_("Provinces"), [_("Province"), _("Orders"), _("Units"), _("GMV"), _("Share of goods %")],
+         [[p.province, p.orders, p.units, p.gmv, p.share] for p in report.provinces]),
+    ]
+
+
+def _sales_export(report, fmt: str):
+    p = report.params
+    name = f"sales-{p.date_from}-{p.date_to}"
+    tables = _report_tables(report)
     if fmt == "xlsx":
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet("orders")
-        ws.append(header)
-        for row in _export_rows(request):
-            ws.append([_naive(v) for v in row])
+        for title, header, rows in tables:
+            ws = wb.create_sheet(str(title)[:30])
+            ws.append([str(h) for h in header])
+            for row in rows:
+                ws.append([str(v) if isinstance(v, str) else v for v in row])  # Decimals stay numbers
         response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.xlsx"'
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
         wb.save(response)
         return response
-    writer = csv.writer(_Echo())
+    import io
 
-    def stream():
-        yield "\ufeff" + writer.writerow(header)
-        for row in _export_rows(request):
-            yield writer.writerow(["" if v is None else v for v in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for i, (title, header, rows) in enumerate(tables):
+        if i:
+            writer.writerow([])
+        writer.writerow([str(title)])
+        writer.writerow([str(h) for h in header])
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
+
+
+@tenant_page(app_label="orders")
+def sales_report_export(request):
+    from . import reports
+
+    fmt = request.GET.get("format", "csv")
+    return _sales_export(reports.sales_report(params=_report_params(request)), "xlsx" if fmt == "xlsx" else "csv")

@@ -2,12 +2,10 @@
 order's detail with its actions, receive form, receipts and timeline, its CSV/XLSX export, and the
 reorder suggestions grouped by supplier with the one-click "create purchase orders"."""
 
-import csv
-import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +14,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
+from erp.exports import table_response
 from erp.views_helpers import keyset_page, tenant_page
 
 from . import selectors, services
@@ -221,12 +220,6 @@ def po_receive(request, pk):
     return redirect("purchasing:detail", pk=po.pk)
 
 
-def _naive(value):
-    if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).replace(tzinfo=None)
-    return value
-
-
 @tenant_page(app_label="purchasing")
 def po_export(request, pk):
     """One purchase order as CSV (UTF-8 with BOM, opens in Excel) or XLSX: header, then its lines."""
@@ -242,25 +235,7 @@ def po_export(request, pk):
                _("Returned")]
     body = [[ln.sku.code, ln.sku.name, ln.supplier_sku_code, ln.quantity, ln.unit_price, ln.amount,
              ln.received_quantity, ln.returned_quantity] for ln in lines]
-    name = f"{po.number}"
-    if request.GET.get("format") == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(po.number[:31])
-        for row in [*header_rows, columns, *body]:
-            ws.append([_naive(v) for v in row])
-        response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-        wb.save(response)
-        return response
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response.write("\ufeff")
-    writer = csv.writer(response)
-    for row in [*header_rows, columns, *body]:
-        writer.writerow(["" if v is None else v for v in row])
-    return response
+    return table_response(po.number, columns, body, request.GET.get("format", "csv"), preamble=header_rows, stamp=False)
 
 
 @tenant_page(app_label="purchasing")

@@ -41,7 +41,7 @@ def test_exports(fin):
     month = timezone.localdate().strftime("%Y-%m")
     csv = fin.get(reverse("finance:trial-balance"), {"period": month, "format": "csv"})
     assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
-    assert "112201" in csv.content.decode("utf-8-sig")
+    assert "112201" in csv.getvalue().decode("utf-8-sig")
     for name, params in [("trial-balance", {"period": month}), ("profit", {"by": "shop"}),
                          ("profit", {"report": "months"}), ("reconciliation", {})]:
         response = fin.get(reverse(f"finance:{name}"), {**params, "format": "xlsx"})

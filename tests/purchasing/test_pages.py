@@ -79,7 +79,7 @@ def test_export_of_a_purchase_order(client, pw, fmt):
     response = client.get(reverse("purchasing:export", args=[po.pk]), {"format": fmt})
     assert response.status_code == 200 and po.number in response["Content-Disposition"]
     if fmt == "csv":
-        body = response.content.decode("utf-8-sig")
+        body = response.getvalue().decode("utf-8-sig")
         assert po.number in body and pw.sku.code in body and "1200.00" in body
     else:
         from io import BytesIO
