@@ -16,7 +16,9 @@ class OrdersConfig(AppConfig):
         # inventory may announce received stock; the out-of-stock queue is retried after commit
         events.subscribe("inventory.stock_received", services.on_stock_received)
         dashboard.register_nav(dashboard.NavLink(_("Orders"), "orders:workbench", "orders"))
+        dashboard.register_nav(dashboard.NavLink(_("Sales report"), "orders:reports", "orders"))
         dashboard.register(_dashboard_cards)
+        dashboard.register(_sales_card)
 
 
 def _dashboard_cards(request):
@@ -36,3 +38,20 @@ def _dashboard_cards(request):
         Card(title=_("Orders out of stock"), value=counts["out_of_stock"], url=f"{url}?queue=out_of_stock",
              tone="bad" if counts["out_of_stock"] else "good", app_label="orders"),
     ]
+
+
+def _sales_card(request):
+    from django.urls import reverse
+
+    from erp.dashboard import Card
+
+    from .reports import gmv_today_vs_yesterday
+
+    gmv, change = gmv_today_vs_yesterday()
+    if change is None:
+        hint, tone = _("no sales yesterday to compare with"), "neutral"
+    else:
+        hint = _("%(change)s%% vs yesterday") % {"change": f"+{change}" if change > 0 else change}
+        tone = "good" if change >= 0 else "warn"
+    return [Card(title=_("GMV today"), value=f"{gmv:,.2f}", url=f"{reverse('orders:reports')}?range=today", hint=hint,
+                 tone=tone, app_label="orders")]

@@ -1,7 +1,12 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .reports import SalesReportView
 from .views import OrderViewSet
 
 router = SimpleRouter()
 router.register("", OrderViewSet, basename="orders-order")
-urlpatterns = router.urls
+urlpatterns = [
+    path("reports/sales/", SalesReportView.as_view(), name="orders-report-sales"),
+    *router.urls,
+]
