@@ -15,6 +15,13 @@ A wrong-state action raises erp.api.exceptions.Conflict (409, with the reason); 
 Django ValidationError (400, field messages). The platform's refund (integrations) moves a ticket
 too: agreed -> approved, wait_return -> awaiting_return, refused -> rejected, closed -> cancelled,
 success -> completed. An older (or the same) refund version changes nothing.
+
+The seller's decisions go back to the platform (integrations.services.refund_decision_enqueue, an
+outbox row in the same transaction) when the ticket came from a platform refund: approve -> agree to
+refund (refund only) or agree to the return (with the return warehouse's address), receive goods ->
+confirm receipt (the platform pays the buyer), reject -> refuse with the reason; an automatic
+approval too. Manual tickets push nothing. The timeline records the decision queued, sent (or given
+up) by the relay, and confirmed when the next refunds pull shows the platform applied it.
 """
 
 from __future__ import annotations
@@ -338,6 +345,7 @@ def _auto_approve(ticket: Ticket) -> bool:
     ticket.approved_amount = ticket.requested_amount
     _set_status(ticket, S.APPROVED, why=_("auto-approved: refund only under %(limit)s") % {"limit": limit},
                 code="approved.auto", kind=EventKind.RULE)
+    _push_decision(ticket, AGREE_REFUND, actor=None, why="")
     return True
 
 
@@ -352,6 +360,7 @@ def ticket_approve(*, ticket_id: int, actor=None, amount=None, why: str = "") ->
         ticket.approved_amount = ticket.requested_amount
     _set_status(ticket, S.APPROVED, why=why or _("approved"), code="approved", actor=actor,
                 data={"amount": str(ticket.approved_amount)})
+    _push_decision(ticket, AGREE_RETURN if ticket.kind in RETURN_KINDS else AGREE_REFUND, actor=actor, why=why)
     return ticket
 
 
@@ -361,6 +370,7 @@ def ticket_reject(*, ticket_id: int, actor=None, why: str = "") -> Ticket:
     _check(ticket, "reject")
     why = _why_required(why)
     _set_status(ticket, S.REJECTED, why=why, code="rejected", actor=actor)
+    _push_decision(ticket, REFUSE, actor=actor, why=why)
     return ticket
 
 
@@ -463,6 +473,8 @@ def ticket_receive_goods(*, ticket_id: int, actor=None, lines: list[dict] | None
     else:
         _set_status(ticket, S.GOODS_RECEIVED, why=why or _("goods received and inspected"), code="goods_received",
                     actor=actor, data={"lines": summary})
+        if ticket.kind in REFUND_KINDS:
+            _push_decision(ticket, CONFIRM_RECEIPT, actor=actor, why=why)
     if skipped:
         _log(ticket, EventKind.SYSTEM, "stock.skipped",
              _("no SKU for %(lines)s: no stock returned") % {"lines": ", ".join(skipped)})
@@ -585,6 +597,7 @@ def _apply_refund(ticket: Ticket, refund, settings: AftersalesSettings) -> bool:
                                                                       "status": refund.platform_status or refund.status,
                                                                       "v": refund.version},
          data={"version": ticket.platform_version, "status": refund.status, "amount": str(refund.amount)})
+    _confirm_decisions(ticket, refund)
     status = refund.status
     why = _("the platform reports %(status)s") % {"status": refund.platform_status or status}
     if status == "agreed" and ticket.status == S.OPEN:
@@ -690,6 +703,101 @@ def on_order_after_sale_opened(*, order_id, platform_refund_id, **_):
 def on_platform_refunds_changed(*, shop_id, platform_refund_ids, **_):
     """erp.events handler: integrations stored new versions of these refunds."""
     tickets_follow_platform_refunds(shop_id=shop_id, platform_refund_ids=list(platform_refund_ids))
+
+
+# --- decisions pushed to the platform --------------------------------------------------------------
+AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE = "agree_refund", "agree_return", "confirm_receipt", "refuse"
+DECISION_LABELS = {AGREE_REFUND: gettext_lazy("agree to refund"), AGREE_RETURN: gettext_lazy("agree to the return"),
+                   CONFIRM_RECEIPT: gettext_lazy("confirm the returned goods arrived"),
+                   REFUSE: gettext_lazy("refuse the refund")}
+# the platform refund states that show a decision was applied
+CONFIRMED_BY = {AGREE_REFUND: frozenset({"agreed", "success"}), AGREE_RETURN: frozenset({"wait_return", "success"}),
+                CONFIRM_RECEIPT: frozenset({"success"}), REFUSE: frozenset({"refused"})}
+SETTLED_ON_PLATFORM = frozenset({"success", "refused", "closed"})
+
+
+def _return_address(ticket: Ticket) -> dict:
+    """Where the buyer sends the goods: the ticket's return warehouse (else a line's, else the default)."""
+    wh_id = ticket.warehouse_id or next((ln.warehouse_id for ln in ticket.lines.all() if ln.warehouse_id), None) \
+        or aftersales_settings().default_warehouse_id
+    if wh_id is None:
+        return {}
+    try:
+        warehouses = ports._entry("inventory.selectors", "warehouses_for_allocation")()
+    except RuntimeError:
+        return {}
+    wh = next((w for w in warehouses if w.pk == wh_id), None)
+    if wh is None:
+        return {}
+    return {"name": wh.name, "address": getattr(wh, "address", "") or ""}
+
+
+def _push_decision(ticket: Ticket, action: str, *, actor=None, why: str = ""):
+    """Send the seller's decision on a platform refund back to the platform (an outbox row in this
+    transaction). Manual tickets, and refunds the platform already settled, send nothing."""
+    if ticket.source != TicketSource.PLATFORM or not ticket.platform_refund_id or ticket.shop_id is None:
+        return None
+    label = DECISION_LABELS[action]
+    if ticket.platform_refund_state in SETTLED_ON_PLATFORM:
+        _log(ticket, EventKind.SYSTEM, "platform.decision.skipped",
+             _("not sent to the platform (%(decision)s): the refund is already %(state)s there")
+             % {"decision": label, "state": ticket.platform_refund_state}, actor=actor, data={"action": action})
+        return None
+    enqueue = ports._entry("integrations.services", "refund_decision_enqueue")
+    row = enqueue(shop=ticket.shop, platform_refund_id=ticket.platform_refund_id, action=action,
+                  amount=ticket.approved_amount if action in (AGREE_REFUND, CONFIRM_RECEIPT) else None,
+                  reason=why or "", return_address=_return_address(ticket) if action == AGREE_RETURN else None,
+                  operator=_label(actor), ref=f"aftersales:{ticket.pk}")
+    if row is None:
+        return None
+    _log(ticket, EventKind.SYSTEM, "platform.decision.queued",
+         _("queued for the platform: %(decision)s") % {"decision": label}, actor=actor,
+         data={"action": action, "outbox_id": row.pk})
+    return row
+
+
+def _confirm_decisions(ticket: Ticket, refund) -> None:
+    """The pulled refund shows a decision we sent was applied: say so on the timeline (once each)."""
+    if ticket.source != TicketSource.PLATFORM:
+        return
+    sent = [e for e in TicketEvent.objects.filter(ticket=ticket, code__in=["platform.decision.queued",
+                                                                            "platform.decision.confirmed"])
+            .values_list("code", "data")]
+    confirmed = {data.get("action") for code, data in sent if code == "platform.decision.confirmed"}
+    for code, data in sent:
+        action = (data or {}).get("action")
+        if code != "platform.decision.queued" or action in confirmed or refund.status not in CONFIRMED_BY.get(action, ()):
+            continue
+        confirmed.add(action)
+        _log(ticket, EventKind.PLATFORM, "platform.decision.confirmed",
+             _("the platform applied our decision (%(decision)s): refund %(status)s")
+             % {"decision": DECISION_LABELS[action], "status": refund.platform_status or refund.status},
+             data={"action": action, "status": refund.status, "version": int(refund.version or 0)})
+
+
+@transaction.atomic
+def on_refund_decision_sent(*, shop_id, platform_refund_id, action, status, already=False, error="", outbox_id=None,
+                            **_):
+    """erp.events handler ("platform_refund_decision.sent", integrations' outbox relay): the decision
+    left for the platform, or was given up."""
+    ticket = Ticket.objects.filter(shop_id=shop_id, platform_refund_id=str(platform_refund_id or "")).first()
+    if ticket is None or action not in DECISION_LABELS:
+        return None
+    label = DECISION_LABELS[action]
+    if status == "sent":
+        message = (_("sent to the platform (it had already applied it): %(decision)s") if already
+                   else _("sent to the platform: %(decision)s")) % {"decision": label}
+        return _log(ticket, EventKind.SYSTEM, "platform.decision.sent", message,
+                    data={"action": action, "outbox_id": outbox_id, "already": bool(already)})
+    return _log(ticket, EventKind.SYSTEM, "platform.decision.failed",
+                _("the platform did not take our decision (%(decision)s): %(error)s") % {"decision": label,
+                                                                                          "error": error or status},
+                data={"action": action, "outbox_id": outbox_id, "error": (error or "")[:500]})
+
+
+# Subscribed here (services is imported by AftersalesConfig.ready()); belongs next to the other
+# subscriptions in aftersales/apps.py.
+events.subscribe("platform_refund_decision.sent", on_refund_decision_sent)
 
 
 # --- SLA -------------------------------------------------------------------------------------------

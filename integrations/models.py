@@ -246,6 +246,7 @@ class Outbox(TenantScopedModel):
     class Kind(models.TextChoices):
         STOCK = "stock", _("stock")
         SHIPMENT = "shipment", _("shipment")
+        REFUND = "refund", _("refund decision")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")

@@ -1,5 +1,5 @@
-"""Pushes to the platforms: stock (changed lines every minute, everything nightly) and the shipment
-outbox relay (ARCHITECTURE.md section 7)."""
+"""Pushes to the platforms: stock (changed lines every minute, everything nightly) and the outbox
+relay (ARCHITECTURE.md section 7): shipments and sellers' refund decisions."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .adapters.base import AdapterError, NotSupported, StockUpdate
-from .models import Job, Outbox, SyncRun
+from erp import events
+
+from .adapters.base import AdapterError, NotSupported, RefundDecision, StockUpdate
+from .models import Job, Outbox, PlatformRefund, SyncRun
 
 logger = logging.getLogger("integrations.pushes")
 
@@ -126,15 +128,72 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(base / 2, base))
 
 
+def _send_shipment(adapter, row: Outbox):
+    payload = row.payload
+    result = adapter.push_shipment(
+        platform_order_id=payload["platform_order_id"], carrier_code=payload["carrier_code"],
+        tracking_no=payload["tracking_no"], lines=payload.get("lines"),
+    )
+    return result.ok, result.error, result.response, payload.get("platform_order_id")
+
+
+def refund_decision_for(row: Outbox) -> RefundDecision:
+    """The decision of an outbox row, completed with the refund as last pulled (order id, phase and
+    version: Taobao/Tmall want them back)."""
+    from decimal import Decimal
+
+    payload = row.payload
+    stored = PlatformRefund.objects.filter(shop_id=row.shop_id, platform_refund_id=payload["platform_refund_id"]).first()
+    normalized = (stored.normalized or {}) if stored else {}
+    amount = payload.get("amount")
+    if amount in (None, "") and normalized.get("amount") not in (None, ""):
+        amount = normalized["amount"]
+    return RefundDecision(
+        action=payload["action"], platform_refund_id=payload["platform_refund_id"],
+        platform_order_id=stored.platform_order_id if stored else str(payload.get("platform_order_id") or ""),
+        amount=None if amount in (None, "") else Decimal(str(amount)), reason=payload.get("reason") or "",
+        return_address=payload.get("return_address") or {}, phase=normalized.get("phase") or "",
+        version=int(stored.refund_version) if stored else 0, operator=payload.get("operator") or "",
+    )
+
+
+def _send_refund_decision(adapter, row: Outbox):
+    result = adapter.push_refund_decision(refund_decision_for(row))
+    response = dict(result.response or {})
+    if result.already:
+        response["already_applied"] = True
+    return result.ok, result.error, response, row.payload.get("platform_refund_id")
+
+
+SENDERS = {Outbox.Kind.SHIPMENT: _send_shipment, Outbox.Kind.REFUND: _send_refund_decision}
+
+
+def _announce(row: Outbox) -> None:
+    """"platform_refund_decision.sent" once a refund decision row is done (sent, or given up), so the
+    after-sales ticket records it. A subscriber's failure never undoes the send."""
+    if row.kind != Outbox.Kind.REFUND:
+        return
+    payload = row.payload
+    try:
+        with transaction.atomic():
+            events.publish("platform_refund_decision.sent", shop_id=row.shop_id,
+                           platform_refund_id=payload.get("platform_refund_id"), action=payload.get("action"),
+                           ref=payload.get("ref") or "", outbox_id=row.pk, status=row.status,
+                           already=bool((row.response or {}).get("already_applied")), error=row.last_error)
+    except Exception:  # noqa: BLE001 - a subscriber must not fail the relay
+        logger.exception("platform_refund_decision.sent subscriber failed", extra={"outbox_id": row.pk})
+
+
 def run_shipment_relay(*, shop, adapter, trigger: str = "beat", task_id: str = "", limit: int = 200) -> SyncRun:
-    """Send the shop's due shipment rows. Each row is locked (SKIP LOCKED), sent and marked in
-    one transaction; a crash after the platform accepted but before commit resends it, which the
-    adapter treats as success when the platform says it is already shipped with that number."""
+    """Send the shop's due outbox rows (shipments and refund decisions). Each row is locked (SKIP
+    LOCKED), sent and marked in one transaction; a crash after the platform accepted but before
+    commit resends it, which the adapter treats as success when the platform says it already has it
+    (shipped with that number; the refund decision already applied)."""
     run = SyncRun.objects.create(shop=shop, job=Job.PUSH_SHIPMENTS, trigger=trigger, task_id=task_id or "")
     now = timezone.now()
     due = list(
-        Outbox.objects.filter(shop=shop, kind=Outbox.Kind.SHIPMENT, status=Outbox.Status.PENDING,
-                              next_attempt_at__lte=now).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+        Outbox.objects.filter(shop=shop, kind__in=list(SENDERS), status=Outbox.Status.PENDING,
+                              next_attempt_at__lte=now).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
     )
     errors = []
     for pk in due:
@@ -144,28 +203,29 @@ def run_shipment_relay(*, shop, adapter, trigger: str = "beat", task_id: str = "
                 continue
             run.fetched += 1
             row.attempts += 1
-            payload = row.payload
+            label = ""
             try:
-                result = adapter.push_shipment(
-                    platform_order_id=payload["platform_order_id"], carrier_code=payload["carrier_code"],
-                    tracking_no=payload["tracking_no"], lines=payload.get("lines"),
-                )
-                ok, error, retryable, response = result.ok, result.error, False, result.response
+                ok, error, response, label = SENDERS[row.kind](adapter, row)
+                retryable = False
             except NotSupported as exc:
                 ok, error, retryable, response = False, str(exc), False, {}
             except AdapterError as exc:
                 ok, error, retryable, response = False, str(exc), exc.retryable, {}
+            except (KeyError, ValueError, ArithmeticError) as exc:  # a malformed row: give up on it, keep relaying
+                ok, error, retryable, response = False, f"bad outbox row: {exc!r}", False, {}
             if ok:
                 row.status, row.sent_at, row.last_error, row.response = Outbox.Status.SENT, timezone.now(), "", response
                 run.updated += 1
             else:
                 row.last_error = error[:4000]
                 run.failed += 1
-                errors.append(f"{payload.get('platform_order_id')}: {error}")
+                errors.append(f"{label or row.dedupe_key}: {error}")
                 if retryable and row.attempts < Outbox.MAX_ATTEMPTS:
                     row.next_attempt_at = timezone.now() + _backoff(row.attempts)
                 else:
                     row.status = Outbox.Status.FAILED
             row.save()
+            if row.status != Outbox.Status.PENDING:
+                _announce(row)
     status = SyncRun.Status.FAILED if run.failed else SyncRun.Status.SUCCESS
     return _finish(run, status, "; ".join(errors[:10]))

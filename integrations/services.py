@@ -1,4 +1,5 @@
-"""Writes of the integrations app: shops, the shipment outbox, inbound channel messages, runs."""
+"""Writes of the integrations app: shops, the outbox (shipments, refund decisions), inbound channel
+messages, runs."""
 
 from __future__ import annotations
 
@@ -107,6 +108,52 @@ def shipment_push_enqueue(*, shop: Shop, platform_order_id: str, carrier_code: s
             except IntegrityError:
                 row = Outbox.objects.get(dedupe_key=key)
         if shop.push_shipments_enabled and row.status == Outbox.Status.PENDING:
+            _queue_relay_on_commit(shop)
+    return row
+
+
+# --- refund decision outbox -----------------------------------------------------------------------
+def refund_decision_enqueue(*, shop: Shop, platform_refund_id: str, action: str, amount=None, reason: str = "",
+                            return_address: dict | None = None, operator: str = "", ref: str = "") -> Outbox | None:
+    """Write a seller's decision on a platform refund in the caller's transaction; the relay sends it
+    after commit (same attempts and backoff as shipments) in the platform's own API shape.
+
+    ``action``: ``agree_refund`` (refund only), ``agree_return`` (the buyer sends the goods back to
+    ``return_address``: dict name, phone, address, zip), ``confirm_receipt`` (the returned goods arrived:
+    the platform pays the buyer), ``refuse`` (``reason`` is shown to the buyer). ``amount`` (Decimal
+    yuan) defaults to the refund's amount. Idempotent: one row per (shop, refund, action); a resend the
+    platform answers "already applied" counts as sent. Returns None for a shop whose platform takes no
+    decisions (an own web shop)."""
+    from erp.money import to_money
+
+    from .adapters.base import RefundAction
+
+    if action not in RefundAction.ALL:
+        raise ValidationError({"action": [f"one of {', '.join(RefundAction.ALL)}"]})
+    platform_refund_id = str(platform_refund_id or "").strip()
+    if not platform_refund_id:
+        raise ValidationError({"platform_refund_id": ["required"]})
+    if shop.platform == Platform.OWN:
+        return None
+    if isinstance(amount, float):
+        raise ValidationError({"amount": ["a decimal string, not a float"]})
+    amount = None if amount in (None, "") else to_money(amount)
+    if amount is not None and amount < 0:
+        raise ValidationError({"amount": ["cannot be negative"]})
+    key = f"refund:{shop.pk}:{platform_refund_id}:{action}"
+    payload = {"platform_refund_id": platform_refund_id, "action": action,
+               "amount": None if amount is None else str(amount), "reason": (reason or "")[:500],
+               "return_address": {k: str(v) for k, v in (return_address or {}).items() if v not in (None, "")},
+               "operator": (operator or "")[:50], "ref": ref}
+    with transaction.atomic():
+        row = Outbox.objects.filter(dedupe_key=key).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = Outbox.objects.create(shop=shop, kind=Outbox.Kind.REFUND, dedupe_key=key, payload=payload)
+            except IntegrityError:
+                row = Outbox.objects.get(dedupe_key=key)
+        if shop.is_active and row.status == Outbox.Status.PENDING:
             _queue_relay_on_commit(shop)
     return row
 

@@ -131,13 +131,16 @@ def push_stock_full_tick(expires: int | None = None):
 
 @system_task(reason="integrations: relay due shipment pushes", name="integrations.push_shipments_tick", **TICK_OPTIONS)
 def push_shipments_tick(expires: int | None = None):
-    """Retry due outbox rows (the on-commit relay sends new ones at once)."""
+    """Retry due outbox rows (the on-commit relay sends new ones at once): shipments of shops that
+    push them, and refund decisions of every active shop."""
+    from django.db.models import Q
     from django.utils import timezone
 
     from .models import Outbox
 
     shops = (Outbox.all_tenants.filter(status=Outbox.Status.PENDING, next_attempt_at__lte=timezone.now(),
-                                       shop__is_active=True, shop__push_shipments_enabled=True)
+                                       shop__is_active=True)
+             .filter(Q(kind=Outbox.Kind.REFUND) | Q(shop__push_shipments_enabled=True))
              .values_list("tenant_id", "shop_id").distinct())
     count = 0
     for tenant_id, shop_id in shops:
