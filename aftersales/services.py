@@ -777,7 +777,7 @@ def _confirm_decisions(ticket: Ticket, refund) -> None:
 
 @transaction.atomic
 def on_refund_decision_sent(*, shop_id, platform_refund_id, action, status, already=False, error="", outbox_id=None,
-                            **_):
+                            **_extra):
     """erp.events handler ("platform_refund_decision.sent", integrations' outbox relay): the decision
     left for the platform, or was given up."""
     ticket = Ticket.objects.filter(shop_id=shop_id, platform_refund_id=str(platform_refund_id or "")).first()
