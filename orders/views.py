@@ -213,7 +213,7 @@ def _nice_ceiling(value):
 def _fmt_axis(value) -> str:
     value = float(value)
     if value >= 10_000:
-        return f"{value / 10_000:g}" + _("10k")
+        return f"{value / 1000:g}k"
     return f"{value:g}"
 
 
