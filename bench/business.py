@@ -107,6 +107,22 @@ def bench_shipping(tenant, allocated: list[int], n: int) -> list[int]:
               "see finance PostingIssue / the members log)", flush=True)
     report("order_ship with finance + members (orders/s)", n / t_full, "subscribers detached", n / t_bare,
            unit=" orders/s")
+    spare = allocated[2 * n:2 * n + 2]
+    if len(spare) == 2:  # where the time goes: SQL statements per parcel, one more order each way
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        counts = []
+        with tenant_context(tenant):
+            try:
+                for oid, handlers in zip(spare, (original, detached), strict=True):
+                    events._handlers["order.shipped"] = list(handlers)
+                    with CaptureQueriesContext(connection) as queries:
+                        _ship([oid])
+                    counts.append(len(queries))
+            finally:
+                events._handlers["order.shipped"] = list(original)
+        print(f"  SQL statements per parcel: {counts[0]} with finance + members, {counts[1]} detached", flush=True)
     return full_ids
 
 
@@ -168,12 +184,21 @@ def bench_settlement(tenant, shop, shipped_ids: list[int], m: int) -> None:
     n_lines = sum(len(p) for p in full)
     t_full = t_bare = 0.0
     errors = []
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    per_page = []
     with tenant_context(tenant):
-        for a, b in zip(full, bare, strict=True):  # alternating pages: settled, stored only
-            seconds, _changed, errs = _store(shop, [a], publish=True)
+        for k, (a, b) in enumerate(zip(full, bare, strict=True)):  # alternating pages: settled, stored only
+            last = k == len(full) - 1
+            with CaptureQueriesContext(connection) as q_full:
+                seconds, _changed, errs = _store(shop, [a], publish=True)
             t_full += seconds
             errors += errs
-            t_bare += _store(shop, [b], publish=False)[0]
+            with CaptureQueriesContext(connection) as q_bare:
+                t_bare += _store(shop, [b], publish=False)[0]
+            if last:
+                per_page = [len(q_full), len(q_bare), len(a)]
         settled = SettlementLine.objects.count()
         bill_vouchers = Voucher.objects.filter(source_type=SourceType.PLATFORM_BILL).count()
         recon = defaultdict(int)
@@ -184,6 +209,9 @@ def bench_settlement(tenant, shop, shipped_ids: list[int], m: int) -> None:
           f"settlement vouchers; reconciliation {dict(recon)}; open posting issues {issues}", flush=True)
     if errors or settled != n_lines or recon.get(ReconStatus.MATCHED, 0) == 0:
         print(f"  FAILED: settlement did not book every line or match any order ({errors[:2]})", flush=True)
+    if per_page:
+        print(f"  SQL statements per page of {per_page[2]} lines: {per_page[0]} settled, {per_page[1]} stored only",
+              flush=True)
     report("store_bill_lines + settle + reconcile (lines/s)", n_lines / t_full, "publish=False", n_lines / t_bare,
            unit=" lines/s")
 
