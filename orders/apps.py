@@ -49,9 +49,9 @@ def _sales_card(request):
 
     gmv, change = gmv_today_vs_yesterday()
     if change is None:
-        hint, tone = _("no sales yesterday to compare with"), "neutral"
+        hint, tone = _("no sales yesterday by this time"), "neutral"
     else:
-        hint = _("%(change)s%% vs yesterday") % {"change": f"+{change}" if change > 0 else change}
+        hint = _("%(change)s%% vs yesterday by this time") % {"change": f"+{change}" if change > 0 else change}
         tone = "good" if change >= 0 else "warn"
-    return [Card(title=_("GMV today"), value=f"{gmv:,.2f}", url=f"{reverse('orders:reports')}?range=today", hint=hint,
+    return [Card(title=_("GMV today"), value=f"¥{gmv:,.2f}", url=f"{reverse('orders:reports')}?range=today", hint=hint,
                  tone=tone, app_label="orders")]

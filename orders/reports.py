@@ -525,17 +525,22 @@ def sales_report(*, params: ReportParams) -> SalesReport:
 
 
 def gmv_today_vs_yesterday() -> tuple[Decimal, Decimal | None]:
-    """GMV paid today (tenant's day) and its % change from yesterday, for the dashboard (two queries)."""
+    """GMV paid today (tenant's day) and its % change from yesterday up to the same time of day (a
+    morning is not compared with a whole day), for the dashboard. Two queries."""
     tz = tenant_zone()
-    today = local_today()
+    now = timezone.now()
+    today = now.astimezone(tz).date()
     yesterday = today - timedelta(days=1)
-    start, end = _bounds(yesterday, today, tz)
-    split, _ = _bounds(today, today, tz)
+    start, _ = _bounds(yesterday, yesterday, tz)
+    split, end = _bounds(today, today, tz)
+    same_time = now - timedelta(days=1)
     p = ReportParams(date_from=yesterday, date_to=today)
     lines = sales_lines(p, start, end).filter(LINE_SOLD).aggregate(
-        t=Sum("paid", filter=Q(origin_order__paid_at__gte=split)), y=Sum("paid", filter=Q(origin_order__paid_at__lt=split)))
+        t=Sum("paid", filter=Q(origin_order__paid_at__gte=split)),
+        y=Sum("paid", filter=Q(origin_order__paid_at__lt=min(split, same_time))))
     freight = sales_orders(p, start, end).filter(ORDER_SOLD).aggregate(
-        t=Sum("freight_amount", filter=Q(paid_at__gte=split)), y=Sum("freight_amount", filter=Q(paid_at__lt=split)))
+        t=Sum("freight_amount", filter=Q(paid_at__gte=split)),
+        y=Sum("freight_amount", filter=Q(paid_at__lt=min(split, same_time))))
     today_gmv = _money(lines["t"]) + _money(freight["t"])
     yesterday_gmv = _money(lines["y"]) + _money(freight["y"])
     return today_gmv, change_pct(today_gmv, yesterday_gmv)

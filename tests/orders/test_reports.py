@@ -280,3 +280,13 @@ def test_page_and_export_of_another_tenant_count_nothing(sales, tenant_b):
 def test_dashboard_card_and_nav(client_a, in_tenant_a):
     body = client_a.get("/").content.decode()
     assert "/orders/reports/" in body
+
+
+def test_dashboard_card_compares_today_with_yesterday_by_this_time(world, inv, client_a):
+    inv.stock(1, "A", 10)
+    today = reports.local_today()
+    ingest(world, norder("T1", created=at(today, 0), lines=[line("A", 1, "30.00")], **who(1)),
+           norder("Y1", created=at(today - timedelta(days=1), 0), lines=[line("A", 1, "20.00")], **who(2)))
+    assert reports.gmv_today_vs_yesterday() == (Decimal("30.00"), Decimal("50.0"))
+    body = client_a.get("/").content.decode()
+    assert "GMV today" in body and "¥30.00" in body and "+50.0% vs yesterday by this time" in body
