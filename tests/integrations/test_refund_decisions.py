@@ -159,7 +159,7 @@ def _world(url, code):
     control(url, "config", {"orders_per_hour": 0, "promotions": False, "fault_rate": 0})
     platform, creds = CREDS[code]
     shop, _ = shop_create(code=code, name=code, platform=platform, api_base_url=url + PATHS[platform],
-                          credentials=creds, sync_lag_seconds=0)
+                          credentials=creds, sync_lag_seconds=0, initial_lookback_hours=1)
     order_id = url.mock.generate(1, shop=code)[0]["order_id"]
     world = url.mock.world
     world.ship(world.orders[(platform, order_id)], carrier="SF", tracking_no="SF0001")
