@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from erp import events
 
-from .adapters.base import AdapterError, NotSupported, RefundDecision, StockUpdate
+from .adapters.base import AdapterError, NotSupported, RefundAction, RefundDecision, StockUpdate
 from .models import Job, Outbox, PlatformRefund, SyncRun
 
 logger = logging.getLogger("integrations.pushes")
@@ -159,6 +159,11 @@ def refund_decision_for(row: Outbox) -> RefundDecision:
 
 def _send_refund_decision(adapter, row: Outbox):
     result = adapter.push_refund_decision(refund_decision_for(row))
+    if (not result.ok and row.payload.get("action") == RefundAction.CONFIRM_RECEIPT
+            and "STATUS_NOT_ALLOW" in result.error):
+        # the goods reached our warehouse before the platform registered the buyer's return shipment:
+        # try again later (backoff) instead of giving up
+        raise AdapterError(f"the platform does not show the return shipped yet: {result.error}", retryable=True)
     response = dict(result.response or {})
     if result.already:
         response["already_applied"] = True

@@ -236,9 +236,14 @@ def test_return_flow_and_refusal_through_the_relay(code, in_tenant_a, mock_url, 
     rid, refund = _open_refund(mock_url, shop, order_id, return_goods=True)
     refund_decision_enqueue(shop=shop, platform_refund_id=rid, action="agree_return", return_address=ADDRESS)
     assert _relay(shop).updated == 1 and refund.status == "wait_return"
+    # the goods reach us before the platform shows them shipped back: the confirmation waits and retries
+    row = refund_decision_enqueue(shop=shop, platform_refund_id=rid, action="confirm_receipt", amount="10.00")
+    assert _relay(shop).failed == 1
+    row.refresh_from_db()
+    assert row.status == Outbox.Status.PENDING and "STATUS_NOT_ALLOW" in row.last_error
     mock_url.mock.advance(hours=7)  # the buyer ships the goods back
     assert refund.status == "wait_confirm"
-    refund_decision_enqueue(shop=shop, platform_refund_id=rid, action="confirm_receipt", amount="10.00")
+    Outbox.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
     assert _relay(shop).updated == 1 and refund.status == "success"
     order_id = mock_url.mock.generate(1, shop=code)[0]["order_id"]
     world = mock_url.mock.world
