@@ -1,5 +1,6 @@
 """Demo data for finance: the standard chart of accounts (with platform sub-accounts), the current
-and previous month open, the settings row, and an opening voucher (paid-in capital in the bank).
+and previous month open, the settings row, an opening voucher (paid-in capital in the bank) and
+the opening stock at cost.
 Idempotent: running it again changes nothing."""
 
 from decimal import Decimal
@@ -22,5 +23,23 @@ def seed_demo(*, tenant) -> str:
             lines=[services.LineSpec(account=chart.BANK, debit=Decimal("200000.00"), memo="实收资本入账"),
                    services.LineSpec(account="3001", credit=Decimal("200000.00"), memo="实收资本")])
         opening = 1
+    opening += _opening_stock(today, period)
     total = Account.objects.count()
-    return f"chart of {total} accounts ({made} new), period {period.key} ({period.status}), {opening} opening voucher"
+    return f"chart of {total} accounts ({made} new), period {period.key} ({period.status}), {opening} opening voucher(s)"
+
+
+def _opening_stock(today, period) -> int:
+    """The demo's opening stock (inventory's "OPENING" receipts) booked at cost against capital, so
+    the stock account does not go negative when the demo ships."""
+    from inventory.selectors import receipts_value
+
+    if Voucher.objects.filter(source_type=SourceType.MANUAL, source_ref="seed:opening-stock").exists() or not period.is_open:
+        return 0
+    value = receipts_value(source_doc="OPENING")
+    if value <= 0:
+        return 0
+    services.voucher_create(
+        date=today.replace(day=1), memo="期初：库存商品", source_ref="seed:opening-stock", post=True,
+        lines=[services.LineSpec(account=chart.INVENTORY, debit=value, memo="期初库存（按成本）"),
+               services.LineSpec(account="3001", credit=value, memo="实收资本（实物投入）")])
+    return 1

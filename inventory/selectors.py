@@ -26,6 +26,7 @@ from .models import (
     StockDirty,
     StockLevel,
     StockLock,
+    StockMove,
     SyncRule,
     SyncRuleWarehouse,
     Warehouse,
@@ -395,3 +396,23 @@ def sku_unit_costs(*, sku_ids) -> dict:
     for bundle_id, items in parts.items():
         rows[bundle_id] = sum((components.get(c) or Decimal("0")) * q for c, q in items)
     return {pk: Decimal(cost or 0) for pk, cost in rows.items()}
+
+
+def warehouse_names(*, ids) -> dict[int, str]:
+    """{warehouse id: "CODE name"} for display."""
+    return {pk: f"{code} {name}" for pk, code, name in Warehouse.objects.filter(pk__in=[i for i in ids if i])
+            .values_list("pk", "code", "name")}
+
+
+def receipts_value(*, source_doc: str):
+    """What the goods received under ``source_doc`` are worth at the SKUs' current unit cost (e.g.
+    the demo's opening balance, "OPENING", which finance books as opening stock)."""
+    from decimal import Decimal
+
+    from django.db.models import DecimalField as _Decimal
+    from django.db.models import ExpressionWrapper, F, Sum
+
+    value = (StockMove.objects.filter(kind=MoveKind.RECEIPT, source_doc=source_doc)
+             .aggregate(v=Sum(ExpressionWrapper(F("on_hand_delta") * F("sku__unit_cost"),
+                                                output_field=_Decimal(max_digits=18, decimal_places=2))))["v"])
+    return Decimal(value or 0).quantize(Decimal("0.01"))

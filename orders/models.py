@@ -241,8 +241,8 @@ class OrderEvent(TenantScopedModel):
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=EventKind.choices)
     code = models.CharField(_("code"), max_length=40, blank=True)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    from_status = models.CharField(_("from"), max_length=20, blank=True, choices=OrderStatus.choices)
+    to_status = models.CharField(_("to"), max_length=20, blank=True, choices=OrderStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+", verbose_name=_("by"))
     actor_label = models.CharField(_("by"), max_length=150, blank=True, default="system")

@@ -281,3 +281,10 @@ def buyer_levels(*, platform: str, buyer_ids) -> dict[str, int]:
     if fn is None or not wanted:
         return {}
     return fn(platform=platform, buyer_ids=wanted)
+
+
+def warehouse_names(ids) -> dict[int, str]:
+    """{warehouse id: "CODE name"} (inventory.selectors.warehouse_names), for pages."""
+    fn = _optional("inventory.selectors", "warehouse_names")
+    wanted = sorted({i for i in ids if i})
+    return fn(ids=wanted) if fn is not None and wanted else {}

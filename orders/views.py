@@ -19,7 +19,7 @@ from erp.exports import table_response
 from erp.views_helpers import keyset_page, tenant_page
 from integrations.models import Shop
 
-from . import selectors, services
+from . import ports, selectors, services
 from .models import HoldReason, Order, OrderLine, OrderStatus, Waybill
 
 PAGE = 50
@@ -117,10 +117,20 @@ def detail(request, pk):
         "waybills": Waybill.objects.filter(order=order),
         "sources": Order.objects.filter(merged_into=order).order_by("pk"),
         "parts": Order.objects.filter(split_from=order).order_by("pk"),
-        "actions": [a for a, states in services.ACTION_STATES.items() if order.status in states
-                    and a not in ("merge",) and (a != "unmerge" or order.kind == "merged")],
+        "actions": [(a, ACTION_LABELS[a]()) for a, states in services.ACTION_STATES.items() if order.status in states
+                    and a in ACTION_LABELS and (a != "unmerge" or order.kind == "merged")],
+        "warehouse_name": ports.warehouse_names([order.warehouse_id]).get(order.warehouse_id, order.warehouse_id),
     }
     return render(request, "orders/detail.html", context)
+
+
+# what an operator may do from an order's page (labels are looked up when shown: the request's language)
+ACTION_LABELS = {
+    "approve": lambda: pgettext("order action", "Approve"), "hold": lambda: _("Hold"), "release": lambda: _("Release"),
+    "allocate": lambda: _("Allocate"), "deallocate": lambda: _("Release stock"), "pick": lambda: _("Start picking"),
+    "ship": lambda: _("Ship"), "cancel": lambda: _("Cancel"), "unmerge": lambda: _("Unmerge"),
+    "split": lambda: _("Split off presale lines"),
+}
 
 
 @tenant_page(app_label="orders", write=True)
@@ -145,7 +155,7 @@ def detail_action(request, pk):
     else:
         try:
             funcs[action]()
-            messages.success(request, _("Done: %(action)s.") % {"action": action})
+            messages.success(request, _("Done: %(action)s.") % {"action": ACTION_LABELS[action]()})
         except Conflict as exc:
             messages.error(request, str(exc.detail))
         except Exception as exc:  # noqa: BLE001 - validation errors from the services

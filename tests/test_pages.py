@@ -198,7 +198,8 @@ def test_navigation_groups_an_apps_pages_into_one_menu_by_role(owner_client):
     body = client.get(reverse("dashboard")).content.decode()
     nav = body[body.index('class="mainnav"'):body.index("</nav>")]
     assert 'data-app="inventory"' in nav and reverse("inventory:locks") in nav  # several pages: a menu
-    assert 'data-app="orders"' not in nav and reverse("orders:workbench") in nav  # one page: a plain link
+    assert 'data-app="aftersales"' not in nav and reverse("aftersales:queue") in nav  # one page: a plain link
+    assert 'data-app="orders"' in nav and reverse("orders:reports") in nav  # two pages: a menu
     membership_add(tenant=tenant, username="pages-wh", role=Role.WAREHOUSE, password=PASSWORD)
     warehouse = Client()
     assert warehouse.login(username="pages-wh", password=PASSWORD)
