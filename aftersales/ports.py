@@ -76,3 +76,16 @@ def daily_sales(*, since, until=None, sku_ids=None):
     except RuntimeError:
         return None
     return fn(since=since, until=until, sku_ids=sku_ids)
+
+
+def refund_decision_enqueue(**decision):
+    """integrations.services.refund_decision_enqueue: the seller's decision on a platform refund,
+    written to the outbox in the caller's transaction."""
+    return _entry("integrations.services", "refund_decision_enqueue")(**decision)
+
+
+def active_warehouse(warehouse_id):
+    """The active warehouse with this id (where returns go), or None."""
+    if warehouse_id is None:
+        return None
+    return next((w for w in _entry("inventory.selectors", "warehouses_for_allocation")() if w.pk == warehouse_id), None)

@@ -722,11 +722,7 @@ def _return_address(ticket: Ticket) -> dict:
         or aftersales_settings().default_warehouse_id
     if wh_id is None:
         return {}
-    try:
-        warehouses = ports._entry("inventory.selectors", "warehouses_for_allocation")()
-    except RuntimeError:
-        return {}
-    wh = next((w for w in warehouses if w.pk == wh_id), None)
+    wh = ports.active_warehouse(wh_id)
     if wh is None:
         return {}
     return {"name": wh.name, "address": getattr(wh, "address", "") or ""}
@@ -743,8 +739,7 @@ def _push_decision(ticket: Ticket, action: str, *, actor=None, why: str = ""):
              _("not sent to the platform (%(decision)s): the refund is already %(state)s there")
              % {"decision": label, "state": ticket.platform_refund_state}, actor=actor, data={"action": action})
         return None
-    enqueue = ports._entry("integrations.services", "refund_decision_enqueue")
-    row = enqueue(shop=ticket.shop, platform_refund_id=ticket.platform_refund_id, action=action,
+    row = ports.refund_decision_enqueue(shop=ticket.shop, platform_refund_id=ticket.platform_refund_id, action=action,
                   amount=ticket.approved_amount if action in (AGREE_REFUND, CONFIRM_RECEIPT) else None,
                   reason=why or "", return_address=_return_address(ticket) if action == AGREE_RETURN else None,
                   operator=_label(actor), ref=f"aftersales:{ticket.pk}")
@@ -794,10 +789,6 @@ def on_refund_decision_sent(*, shop_id, platform_refund_id, action, status, alre
                                                                                           "error": error or status},
                 data={"action": action, "outbox_id": outbox_id, "error": (error or "")[:500]})
 
-
-# Subscribed here (services is imported by AftersalesConfig.ready()); belongs next to the other
-# subscriptions in aftersales/apps.py.
-events.subscribe("platform_refund_decision.sent", on_refund_decision_sent)
 
 
 # --- SLA -------------------------------------------------------------------------------------------

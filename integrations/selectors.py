@@ -55,8 +55,8 @@ class ShopHealth:
     shop: Shop
     jobs: list[JobHealth]
     tone: str
-    pending_shipments: int
-    failed_shipments: int
+    pending_pushes: int  # outbox rows (shipments, refund decisions) waiting to be sent
+    failed_pushes: int
 
 
 def _tone(shop: Shop, job: str, cursor: SyncCursor | None, now) -> str:
@@ -95,12 +95,12 @@ def shop_health(shop: Shop, *, cursors: dict | None = None, now=None) -> ShopHea
         ))
     tones = {j.tone for j in jobs}
     tone = "bad" if "bad" in tones else "warn" if "warn" in tones else "good" if "good" in tones else "neutral"
-    outbox = Outbox.objects.filter(shop=shop, kind=Outbox.Kind.SHIPMENT)
+    outbox = Outbox.objects.filter(shop=shop)
     failed = outbox.filter(status=Outbox.Status.FAILED).count()
     if failed and tone in ("good", "neutral"):
         tone = "warn"
     return ShopHealth(shop=shop, jobs=jobs, tone=tone,
-                      pending_shipments=outbox.filter(status=Outbox.Status.PENDING).count(), failed_shipments=failed)
+                      pending_pushes=outbox.filter(status=Outbox.Status.PENDING).count(), failed_pushes=failed)
 
 
 def shops_health() -> list[ShopHealth]:
