@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
 from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
-from erp.db.compiled import CompiledValues
+from erp.db.compiled import CompiledValues, rows_together
 
 from .models import HoldReason, Order, OrderEvent, OrderKind, OrderLine, OrderStatus
 
@@ -180,19 +180,16 @@ _DETAIL = None
 
 def order_detail_rows(*, order_id: int):
     """(order row with its waybill's columns, line rows, event rows) for the API detail, or None:
-    three queries, compiled once per process. The waybill comes in the order's query: an order
-    has at most one (uniq_waybill_tenant_order)."""
+    three queries, compiled once per process and sent together (one round trip on Postgres). The
+    waybill comes in the order's query: an order has at most one (uniq_waybill_tenant_order)."""
     from erp.tenancy.context import require_tenant
 
     global _DETAIL
     if _DETAIL is None:
         _DETAIL = _detail_queries()
-    tenant_id = require_tenant().pk
-    order_q, lines_q, events_q = _DETAIL
-    found = order_q.rows(t=tenant_id, k=order_id)
-    if not found:
-        return None
-    return found[0], lines_q.rows(t=tenant_id, k=order_id), events_q.rows(t=tenant_id, k=order_id)
+    values = {"t": require_tenant().pk, "k": order_id}
+    found, lines, events = rows_together([(query, values) for query in _DETAIL])
+    return (found[0], lines, events) if found else None
 
 
 # --- the list's common pages (no filter, or only a status), compiled once per shape ---------------

@@ -64,3 +64,18 @@ def test_token_lookup_sees_a_deactivation_at_once(tenant_a):
     tenant.is_active = False
     tenant.save(update_fields=["is_active"])
     assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_queries_sent_together_answer_as_each_alone_and_under_the_tenant(tenant_a, tenant_b):
+    from erp.db.compiled import rows_together
+
+    with tenant_a.context():
+        Widget.objects.create(code="P1", quantity=1)
+        Widget.objects.create(code="P2", quantity=2)
+    by_code = _by_code()
+    with tenant_a.context():
+        together = rows_together([(by_code, {"code": "P1"}), (by_code, {"code": "P2"}), (by_code, {"code": "none"})])
+        assert together == [by_code.rows(code="P1"), by_code.rows(code="P2"), []]
+        assert [r[0]["quantity"] for r in together[:2]] == [1, 2]
+    with tenant_b.context():
+        assert rows_together([(by_code, {"code": "P1"}), (by_code, {"code": "P2"})]) == [[], []]
