@@ -17,6 +17,7 @@ class FinanceConfig(AppConfig):
         events.subscribe("aftersales.refunded", services.on_aftersales_refunded)
         events.subscribe("aftersales.goods_returned", services.on_goods_returned)
         events.subscribe("platform_bills.changed", services.on_platform_bills_changed)
+        events.subscribe("inventory.adjusted", services.on_stock_adjusted)
         dashboard.register_nav(dashboard.NavLink(_("Finance"), "finance:vouchers", "finance"))
         dashboard.register_nav(dashboard.NavLink(_("Reconciliation"), "finance:reconciliation", "finance"))
         dashboard.register(finance_cards)

@@ -22,6 +22,8 @@ COMMISSION = "660101"
 SERVICE_FEE = "660102"
 OTHER_FEE = "660103"
 FINANCE_COST = "6603"
+NON_OPERATING_INCOME = "6301"  # 营业外收入: stocktake gains (存货盘盈)
+NON_OPERATING_EXPENSE = "6711"  # 营业外支出: stocktake losses, write-offs, scrapped defective units (存货盘亏、毁损)
 
 # (code, name, type, parent code)
 STANDARD = [
@@ -43,7 +45,7 @@ STANDARD = [
     ("3104", "利润分配", E, None),
     (REVENUE, "主营业务收入", R, None),
     (OTHER_INCOME, "其他业务收入", R, None),
-    ("6301", "营业外收入", R, None),
+    (NON_OPERATING_INCOME, "营业外收入", R, None),
     (COGS, "主营业务成本", X, None),
     ("6403", "税金及附加", X, None),
     (SELLING, "销售费用", X, None),
@@ -53,7 +55,7 @@ STANDARD = [
     ("660104", "销售费用-快递费", X, SELLING),
     ("6602", "管理费用", X, None),
     (FINANCE_COST, "财务费用", X, None),
-    ("6711", "营业外支出", X, None),
+    (NON_OPERATING_EXPENSE, "营业外支出", X, None),
 ]
 
 # platform -> (sub-account suffix, name); the same suffix under 1012 and 1122

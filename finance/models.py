@@ -106,6 +106,7 @@ class SourceType(models.TextChoices):
     AFTERSALES_REFUNDED = "aftersales.refunded", _("Refund")
     GOODS_RETURNED = "aftersales.goods_returned", _("Goods returned by buyer")
     PLATFORM_BILL = "platform_bill", _("Platform settlement")
+    STOCK_ADJUSTED = "inventory.adjusted", _("Stock count or write-off")
     REVERSAL = "reversal", _("Reversal")
 
 

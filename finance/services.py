@@ -22,6 +22,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from erp.api.exceptions import Conflict
 from erp.money import CENT, to_money
@@ -627,6 +628,60 @@ def post_goods_returned(*, ticket_id, lines=None, warehouse_id=None, source_ref:
     return made[0] if made else None
 
 
+ADJUST_MEMOS = {
+    "stocktake": gettext_lazy("Stocktake %(doc)s"),
+    "adjustment": gettext_lazy("Stock adjustment %(doc)s"),
+    "scrap": gettext_lazy("Defective units scrapped %(doc)s"),
+    "transfer_shortage": gettext_lazy("Units missing from transfer %(doc)s"),
+}
+
+
+def stock_adjusted_ref(payload: dict) -> str:
+    """The voucher's source reference: the event's own reference (one business operation), else its
+    moves (an older publisher without ``ref``)."""
+    ref = str(payload.get("ref") or "").strip()
+    if not ref:
+        ref = "moves:" + ",".join(str(m) for m in sorted(int(m) for m in payload.get("move_ids") or ()))
+    return ref[:120]
+
+
+@transaction.atomic
+def post_stock_adjusted(*, ref: str = "", kind: str = "", lines=None, source_doc: str = "", reason: str = "",
+                        occurred_at=None, warehouse_id=None, source_ref: str = "", **_ignored) -> Voucher | None:
+    """A stock change outside purchasing, shipping and returns (stocktake, manual adjustment, scrap of
+    defective units, units lost in a transfer), valued at the unit cost the event carries:
+    a loss Dr 营业外支出 (6711) / Cr 库存商品 (1405), a gain Dr 库存商品 / Cr 营业外收入 (6301), per SKU.
+
+    Booked straight to profit and loss, not through 待处理财产损溢 (1901): posting the stocktake (or
+    the adjustment) is already the operator's approval, so a second approval step would only leave
+    amounts waiting in 1901 with no one to clear them. Lines at zero cost post nothing: stock with no
+    recorded cost carries no value in 库存商品, so its count changes none either (an event of only such
+    lines posts no voucher)."""
+    memo = str(ADJUST_MEMOS.get(kind, ADJUST_MEMOS["adjustment"])) % {"doc": source_doc or ref}
+    if kind == "adjustment" and reason:
+        memo = f"{memo}: {reason}"  # the operator's reason
+    out: list[LineSpec] = []
+    for row in lines or ():
+        qty = int(row.get("quantity") or 0)
+        amount = (_money(row.get("unit_cost")) * abs(qty)).quantize(CENT)
+        if amount <= 0:
+            continue  # zero cost: nothing in 库存商品 to take out or put in
+        sku_id = int(row["sku_id"]) if row.get("sku_id") else None
+        dims = dict(sku_id=sku_id, currency=row.get("currency") or "CNY", memo=f"{memo} ({qty:+d})")
+        if qty < 0:  # 盘亏 / write-off
+            out += [LineSpec(account=chart.NON_OPERATING_EXPENSE, debit=amount, **dims),
+                    LineSpec(account=chart.INVENTORY, credit=amount, tag=LineTag.STOCK, **dims)]
+        else:  # 盘盈
+            out += [LineSpec(account=chart.INVENTORY, debit=amount, tag=LineTag.STOCK, **dims),
+                    LineSpec(account=chart.NON_OPERATING_INCOME, credit=amount, **dims)]
+    if not out:
+        logger.info("finance: stock change %s has no cost to book", source_ref or ref)
+        return None
+    made = vouchers_post_auto([VoucherSpec(date=local_date(occurred_at), memo=memo, source_type=SourceType.STOCK_ADJUSTED,
+                                           source_ref=source_ref or ref, lines=out)])
+    return made[0] if made else None
+
+
 # --- settlement reconciliation -----------------------------------------------------------------------
 FEE_ACCOUNT = {BillKind.COMMISSION: (chart.COMMISSION, LineTag.COMMISSION),
                BillKind.SERVICE_FEE: (chart.SERVICE_FEE, LineTag.SERVICE_FEE),
@@ -871,6 +926,11 @@ def on_goods_returned(**payload):
     return _handle(SourceType.GOODS_RETURNED, ref, post_goods_returned, {**payload, "source_ref": ref})
 
 
+def on_stock_adjusted(**payload):
+    ref = stock_adjusted_ref(payload)
+    return _handle(SourceType.STOCK_ADJUSTED, ref, post_stock_adjusted, {**payload, "source_ref": ref})
+
+
 def on_platform_bills_changed(*, shop_id, platform_bill_ids, **_extra):
     from integrations.selectors import normalized_bill_lines
 
@@ -888,6 +948,7 @@ HANDLERS = {
     SourceType.PURCHASE_RETURNED: lambda p: post_purchase(**p),
     SourceType.AFTERSALES_REFUNDED: lambda p: post_refund(**p),
     SourceType.GOODS_RETURNED: lambda p: post_goods_returned(**p),
+    SourceType.STOCK_ADJUSTED: lambda p: post_stock_adjusted(**p),
 }
 
 

@@ -146,6 +146,34 @@ def _change(*, warehouse: Warehouse, sku: SKU, kind: str, reason: str, source_do
     return move
 
 
+class AdjustKind:
+    """``kind`` of the "inventory.adjusted" event (docs/INTERFACES.md)."""
+
+    STOCKTAKE = "stocktake"  # a stocktake posted: its gains (+) and losses (-) in one event
+    ADJUSTMENT = "adjustment"  # a manual correction of on_hand
+    SCRAP = "scrap"  # defective units written off
+    TRANSFER_SHORTAGE = "transfer_shortage"  # units shipped by a transfer that never arrived
+
+
+def _publish_adjusted(*, kind: str, ref: str, warehouse_id: int, reason: str, source_doc: str,
+                      changes: list[tuple[StockMove, int]]) -> None:
+    """Publish "inventory.adjusted" once for one business operation, in its transaction: every stock
+    change that changes what the stock is worth outside purchasing, shipping, after-sales returns and
+    transfers. ``changes`` are (move, signed units gained or lost); each line carries the SKU's unit
+    cost now, so the payload is self-contained (finance values it without reading inventory)."""
+    changes = [(move, units) for move, units in changes if units]
+    if not changes:
+        return
+    skus = {pk: (cost, currency) for pk, cost, currency in
+            SKU.objects.filter(pk__in={m.sku_id for m, _u in changes}).values_list("pk", "unit_cost", "currency")}
+    events.publish(
+        "inventory.adjusted", ref=ref, kind=kind, warehouse_id=warehouse_id, reason=(reason or kind)[:200],
+        source_doc=(source_doc or "")[:100], occurred_at=timezone.now(), move_ids=[m.pk for m, _u in changes],
+        lines=[{"move_id": m.pk, "sku_id": m.sku_id, "quantity": units, "unit_cost": skus[m.sku_id][0],
+                "currency": skus[m.sku_id][1] or "CNY", "source_doc": m.source_doc}
+               for m, units in changes])
+
+
 # --- receipts, adjustments, returns, defective -------------------------------------------------
 
 @transaction.atomic
@@ -160,15 +188,21 @@ def stock_receive(*, warehouse: Warehouse, sku: SKU, quantity: int, reason: str 
 
 @transaction.atomic
 def stock_adjust(*, warehouse: Warehouse, sku: SKU, quantity: int, reason: str, source_doc: str = "",
-                 user=None) -> StockMove:
+                 user=None, publish_adjusted: bool = True) -> StockMove:
     """A correction of on_hand by ``quantity`` (signed, not zero). A decrease may not take on_hand
-    below what is reserved or promotion-locked."""
+    below what is reserved or promotion-locked. Publishes "inventory.adjusted" (kind adjustment) so
+    finance books the gain or loss, unless ``publish_adjusted=False``: the caller's own event values
+    the change (purchasing's return to the supplier publishes purchase.returned)."""
     quantity = _quantity(quantity, allow_negative=True)
     if not (reason or "").strip():
         raise ValidationError({"reason": [_("Say why the stock changes.")]})
     warehouse, sku = _own(Warehouse, warehouse, "warehouse"), _stock_sku(_own(SKU, sku, "sku"))
-    return _change(warehouse=warehouse, sku=sku, kind=MoveKind.ADJUSTMENT, reason=reason, source_doc=source_doc,
+    move = _change(warehouse=warehouse, sku=sku, kind=MoveKind.ADJUSTMENT, reason=reason, source_doc=source_doc,
                    on_hand=quantity, user=user)
+    if publish_adjusted:
+        _publish_adjusted(kind=AdjustKind.ADJUSTMENT, ref=f"move:{move.pk}", warehouse_id=warehouse.pk,
+                          reason=move.reason, source_doc=move.source_doc, changes=[(move, quantity)])
+    return move
 
 
 @transaction.atomic
@@ -202,12 +236,18 @@ def stock_mark_defective(*, warehouse: Warehouse, sku: SKU, quantity: int, reaso
 
 @transaction.atomic
 def stock_scrap_defective(*, warehouse: Warehouse, sku: SKU, quantity: int, reason: str, source_doc: str = "",
-                          user=None) -> StockMove:
-    """Defective units written off (or sent back to the supplier): defective -= q."""
+                          user=None, publish_adjusted: bool = True) -> StockMove:
+    """Defective units written off (or sent back to the supplier): defective -= q. Publishes
+    "inventory.adjusted" (kind scrap) unless ``publish_adjusted=False`` (sent back to the supplier:
+    purchase.returned values it)."""
     quantity = _quantity(quantity)
     warehouse, sku = _own(Warehouse, warehouse, "warehouse"), _stock_sku(_own(SKU, sku, "sku"))
-    return _change(warehouse=warehouse, sku=sku, kind=MoveKind.DEFECTIVE, reason=reason or "scrap defective",
+    move = _change(warehouse=warehouse, sku=sku, kind=MoveKind.DEFECTIVE, reason=reason or "scrap defective",
                    source_doc=source_doc, defective=-quantity, user=user)
+    if publish_adjusted:
+        _publish_adjusted(kind=AdjustKind.SCRAP, ref=f"move:{move.pk}", warehouse_id=warehouse.pk, reason=move.reason,
+                          source_doc=move.source_doc, changes=[(move, -quantity)])
+    return move
 
 
 # --- reservations --------------------------------------------------------------------------------
@@ -821,6 +861,7 @@ def transfer_receive(*, transfer: Transfer, received: dict | None = None, user=N
         raise ValidationError({"received": [_("SKU %(ids)s is not on this transfer.") % {"ids": sorted(unknown)}]})
     pairs = [(transfer.to_warehouse_id, ln.sku_id) for ln in lines]
     _lock_level_pairs(pairs)
+    missing: list[tuple[StockMove, int]] = []
     for line in lines:
         got = _quantity(received.get(line.sku_id, line.quantity), field="received", allow_zero=True)
         if got > line.quantity:
@@ -829,11 +870,14 @@ def transfer_receive(*, transfer: Transfer, received: dict | None = None, user=N
                                        in_transit=-line.quantity)
         if after is None:
             raise ValidationError(_("Stock level out of step with the transfer; run verify_stock."))
-        _write_move(warehouse_id=transfer.to_warehouse_id, sku_id=line.sku_id, kind=MoveKind.TRANSFER_IN, after=after,
-                    on_hand=got, in_transit=-line.quantity,
-                    reason=f"transfer from {transfer.from_warehouse.code}" + (f" ({line.quantity - got} missing)" if got < line.quantity else ""),
-                    source_doc=transfer.number, user=user)
+        move = _write_move(warehouse_id=transfer.to_warehouse_id, sku_id=line.sku_id, kind=MoveKind.TRANSFER_IN,
+                           after=after, on_hand=got, in_transit=-line.quantity,
+                           reason=f"transfer from {transfer.from_warehouse.code}" + (f" ({line.quantity - got} missing)" if got < line.quantity else ""),
+                           source_doc=transfer.number, user=user)
+        missing.append((move, got - line.quantity))  # 0 when all arrived (a transfer alone changes no value)
         TransferLine.objects.filter(pk=line.pk).update(received_quantity=got)
+    _publish_adjusted(kind=AdjustKind.TRANSFER_SHORTAGE, ref=f"transfer:{transfer.pk}", warehouse_id=transfer.to_warehouse_id,
+                      reason=f"transfer {transfer.number}: units missing", source_doc=transfer.number, changes=missing)
     transfer.status, transfer.received_at = TransferStatus.RECEIVED, timezone.now()
     transfer.save(update_fields=["status", "received_at", "updated_at"])
     return transfer
@@ -901,6 +945,7 @@ def stocktake_post(*, stocktake: Stocktake, user=None) -> list[StocktakeLine]:
     stock_sql.ensure_levels([(warehouse_id, ln.sku_id) for ln in lines])
     levels = _lock_level_pairs([(warehouse_id, ln.sku_id) for ln in lines])
     problems, changed = [], []
+    moves: list[tuple[StockMove, int]] = []
     for line in lines:
         level = levels[(warehouse_id, line.sku_id)]
         variance = line.counted - level.on_hand
@@ -913,11 +958,14 @@ def stocktake_post(*, stocktake: Stocktake, user=None) -> list[StocktakeLine]:
             problems.append(_("SKU %(sku)s: counted %(counted)s is below the %(held)s units reserved or locked.")
                             % {"sku": line.sku_id, "counted": line.counted, "held": level.reserved + level.locked})
             continue
-        _write_move(warehouse_id=warehouse_id, sku_id=line.sku_id, kind=MoveKind.ADJUSTMENT, after=after, on_hand=variance,
-                    reason=f"stocktake {stocktake.number}", source_doc=stocktake.number, user=user)
+        move = _write_move(warehouse_id=warehouse_id, sku_id=line.sku_id, kind=MoveKind.ADJUSTMENT, after=after,
+                           on_hand=variance, reason=f"stocktake {stocktake.number}", source_doc=stocktake.number, user=user)
+        moves.append((move, variance))
         changed.append(line)
     if problems:
         raise ValidationError({"counts": problems})
+    _publish_adjusted(kind=AdjustKind.STOCKTAKE, ref=f"stocktake:{stocktake.pk}", warehouse_id=warehouse_id,
+                      reason=f"stocktake {stocktake.number}", source_doc=stocktake.number, changes=moves)
     stocktake.status, stocktake.posted_at = StocktakeStatus.POSTED, timezone.now()
     stocktake.save(update_fields=["status", "posted_at", "updated_at"])
     return changed
