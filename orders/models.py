@@ -359,3 +359,61 @@ class Waybill(TenantScopedModel, TimeStampedModel):
 
     def __str__(self):
         return f"{self.carrier_code} {self.tracking_no}"
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class BulkJob(TenantScopedModel):
+    """One operator action on many orders, run in the background in chunks (orders.services.bulk_job_*).
+
+    ``results`` holds {order id: "ok" | the reason it was refused} for every processed order;
+    ``pending`` holds the outcomes of the chunk in progress, each written in the same transaction
+    as its order's change, so a worker killed mid-chunk loses and repeats nothing. ``lease`` names
+    the task run working on the job and ``heartbeat_at`` its last sign of life: a run finding a
+    fresh lease of another run leaves the job alone; a stale one is taken over and continued."""
+
+    action = models.CharField(_("action"), max_length=20)
+    why = models.CharField(_("why"), max_length=500, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("requested by"))
+    order_ids = models.JSONField(_("orders"), default=list)
+    status = models.CharField(_("status"), max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
+    total = models.PositiveIntegerField(_("orders"), default=0)
+    ok_count = models.PositiveIntegerField(_("done"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    results = models.JSONField(_("results"), default=dict)
+    pending = models.JSONField(default=dict)
+    error = models.TextField(_("error"), blank=True)
+    lease = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk job")
+        verbose_name_plural = _("bulk jobs")
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="bulkjob_t_id"),
+            models.Index(fields=["tenant", "status", "heartbeat_at"], name="bulkjob_t_status_beat"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} × {self.total} ({self.status})"
+
+    @property
+    def processed(self) -> int:
+        return self.ok_count + self.failed_count
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.processed * 100 // self.total)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BulkJobStatus.DONE, BulkJobStatus.FAILED)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -68,6 +68,7 @@ def workbench(request):
                          ("allocate", _("Allocate")), ("pick", _("Start picking")), ("ship", _("Ship")),
                          ("cancel", _("Cancel"))],
         "export_query": export_params.urlencode(),
+        "bulk_jobs": _recent_bulk_jobs(),
     }
     return render(request, "orders/workbench.html", context)
 
@@ -91,11 +92,16 @@ def bulk_action(request):
             messages.error(request, str(exc.detail))
         return redirect(back)
     try:
-        results = services.orders_bulk_action(action=action, order_ids=ids, actor=request.user,
-                                              why=request.POST.get("why", ""))
-    except Exception as exc:  # noqa: BLE001 - a bad action name: say so
-        messages.error(request, str(exc))
+        started = services.bulk_job_start(action=action, order_ids=ids, actor=request.user,
+                                          why=request.POST.get("why", ""))
+    except ValidationError as exc:  # a bad action name, too many orders: say so
+        for problem in exc.messages:
+            messages.error(request, problem)
         return redirect(back)
+    if started.job is not None:  # a large selection runs in the background: follow it on its page
+        messages.info(request, _("%(n)d orders are being processed in the background.") % {"n": started.job.total})
+        return redirect("orders:bulk-job", pk=started.job.pk)
+    results = started.results
     ok = sum(1 for r in results.values() if r == "ok")
     failed = {k: v for k, v in results.items() if v != "ok"}
     messages.success(request, _("%(action)s: %(ok)d done.") % {"action": action, "ok": ok})
@@ -388,3 +394,60 @@ def sales_report_export(request):
 
     fmt = request.GET.get("format", "csv")
     return _sales_export(reports.sales_report(params=_report_params(request)), "xlsx" if fmt == "xlsx" else "csv")
+
+
+# --- bulk jobs (large selections of the workbench run in the background) -------------------------------
+RECENT_BULK_JOBS = 5
+FAILED_SHOWN = 500
+
+
+def _bulk_action_labels() -> dict[str, str]:
+    return {"approve": pgettext("order action", "Approve"), "hold": _("Hold"), "release": _("Release"),
+            "allocate": _("Allocate"), "pick": _("Start picking"), "ship": _("Ship"), "cancel": _("Cancel")}
+
+
+def _recent_bulk_jobs() -> list:
+    from .models import BulkJob
+
+    labels = _bulk_action_labels()
+    jobs = list(BulkJob.objects.select_related("requested_by").defer("order_ids", "results", "pending")
+                .order_by("-pk")[:RECENT_BULK_JOBS])
+    for job in jobs:
+        job.action_label = labels.get(job.action, job.action)
+    return jobs
+
+
+def _bulk_job_or_404(pk):
+    from .models import BulkJob
+
+    job = BulkJob.objects.select_related("requested_by").filter(pk=pk).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+def _bulk_job_progress(job) -> dict:
+    return {"id": job.pk, "status": job.status, "status_label": str(job.get_status_display()), "total": job.total,
+            "processed": job.processed, "ok": job.ok_count, "failed": job.failed_count, "percent": job.percent,
+            "finished": job.is_finished}
+
+
+@tenant_page(app_label="orders")
+def bulk_job(request, pk):
+    """A bulk job's progress (the page polls bulk_job_status while it runs) and, once finished, the
+    orders it could not act on with the reason of each."""
+    job = _bulk_job_or_404(pk)
+    failed = [(int(oid), why) for oid, why in job.results.items() if why != "ok"][:FAILED_SHOWN]
+    orders = Order.objects.in_bulk([oid for oid, _why in failed])
+    context = {
+        "job": job, "action_label": _bulk_action_labels().get(job.action, job.action),
+        "failed": [(oid, orders.get(oid), why) for oid, why in failed],
+        "failed_more": max(0, job.failed_count - FAILED_SHOWN), "progress": _bulk_job_progress(job),
+    }
+    return render(request, "orders/bulk_job.html", context)
+
+
+@tenant_page(app_label="orders")
+def bulk_job_status(request, pk):
+    """The job's progress as JSON, for the job page's polling script."""
+    return JsonResponse(_bulk_job_progress(_bulk_job_or_404(pk)))

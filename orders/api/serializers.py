@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from erp.money import CENT
 
-from ..models import HoldReason, Order, OrderEvent, OrderLine, Waybill
+from ..models import BulkJob, HoldReason, Order, OrderEvent, OrderLine, Waybill
 
 LIST_FIELDS = [
     "id", "display_no", "kind", "platform", "shop", "platform_order_id", "status", "hold_reasons", "out_of_stock",
@@ -220,3 +220,36 @@ class MergeVerdictSerializer(serializers.Serializer):
     order_id = serializers.IntegerField()
     mergeable = serializers.BooleanField()
     reasons = serializers.ListField(child=serializers.CharField())
+
+
+# --- bulk jobs -----------------------------------------------------------------------------------------
+class BulkJobStartSerializer(WhySerializer):
+    """A bulk action: up to 20 orders run at once; more (up to 5,000) become a background job."""
+
+    action = serializers.ChoiceField(choices=["approve", "hold", "release", "allocate", "pick", "ship", "cancel"])
+    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+
+
+BULK_JOB_FIELDS = ["id", "action", "why", "requested_by", "status", "total", "processed", "ok_count", "failed_count",
+                   "percent", "error", "created_at", "started_at", "finished_at"]
+
+
+class BulkJobListSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    processed = serializers.IntegerField(read_only=True)
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BulkJob
+        fields = BULK_JOB_FIELDS
+        read_only_fields = fields
+
+
+class BulkJobSerializer(BulkJobListSerializer):
+    """A job with every order's outcome so far: {order id: "ok" | the reason it was refused}."""
+
+    results = serializers.DictField(child=serializers.CharField(), read_only=True)
+
+    class Meta(BulkJobListSerializer.Meta):
+        fields = [*BULK_JOB_FIELDS, "order_ids", "results"]
+        read_only_fields = fields

@@ -5,11 +5,12 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from erp.api.viewsets import TenantReadOnlyModelViewSet
 
 from .. import selectors, services
-from ..models import Order, OrderStatus
+from ..models import BulkJob, Order, OrderStatus
 from . import serializers as s
 
 
@@ -164,14 +165,21 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
         response.status_code = 201
         return response
 
-    @extend_schema(request=s.BulkSerializer, responses=RESULTS)
+    @extend_schema(request=s.BulkJobStartSerializer, responses={200: RESULTS, 202: s.BulkJobSerializer})
     @action(detail=False, methods=["post"])
     def bulk(self, request):
-        """One action on many orders: each answers "ok" or the reason it was refused."""
-        data = self._input(s.BulkSerializer)
-        results = services.orders_bulk_action(action=data["action"], order_ids=data["order_ids"], actor=request.user,
-                                              why=data["why"])
-        return Response({"results": {str(k): v for k, v in results.items()}})
+        """One action on many orders: each answers "ok" or the reason it was refused (an order of
+        another tenant is "not found"). Up to 20 orders run at once and answer 200 with the results;
+        more (up to 5,000) answer 202 with a background job; follow its Location
+        (GET /api/v1/orders/bulk-jobs/{id}/) until its status is done."""
+        data = self._input(s.BulkJobStartSerializer)
+        started = services.bulk_job_start(action=data["action"], order_ids=data["order_ids"], actor=request.user,
+                                          why=data["why"])
+        if started.job is None:
+            return Response({"results": {str(k): v for k, v in started.results.items()}})
+        job = started.job  # queued: the task starts when this request's transaction commits
+        location = reverse("orders-bulk-job-detail", kwargs={"pk": job.pk}, request=request)
+        return Response(s.BulkJobSerializer(job).data, status=202, headers={"Location": location})
 
     @extend_schema(responses=inline_serializer("OrderQueues", {
         "status": drf_serializers.DictField(child=drf_serializers.IntegerField()),
@@ -184,3 +192,23 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
         return Response({"status": selectors.status_counts(), "hold_reason": selectors.hold_reason_counts(),
                          "out_of_stock": selectors.attention_counts()["out_of_stock"],
                          "shipped_today": selectors.shipped_today()})
+
+
+class BulkJobViewSet(TenantReadOnlyModelViewSet):
+    """Background bulk actions on orders (POST /api/v1/orders/bulk/ with more than 20 orders), newest
+    first, with their progress; a job's detail lists every processed order's outcome."""
+
+    model = BulkJob
+    serializer_class = s.BulkJobSerializer
+    select_related = ("requested_by",)
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        queryset = queryset.order_by("-pk")
+        if self.action == "list":
+            queryset = queryset.defer("order_ids", "results", "pending")
+        return queryset
+
+    def get_serializer_class(self):
+        return s.BulkJobListSerializer if self.action == "list" else s.BulkJobSerializer
