@@ -128,3 +128,24 @@ def test_units_missing_from_a_transfer_are_a_loss_at_the_destination(stocked, ad
     assert (event["kind"], event["ref"], event["warehouse_id"]) == ("transfer_shortage", f"transfer:{transfer.pk}", s.wh2.pk)
     assert event["lines"] == [{"move_id": move.pk, "sku_id": s.sku.pk, "quantity": -1, "unit_cost": Decimal("6.50"),
                                "currency": "CNY", "source_doc": transfer.number}]
+
+
+def test_adjustments_and_stocktakes_over_the_api_reach_the_books(stock):
+    """End to end: what a warehouse user posts through the API is booked by finance (the SKU costs 10.00)."""
+    from erp.tenancy.roles import Role
+    from finance.models import SourceType, Voucher
+    from finance.selectors import account_balances, books_verify
+
+    api = stock.world.api(Role.WAREHOUSE)
+    services.stock_receive(warehouse=stock.wh1, sku=stock.sku, quantity=10)
+    ok = api.post("/api/v1/inventory/adjustments/", {"warehouse": stock.wh1.pk, "sku": stock.sku.pk, "quantity": -2,
+                                                     "reason": "dropped"}, format="json")
+    assert ok.status_code == 201, ok.json()
+    take = api.post("/api/v1/inventory/stocktakes/", {"warehouse": stock.wh1.pk}, format="json").json()
+    api.post(f"/api/v1/inventory/stocktakes/{take['id']}/count/", {"counts": [{"sku": stock.sku.pk, "counted": 9}]},
+             format="json")
+    assert api.post(f"/api/v1/inventory/stocktakes/{take['id']}/post/").json()["status"] == "posted"
+    assert Voucher.objects.filter(source_type=SourceType.STOCK_ADJUSTED).count() == 2
+    balances = account_balances()
+    assert (balances["1405"], balances["6711"], balances["6301"]) == (Decimal("-10.00"), Decimal("20.00"), Decimal("10.00"))
+    assert books_verify() == []
