@@ -8,6 +8,10 @@ id, then StockLock rows by id, then Reservation rows, then StockDirty rows by ma
 Public entry points other apps call (docs/INTERFACES.md): stock_reserve, stock_reserve_many,
 stock_release, stock_commit, stock_receive, stock_adjust, stock_return, plus transfers, stocktakes,
 promotion locks, sync rules and SKU mappings below.
+
+A change that alters what the stock is worth outside purchasing, shipping, customer returns and
+transfers (a stocktake posted, a manual adjustment, defective units scrapped, units lost in a
+transfer) publishes "inventory.adjusted" once per operation, in its transaction, for finance.
 """
 
 from __future__ import annotations
