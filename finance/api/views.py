@@ -115,6 +115,8 @@ class VoucherViewSet(TenantModelViewSet):
         if voucher.status == VoucherStatus.POSTED:
             raise Conflict("The voucher is posted: it never changes; reverse it instead.")
         partial = kwargs.get("partial", False)
+        if not isinstance(request.data, dict):  # a JSON list or scalar: nothing to read fields from
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         payload = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
         if partial:  # keep what is not given
             payload.setdefault("date", voucher.date.isoformat())
