@@ -1792,16 +1792,37 @@ def bulk_job_fail(*, job_id: int, error: str):
     return job
 
 
-def bulk_jobs_stalled() -> list[tuple[int, int]]:
-    """(tenant id, job id) of every job whose run stopped (a killed worker, a lost message): queued or
-    running without a heartbeat for BULK_JOB_LEASE_SECONDS, created in the last day. System use."""
+def _bulk_jobs_stalled_q():
     from django.db.models import Q
 
-    from .models import BulkJob, BulkJobStatus
+    from .models import BulkJobStatus
 
     now = timezone.now()
     cutoff = now - timedelta(seconds=BULK_JOB_LEASE_SECONDS)
-    stalled = (Q(status=BulkJobStatus.QUEUED, created_at__lt=cutoff)
-               | Q(status=BulkJobStatus.RUNNING, heartbeat_at__lt=cutoff))
-    return list(BulkJob.all_tenants.filter(stalled, created_at__gte=now - timedelta(days=1))
-                .order_by("pk").values_list("tenant_id", "pk"))
+    quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    return Q(status__in=[BulkJobStatus.QUEUED, BulkJobStatus.RUNNING], created_at__gte=now - timedelta(days=1)) & quiet
+
+
+def bulk_jobs_stalled() -> list[tuple[int, int]]:
+    """(tenant id, job id) of every job whose run stopped (a killed worker, a lost message): queued or
+    running without a sign of life for BULK_JOB_LEASE_SECONDS, created in the last day. System use."""
+    from .models import BulkJob
+
+    return list(BulkJob.all_tenants.filter(_bulk_jobs_stalled_q()).order_by("pk").values_list("tenant_id", "pk"))
+
+
+def bulk_jobs_take_over_stalled() -> list[tuple[int, int, str]]:
+    """Give each stalled job's lease to a new run: (tenant id, job id, lease token) to queue as the
+    task id. The fresh heartbeat keeps the next sweeps from queueing it again while that run waits
+    in the queue. System use (inside system_context)."""
+    import uuid
+
+    from .models import BulkJob
+
+    taken = []
+    for tenant_id, job_id in bulk_jobs_stalled():
+        token = str(uuid.uuid4())
+        if BulkJob.all_tenants.filter(_bulk_jobs_stalled_q(), pk=job_id).update(lease=token,
+                                                                               heartbeat_at=timezone.now()):
+            taken.append((tenant_id, job_id, token))
+    return taken

@@ -64,9 +64,9 @@ def orders_bulk_job_task(self, *, tenant_id: int, job_id: int) -> str:
 
 @system_task(reason="orders: resume bulk jobs whose run stopped", acks_late=True, expires=60)
 def orders_bulk_jobs_sweep_tick() -> int:
-    from .services import bulk_jobs_stalled
+    from .services import bulk_jobs_take_over_stalled
 
-    stalled = bulk_jobs_stalled()
-    for tenant_id, job_id in stalled:
-        orders_bulk_job_task.delay(tenant_id=tenant_id, job_id=job_id)
-    return len(stalled)
+    taken = bulk_jobs_take_over_stalled()
+    for tenant_id, job_id, token in taken:
+        orders_bulk_job_task.apply_async(kwargs={"tenant_id": tenant_id, "job_id": job_id}, task_id=token)
+    return len(taken)

@@ -147,6 +147,36 @@ def test_a_redelivered_task_takes_its_own_lease_back(orders, integ, monkeypatch)
     assert job.ok_count == N and len(integ.pushes) == N
 
 
+def test_a_job_whose_message_was_lost_is_queued_again_once(orders, integ, monkeypatch):
+    job = services.bulk_job_start(action="ship", order_ids=[o.pk for o in orders]).job  # on_commit not run
+    assert services.bulk_jobs_stalled() == []  # just queued: give the worker time
+    BulkJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    queued = []
+    monkeypatch.setattr(orders_bulk_job_task, "apply_async", lambda **kw: queued.append(kw))
+    assert orders_bulk_jobs_sweep_tick.apply().get() == 1
+    assert orders_bulk_jobs_sweep_tick.apply().get() == 0  # its new run waits in the queue: not queued twice
+    monkeypatch.undo()
+    (sent,) = queued
+    assert orders_bulk_job_task.apply(**sent).get() == "done"
+    job.refresh_from_db()
+    assert job.status == BulkJobStatus.DONE and job.ok_count == N and len(integ.pushes) == N
+
+
+def test_a_run_out_of_budget_hands_over_to_its_continuation(orders, integ, monkeypatch):
+    monkeypatch.setattr(services, "BULK_JOB_CHUNK", 10)
+    job = services.bulk_job_start(action="ship", order_ids=[o.pk for o in orders]).job
+    assert services.bulk_job_run(job_id=job.pk, token="run-1", budget_seconds=0) == "more"  # one chunk per run
+    job.refresh_from_db()
+    assert job.status == BulkJobStatus.RUNNING and (job.processed, job.percent) == (10, 33)
+    assert services.bulk_job_hand_over(job_id=job.pk, token="run-1", next_token="run-2")
+    assert not services.bulk_job_hand_over(job_id=job.pk, token="run-1", next_token="run-3")  # no longer its lease
+    assert services.bulk_job_run(job_id=job.pk, token="run-1") == "skipped"
+    assert services.bulk_job_run(job_id=job.pk, token="run-2", budget_seconds=0) == "more"
+    assert services.bulk_job_run(job_id=job.pk, token="run-2") == "done"
+    job.refresh_from_db()
+    assert job.status == BulkJobStatus.DONE and job.ok_count == N and len(integ.pushes) == N
+
+
 def test_bad_input_is_refused(orders):
     for kwargs in ({"action": "explode", "order_ids": [1]}, {"action": "ship", "order_ids": []},
                    {"action": "ship", "order_ids": list(range(1, 5002))}):
