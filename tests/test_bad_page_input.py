@@ -59,3 +59,25 @@ def test_a_nul_character_is_a_400_naming_the_field(tenant_a, client):
     assert api.status_code == 400 and api.json()["errors"] == {"buyer": ["The NUL character (0x00) is not allowed."]}
     form = urlencode({"why": "\x00", "action": "approve"})  # what a browser sends for a plain form
     assert client.post("/orders/bulk/", form, content_type="application/x-www-form-urlencoded").status_code == 400
+
+
+LIST_PAGES = [p for p in PAGES if "<" not in str(p[2].pattern)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", LIST_PAGES, ids=lambda p: f"{p[0]}:{p[2].name}")
+def test_every_role_gets_the_page_or_a_clear_refusal(page, tenant_a, client):
+    """Each role opens each page: it may read it (200, or a redirect for an action-only URL) or is
+    refused (403) — consistently with the app's policy, and never with an error."""
+    from erp.tenancy.roles import Role, app_access
+
+    namespace, prefix, pattern = page
+    readers = app_access(namespace)[0]
+    client.raise_request_exception = False
+    url = _url(prefix, pattern)
+    for role in Role.values:
+        client.force_login(tenant_a.members[role].user)
+        status = client.get(url).status_code
+        assert status < 500, f"{role} GET {url} -> {status}"
+        if role not in readers:
+            assert status in (403, 405), f"{role} may not read {namespace} but GET {url} -> {status}"
