@@ -76,6 +76,12 @@ class MemberLevelAdmin(TenantScopedAdmin):
                     "priority_shipping", "discount_percent"]
     ordering = ["rank"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from .services import levels_changed
+
+        levels_changed()
+
 
 @admin.register(MemberSettings)
 class MemberSettingsAdmin(TenantScopedAdmin):

@@ -358,6 +358,17 @@ def members_review_levels(*, now: datetime | None = None) -> int:
     return sum(1 for m in changed if m.level_since == now)
 
 
+def levels_changed() -> None:
+    """A level was added, changed or removed: every member's level is reviewed against the new
+    thresholds once this transaction commits (a background job; at once in the embedded mode)."""
+    from erp.tenancy.context import require_tenant
+
+    from . import tasks
+
+    tenant_id = require_tenant().pk
+    transaction.on_commit(lambda: tasks.review_levels.delay(tenant_id=tenant_id))
+
+
 # --- points ledger -----------------------------------------------------------------------------------
 def points_balance(*, member_id: int) -> int:
     """The truth: the ledger sum of the member's group."""

@@ -64,3 +64,10 @@ def nightly_tick() -> int:
     for tenant_id in tenant_ids:
         nightly_for_tenant.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@tenant_task(name="members.review_levels", acks_late=True)
+def review_levels(*, tenant_id: int) -> int:
+    from .services import members_review_levels
+
+    return members_review_levels()

@@ -123,11 +123,20 @@ class MemberLevelViewSet(TenantModelViewSet):
     def scope_queryset(self, queryset):
         return queryset.order_by("rank")
 
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        services.levels_changed()
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        services.levels_changed()
+
     def perform_destroy(self, instance):
         try:
             instance.delete()
         except ProtectedError:
             raise Conflict("Members hold this level: it cannot be deleted.") from None
+        services.levels_changed()
 
 
 class MemberSettingsViewSet(TenantSettingsViewSet):

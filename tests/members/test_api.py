@@ -129,3 +129,19 @@ def test_settings_current(data, tenant_a):
     from members.models import MemberIdentity
 
     assert MemberIdentity.objects.get(buyer_id="new-buyer").member.points_balance == 25
+
+
+def test_changing_a_level_threshold_reviews_every_member_after_commit(orders, levels, tenant_a,
+                                                                      django_capture_on_commit_callbacks):
+    from members.models import Member
+
+    orders.ship(buyer="lowering", paid="300.00")
+    member = Member.objects.get(identities__buyer_id="lowering")
+    assert member.level.rank == 1  # 300 < 500 for silver
+    silver = levels[2]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = tenant_a.api(Role.OWNER).patch(f"/api/v1/members/levels/{silver.pk}/",
+                                                  {"min_spend": "200.00", "min_orders": 1}, format="json")
+    assert response.status_code == 200, response.json()
+    member.refresh_from_db()
+    assert member.level.rank == 2
