@@ -99,7 +99,7 @@ def bulk_action(request):
             messages.error(request, problem)
         return redirect(back)
     if started.job is not None:  # a large selection runs in the background: follow it on its page
-        messages.info(request, _("%(n)d orders are being processed in the background.") % {"n": started.job.total})
+        messages.info(request, _("Bulk job #%(id)d started for %(n)d orders.") % {"id": started.job.pk, "n": started.job.total})
         return redirect("orders:bulk-job", pk=started.job.pk)
     results = started.results
     ok = sum(1 for r in results.values() if r == "ok")

@@ -1,6 +1,6 @@
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -165,7 +165,10 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
         response.status_code = 201
         return response
 
-    @extend_schema(request=s.BulkJobStartSerializer, responses={200: RESULTS, 202: s.BulkJobSerializer})
+    @extend_schema(request=s.BulkJobStartSerializer, responses={
+        200: OpenApiResponse(RESULTS, description="Up to 20 orders: done at once, each order's outcome."),
+        202: OpenApiResponse(s.BulkJobSerializer, description="More than 20 orders: a queued background job; "
+                             "the Location header is its URL (GET /api/v1/orders/bulk-jobs/{id}/).")})
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """One action on many orders: each answers "ok" or the reason it was refused (an order of
