@@ -570,10 +570,10 @@ def po_return(*, po_id, reference: str, lines, why: str, actor=None, defective: 
         reason = f"return to supplier {po.number}: {why}"[:200]
         if defective:
             inventory.stock_scrap_defective(warehouse=po.warehouse, sku=line.sku, quantity=quantity, reason=reason,
-                                            source_doc=receipt.number, user=_actor(actor))
-        else:
+                                            source_doc=receipt.number, user=_actor(actor), publish_adjusted=False)
+        else:  # purchase.returned books the return: no inventory.adjusted (it would book a loss too)
             inventory.stock_adjust(warehouse=po.warehouse, sku=line.sku, quantity=-quantity, reason=reason,
-                                   source_doc=receipt.number, user=_actor(actor))
+                                   source_doc=receipt.number, user=_actor(actor), publish_adjusted=False)
         line.returned_quantity += quantity
         line.save(update_fields=["returned_quantity"])
         receipt_lines.append(GoodsReceiptLine(receipt=receipt, tenant_id=po.tenant_id, po_line=line, sku_id=line.sku_id,

@@ -138,9 +138,6 @@ def test_a_failing_posting_is_kept_and_retried_without_stopping_the_stock_change
     assert books_verify() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs purchasing.services.po_return to call inventory.stock_adjust / stock_scrap_defective with "
-    "publish_adjusted=False (purchase.returned values the return); remove this marker when it does"))
 @pytest.mark.parametrize("defective", [False, True])
 def test_a_return_to_the_supplier_is_booked_once_by_purchase_returned(in_tenant_a, defective):
     from decimal import Decimal
