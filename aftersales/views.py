@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import keyset_page, tenant_page
+from erp.views_helpers import error_text, keyset_page, tenant_page
 from integrations.models import Shop
 
 from . import ports, selectors, services
@@ -20,13 +20,6 @@ from .models import LineCondition, Ticket, TicketKind, TicketStatus
 
 PAGE = 50
 
-
-def _error_text(exc) -> str:
-    if isinstance(exc, Conflict):
-        return str(exc.detail)
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
-    return "; ".join(getattr(exc, "messages", [str(exc)]))
 
 
 @tenant_page(app_label="aftersales")
@@ -114,7 +107,7 @@ def detail_action(request, pk):
             funcs[action]()
             messages.success(request, _("Done: %(action)s.") % {"action": services.ACTION_LABELS[action]})
         except (Conflict, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
     return redirect("aftersales:detail", pk=pk)
 
 
@@ -136,7 +129,7 @@ def new(request):
                 lines=lines, requested_amount=request.POST.get("requested_amount") or None,
                 note=request.POST.get("note", ""), actor=request.user)
         except (ValidationError, Conflict) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, _("Ticket %(no)s opened.") % {"no": ticket.number})
             return redirect("aftersales:detail", pk=ticket.pk)

@@ -58,3 +58,32 @@ def keyset_page(request, queryset, *, size: int = 50) -> KeysetPage:
         following["before"] = rows[-1].pk
         next_url = "?" + following.urlencode()
     return KeysetPage(rows=rows, next_url=next_url, params=params)
+
+
+def error_text(exc) -> str:
+    """One line for an operator from a refusal: a 409 Conflict's reason, a ValidationError's
+    messages (with the field names), or the exception's text."""
+    from rest_framework.exceptions import APIException
+
+    if isinstance(exc, APIException):
+        return str(exc.detail)
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
+    return "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+def filtered(request, filter_fn, queryset):
+    """``filter_fn(queryset, request.GET)`` -> (queryset, applied); a malformed parameter (the
+    ValidationError filter_fn raises, naming fields) is shown as an error message and left out."""
+    from django.contrib import messages
+    from django.core.exceptions import ValidationError
+
+    try:
+        return filter_fn(queryset, request.GET)
+    except ValidationError as exc:
+        for field, problems in exc.message_dict.items():
+            messages.error(request, f"{field}: {'; '.join(problems)}")
+        good = request.GET.copy()
+        for field in exc.message_dict:
+            good.pop(field, None)
+        return filter_fn(queryset, good)

@@ -14,7 +14,7 @@ from rest_framework.exceptions import APIException
 
 from erp.admin_site import role_may
 from erp.exports import table_response
-from erp.views_helpers import tenant_page
+from erp.views_helpers import error_text, tenant_page
 
 from . import selectors, services
 from .models import Period, Reconciliation, ReconStatus, SourceType, Voucher, VoucherStatus
@@ -42,13 +42,6 @@ def _period(value) -> Period:
 def export(name: str, header: list[str], rows, fmt: str) -> HttpResponse:
     return table_response(name, header, rows, fmt)
 
-
-def _error_text(exc) -> str:
-    if isinstance(exc, APIException):
-        return str(exc.detail)
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
 
 
 # --- vouchers ---------------------------------------------------------------------------------------
@@ -95,7 +88,7 @@ def voucher_detail(request, pk):
                 messages.success(request, _("Draft deleted."))
                 return redirect("finance:vouchers")
         except (APIException, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         return redirect("finance:voucher", pk=pk)
     lines = voucher.lines.select_related("account").order_by("line_no", "id")
     return render(request, "finance/voucher_detail.html", {
@@ -150,7 +143,7 @@ def voucher_new(request):
                 messages.success(request, _("Voucher %(no)s saved.") % {"no": voucher.display_no})
                 return redirect("finance:voucher", pk=voucher.pk)
             except (APIException, ValidationError) as exc:
-                errors.append(_error_text(exc))
+                errors.append(error_text(exc))
     return render(request, "finance/voucher_new.html", {"form": form, "accounts": accounts, "errors": errors})
 
 
@@ -240,7 +233,7 @@ def reconciliation(request):
             services.reconciliation_resolve(reconciliation=rec, note=request.POST.get("note", ""), user=request.user)
             messages.success(request, _("Marked as resolved."))
         except (APIException, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
         return redirect(request.get_full_path())
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").strip()

@@ -10,20 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
-from erp.views_helpers import keyset_page, tenant_page
+from erp.views_helpers import error_text, keyset_page, tenant_page
 
 from . import ports, selectors, services
 from .models import Member, MemberLevel, Platform, Segment
 
 PAGE = 50
 
-
-def _error_text(exc) -> str:
-    if isinstance(exc, Conflict):
-        return str(exc.detail)
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
-    return "; ".join(getattr(exc, "messages", [str(exc)]))
 
 
 @tenant_page(app_label="members")
@@ -32,7 +25,7 @@ def member_list(request):
     try:
         qs, applied = selectors.member_filter(Member.objects.all(), request.GET)
     except ValidationError as exc:
-        errors = _error_text(exc)
+        errors = error_text(exc)
         qs, applied = Member.objects.none(), {}
     page = keyset_page(request, qs.select_related("level"), size=PAGE)
     rows, next_url, params = page.rows, page.next_url, page.params
@@ -84,7 +77,7 @@ def member_action(request, pk):
             funcs[action]()
             messages.success(request, _("Done."))
         except (Conflict, ValidationError, Http404) as exc:
-            messages.error(request, _error_text(exc) if not isinstance(exc, Http404) else _("No such member."))
+            messages.error(request, error_text(exc) if not isinstance(exc, Http404) else _("No such member."))
     return redirect("members:detail", pk=pk)
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
 from erp.exports import table_response
-from erp.views_helpers import keyset_page, tenant_page
+from erp.views_helpers import filtered, keyset_page, tenant_page
 from integrations.models import Shop
 
 from . import ports, selectors, services
@@ -36,16 +36,8 @@ EXPORT_COLUMNS = [
 
 
 def _filtered(request):
-    """The filters of the query string; a malformed one is shown as an error and left out."""
-    try:
-        return selectors.order_filter(Order.objects.all(), request.GET)
-    except ValidationError as exc:
-        for field, problems in exc.message_dict.items():
-            messages.error(request, f"{field}: {'; '.join(problems)}")
-        good = request.GET.copy()
-        for field in exc.message_dict:
-            good.pop(field, None)
-        return selectors.order_filter(Order.objects.all(), good)
+    """The workbench filters of the query string; a malformed one is shown as an error and left out."""
+    return filtered(request, selectors.order_filter, Order.objects.all())
 
 
 @tenant_page(app_label="orders")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
 from erp.exports import table_response
-from erp.views_helpers import keyset_page, tenant_page
+from erp.views_helpers import error_text, filtered, keyset_page, tenant_page
 
 from . import selectors, services
 from .access import may_receive, may_write, receiving_page
@@ -24,29 +24,11 @@ from .models import GoodsReceipt, POLine, POStatus, PurchaseOrder, Supplier
 PAGE = 50
 
 
-def _error_text(exc) -> str:
-    if isinstance(exc, Conflict):
-        return str(exc.detail)
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
-    return "; ".join(getattr(exc, "messages", [str(exc)]))
-
-
-def _filtered(request):
-    try:
-        return selectors.po_filter(PurchaseOrder.objects.all(), request.GET)
-    except ValidationError as exc:
-        for field, problems in exc.message_dict.items():
-            messages.error(request, f"{field}: {'; '.join(problems)}")
-        good = request.GET.copy()
-        for field in exc.message_dict:
-            good.pop(field, None)
-        return selectors.po_filter(PurchaseOrder.objects.all(), good)
 
 
 @tenant_page(app_label="purchasing")
 def po_list(request):
-    qs, applied = _filtered(request)
+    qs, applied = filtered(request, selectors.po_filter, PurchaseOrder.objects.all())
     page = keyset_page(request, qs.select_related("supplier", "warehouse"), size=PAGE)
     rows, next_url, params = page.rows, page.next_url, page.params
     counts = selectors.status_counts()
@@ -110,7 +92,7 @@ def po_new(request):
             messages.success(request, _("Created %(no)s.") % {"no": po.number})
             return redirect("purchasing:detail", pk=po.pk)
         except (Conflict, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
     context = {
         "form": form, "suppliers": Supplier.objects.filter(is_active=True).order_by("code").values("id", "code", "name"),
         "warehouses": warehouses_for_allocation(),
@@ -127,7 +109,7 @@ def po_lines(request, pk):
                               why=request.POST.get("why", ""))
         messages.success(request, _("Lines saved."))
     except (Conflict, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return redirect("purchasing:detail", pk=po.pk)
 
 
@@ -183,7 +165,7 @@ def po_action(request, pk):
             funcs[action]()
             messages.success(request, _("Done: %(action)s.") % {"action": services.ACTION_LABELS.get(action, action)})
         except (Conflict, ValidationError) as exc:
-            messages.error(request, _error_text(exc))
+            messages.error(request, error_text(exc))
     return redirect("purchasing:detail", pk=po.pk)
 
 
@@ -216,7 +198,7 @@ def po_receive(request, pk):
         else:
             messages.success(request, _("Recorded %(no)s: %(n)s units.") % {"no": receipt.number, "n": receipt.total_quantity})
     except (Conflict, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
     return redirect("purchasing:detail", pk=po.pk)
 
 
@@ -279,7 +261,7 @@ def suggestions_action(request):
         pos = services.suggestions_create_pos(suggestion_ids=ids, actor=request.user, warehouse=chosen,
                                               quantities=quantities)
     except (Conflict, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return redirect("purchasing:suggestions")
     messages.success(request, _("Created %(n)s draft purchase orders: %(numbers)s.")
                      % {"n": len(pos), "numbers": ", ".join(po.number for po in pos)})
