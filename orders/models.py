@@ -258,6 +258,14 @@ class OrderEvent(TenantScopedModel):
     def __str__(self):
         return f"{self.kind}: {self.message}"
 
+    @property
+    def from_label(self) -> str:
+        return self.get_from_status_display() if self.from_status else ""
+
+    @property
+    def to_label(self) -> str:
+        return self.get_to_status_display() if self.to_status else ""
+
 
 class OrderSettings(TenantScopedModel):
     """One row per tenant: which automation steps run and their thresholds."""
