@@ -731,10 +731,75 @@ def settlement_lines_for(*, shop_id: int, platform: str, bill_id: str, kind: str
     return out
 
 
+# A settlement voucher holds the lines of many bill lines; line_no is a small integer, so a page whose
+# lines would overflow one voucher is split over several (in page order).
+SETTLEMENT_VOUCHER_MAX_LINES = 2000
+
+
+@dataclass
+class _BillPosting:
+    """One bill line to post now: its voucher lines and where its voucher goes."""
+
+    bill_id: str
+    posting: int  # 1 for the first posting of this bill id, 2 for its first adjustment...
+    memo: str
+    date: datetime.date
+    lines: list[LineSpec]
+
+
+def _settlement_accounts(platforms) -> tuple[dict, dict[str, Account]]:
+    """The accounts settlement lines post to, in one query: ({(parent code, platform): wallet or
+    receivable sub-account} as settlement_lines_for's cache, {fee account code: Account}). A missing
+    platform sub-account is created (chart.platform_account), a missing fee account with the chart."""
+    wanted = {chart.platform_account_code(parent, platform or "own"): (parent, platform)
+              for platform in platforms for parent in (chart.WALLET, chart.RECEIVABLE)}
+    fee_codes = sorted({code for code, _tag in FEE_ACCOUNT.values()})
+    found = {a.code: a for a in Account.objects.filter(code__in=[*wanted, *fee_codes])}
+    cache = {key: found.get(code) or chart.platform_account(*key) for code, key in wanted.items()}
+    fees = {code: found.get(code) or chart.account_by_code(code) for code in fee_codes}
+    return cache, fees
+
+
+def _settlement_specs(shop_id: int, postings: list[_BillPosting]) -> list[VoucherSpec]:
+    """The settlement vouchers of a page: one per booking date and currency (a voucher lies in one
+    period), each with the lines of its bill lines in page order (their memos name the bill ids).
+    A voucher of a single bill line keeps the reference ``shop:bill[:posting]``; a voucher of several
+    is ``shop:date:count:digest`` of its (bill id, posting) pairs, so the same postings give the same
+    reference and any other set a new one."""
+    import hashlib
+
+    groups: dict[tuple, list[list[_BillPosting]]] = defaultdict(lambda: [[]])
+    for posting in postings:
+        chunks = groups[(posting.date, posting.lines[0].currency)]
+        if chunks[-1] and sum(len(p.lines) for p in chunks[-1]) + len(posting.lines) > SETTLEMENT_VOUCHER_MAX_LINES:
+            chunks.append([])
+        chunks[-1].append(posting)
+    specs = []
+    for (date, _currency), chunks in groups.items():
+        for chunk in chunks:
+            lines = [ln for p in chunk for ln in p.lines]
+            if len(chunk) == 1:
+                p = chunk[0]
+                ref = f"{shop_id}:{p.bill_id}" + (f":{p.posting}" if p.posting > 1 else "")
+                memo = p.memo
+            else:
+                keys = "\n".join(sorted(f"{p.bill_id}\t{p.posting}" for p in chunk))
+                digest = hashlib.sha1(keys.encode()).hexdigest()[:16]
+                ref = f"{shop_id}:{date.isoformat()}:{len(chunk)}:{digest}"
+                memo = (f"{SourceType.PLATFORM_BILL.label} {date.isoformat()} × {len(chunk)}: "
+                        f"{chunk[0].bill_id} … {chunk[-1].bill_id}")
+            specs.append(VoucherSpec(date=date, memo=memo, source_type=SourceType.PLATFORM_BILL, source_ref=ref,
+                                     lines=lines))
+    return specs
+
+
 @transaction.atomic
 def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
     """Book NormalizedBillLines of one shop. A bill id booked before with the same amount changes
-    nothing; a changed amount posts the difference. Returns counts."""
+    nothing; a changed amount posts the difference. The bill lines that post go into one settlement
+    voucher per booking date (see _settlement_specs), each bill line with its own voucher lines.
+    A constant number of statements whatever the number of bill lines. Returns counts ("posted":
+    bill lines posted now)."""
     shop_id = int(shop_id)
     if not bills:
         return {"posted": 0, "unchanged": 0}
@@ -743,9 +808,8 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
         shop_id=shop_id, platform_bill_id__in=ids)}
     poids = sorted({b.platform_order_id for b in bills if b.platform_order_id})
     snapshots = _snapshots_by_platform_ids(shop_id, poids)
-    specs, new_rows, changed_rows, touched = [], [], [], set()
+    new_rows, changed_rows, touched = [], [], set()
     unchanged = 0
-    accounts: dict = {}
     platforms: dict[str, str] = {}
 
     def shop_platform() -> str:
@@ -756,6 +820,7 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
     latest: dict[str, object] = {}
     for bill in bills:  # a bill id twice in one batch: the later one wins
         latest[bill.platform_bill_id] = bill
+    todo = []
     for bill in latest.values():
         amount = _money(bill.amount)
         row = stored.get(bill.platform_bill_id)
@@ -765,16 +830,24 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
             continue
         snapshot = snapshots.get(bill.platform_order_id) if bill.platform_order_id else None
         platform = bill.platform or (snapshot.platform if snapshot else "") or shop_platform()
+        todo.append((bill, row, amount, delta, snapshot, platform))
+    if not todo:
+        return {"posted": 0, "unchanged": unchanged}
+    accounts, fee_accounts = _settlement_accounts({platform for *_rest, platform in todo})
+    postings: list[_BillPosting] = []
+    for bill, row, amount, delta, snapshot, platform in todo:
         kind = row.kind if row else _bill_kind(bill.kind)
         n = (row.postings + 1) if row else 1
-        ref = f"{shop_id}:{bill.platform_bill_id}" + (f":{n}" if n > 1 else "")
         memo = (f"{BillKind(kind).label} {bill.platform_bill_id}"
                 + (f" ({_('adjustment')})" if row else "") + (f" {bill.description}" if bill.description else ""))
         lines = settlement_lines_for(shop_id=shop_id, platform=platform, bill_id=bill.platform_bill_id, kind=kind,
                                      delta=delta, snapshot=snapshot, poid=bill.platform_order_id, memo=memo,
                                      cache=accounts)
-        specs.append(VoucherSpec(date=local_date(bill.booked_at), memo=memo, source_type=SourceType.PLATFORM_BILL,
-                                 source_ref=ref, lines=lines))
+        for ln in lines:
+            if isinstance(ln.account, str):
+                ln.account = fee_accounts.get(ln.account, ln.account)
+        postings.append(_BillPosting(bill_id=bill.platform_bill_id, posting=n, memo=memo,
+                                     date=local_date(bill.booked_at), lines=lines))
         if row is None:
             new_rows.append(SettlementLine(
                 shop_id=shop_id, platform=platform, platform_bill_id=bill.platform_bill_id,
@@ -787,15 +860,20 @@ def settle_bill_lines(*, shop_id: int, bills: list) -> dict:
         if bill.platform_order_id:
             touched.add(bill.platform_order_id)
             platforms[bill.platform_order_id] = platform
-    vouchers_post_auto(specs)
+    specs = _settlement_specs(shop_id, postings)
+    made = vouchers_post_auto(specs)
+    if len(made) != len(specs):
+        # a reference posted before means these bill lines were booked meanwhile (a concurrent pull):
+        # recording them again without their voucher would leave the books short; the retry skips them
+        raise Conflict(_("These bill lines were settled meanwhile: retry to skip them."))
     tenant = require_tenant()
     for row in new_rows:
         row.tenant = tenant
     SettlementLine.objects.bulk_create(new_rows)
     if changed_rows:
-        SettlementLine.objects.bulk_update(changed_rows, ["amount", "postings", "booked_at", "order_id"])
+        _update_rows(SettlementLine, changed_rows, ["amount", "postings", "booked_at", "order_id"])
     _refresh_recons(shop_id, sorted(touched), snapshots, platforms)
-    return {"posted": len(specs), "unchanged": unchanged}
+    return {"posted": len(postings), "unchanged": unchanged}
 
 
 def _recon_row(shop_id: int, poid: str, *, platform: str = "") -> Reconciliation:
@@ -808,16 +886,44 @@ def _recon_row(shop_id: int, poid: str, *, platform: str = "") -> Reconciliation
     return rec
 
 
+def _recon_rows(shop_id: int, wanted: dict[str, str]) -> dict[str, Reconciliation]:
+    """_recon_row for many platform orders ({platform order id: platform}), locked, in one query (three
+    when some are new)."""
+    rows = {r.platform_order_id: r for r in Reconciliation.objects.select_for_update().filter(
+        shop_id=shop_id, platform_order_id__in=list(wanted)).order_by("platform_order_id")}
+    missing = [poid for poid in wanted if poid not in rows]
+    if missing:
+        tenant = require_tenant()
+        Reconciliation.objects.bulk_create(
+            [Reconciliation(tenant=tenant, shop_id=shop_id, platform_order_id=poid, platform=wanted[poid])
+             for poid in missing], ignore_conflicts=True)  # made concurrently: theirs is as good
+        rows.update({r.platform_order_id: r for r in Reconciliation.objects.select_for_update().filter(
+            shop_id=shop_id, platform_order_id__in=missing).order_by("platform_order_id")})
+    for poid, platform in wanted.items():
+        if platform and not rows[poid].platform:
+            rows[poid].platform = platform
+    return rows
+
+
+_RECON_SETTLEMENT_FIELDS = ["platform", "order_id", "settled_amount", "fees_amount", "bill_lines", "last_bill_at",
+                            "difference", "status", "updated_at"]
+
+
 def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict, platforms: dict | None = None) -> None:
+    """Settled amount, fees, bill count and status of these platform orders from all their settlement
+    lines. Four statements whatever their number (six when some have no reconciliation yet)."""
     if not poids:
         return
     sums = {row["platform_order_id"]: row for row in SettlementLine.objects.filter(
         shop_id=shop_id, platform_order_id__in=poids).values("platform_order_id").order_by().annotate(
         settled=Sum("amount", filter=Q(kind__in=SETTLED_KINDS)), fees=Sum("amount", filter=Q(kind__in=FEE_KINDS)),
         n=Count("id"), last=Max("booked_at"))}
+    recs = _recon_rows(shop_id, {poid: snapshots[poid].platform if poid in snapshots else (platforms or {}).get(poid, "")
+                                 for poid in poids})
+    now = timezone.now()
     for poid in poids:
         snapshot = snapshots.get(poid)
-        rec = _recon_row(shop_id, poid, platform=snapshot.platform if snapshot else (platforms or {}).get(poid, ""))
+        rec = recs[poid]
         agg = sums.get(poid) or {}
         rec.settled_amount = agg.get("settled") or ZERO
         rec.fees_amount = -(agg.get("fees") or ZERO)
@@ -825,10 +931,39 @@ def _refresh_recons(shop_id: int, poids: list[str], snapshots: dict, platforms: 
         rec.last_bill_at = agg.get("last")
         if snapshot is not None and rec.order_id is None:
             rec.order_id = snapshot.id
-        _recompute(rec)
+        _recompute_status(rec)
+        rec.updated_at = now
+    _update_rows(Reconciliation, [recs[poid] for poid in poids], _RECON_SETTLEMENT_FIELDS)
 
 
-def _recompute(rec: Reconciliation) -> None:
+def _update_rows(model, rows: list, fields: list[str], *, batch: int = 1000) -> None:
+    """Write ``fields`` of these (tenant's) rows: on Postgres one UPDATE ... FROM (VALUES ...) per
+    ``batch`` rows (Django's bulk_update builds a CASE per field and row, whose compiling cost more
+    than the settlement itself); elsewhere bulk_update. Row-level security applies as to any query."""
+    from django.db import connection
+
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(rows, fields)
+        return
+    qn = connection.ops.quote_name
+    meta = model._meta
+    cols = [meta.pk, *(meta.get_field(name) for name in fields)]
+    cell = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in cols) + ")"
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in cols[1:])
+    names = ", ".join(qn(f.column) for f in cols)
+    pk = qn(meta.pk.column)
+    tenant_id = require_tenant().pk
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in part for f in cols]
+            cursor.execute(f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([cell] * len(part))}) "
+                           f"AS v({names}) WHERE t.{pk} = v.{pk} AND t.tenant_id = %s", [*params, tenant_id])
+
+
+def _recompute_status(rec: Reconciliation) -> None:
     rec.difference = rec.settled_amount - (rec.shipped_amount - rec.refunded_amount)
     if rec.bill_lines == 0:
         rec.status = ReconStatus.UNSETTLED if rec.status == ReconStatus.UNSETTLED else ReconStatus.AWAITING
@@ -838,6 +973,10 @@ def _recompute(rec: Reconciliation) -> None:
         rec.status = ReconStatus.MATCHED
     else:
         rec.status = ReconStatus.DIFFERENCE
+
+
+def _recompute(rec: Reconciliation) -> None:
+    _recompute_status(rec)
     rec.save()
 
 
