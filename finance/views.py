@@ -6,6 +6,7 @@ import datetime
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +18,7 @@ from erp.exports import table_response
 from erp.views_helpers import error_text, tenant_page
 
 from . import selectors, services
-from .models import Period, Reconciliation, ReconStatus, SourceType, Voucher, VoucherStatus
+from .models import Period, Reconciliation, ReconStatus, SourceType, Voucher, VoucherLine, VoucherStatus
 
 PAGE = 50
 
@@ -57,7 +58,10 @@ def vouchers(request):
     if source in SourceType.values:
         qs = qs.filter(source_type=source)
     if q:
-        qs = qs.filter(memo__icontains=q) | qs.filter(source_ref=q)
+        # a voucher by its memo or reference, or by a line: a bill id (in a settlement line's memo) or
+        # the platform order it concerns
+        in_lines = VoucherLine.objects.filter(Q(memo__icontains=q) | Q(platform_order_id=q)).values("voucher_id")
+        qs = qs.filter(Q(memo__icontains=q) | Q(source_ref=q) | Q(pk__in=in_lines))
     if date_from:
         qs = qs.filter(date__gte=date_from)
     if date_to:

@@ -131,3 +131,12 @@ def test_account_ledger_and_reconciliation_detail(fin):
     rec = Reconciliation.objects.get(platform_order_id="P1")
     body = fin.get(reverse("finance:reconciliation-detail", args=[rec.pk])).content.decode()
     assert "28.00" in body and "-2.00" in body and "记-" in body
+
+
+def test_voucher_search_finds_a_settlement_by_a_bill_id_inside_a_grouped_voucher(fin):
+    voucher = services.voucher_create(date=timezone.localdate(), memo="Platform settlement", post=True, lines=[
+        services.LineSpec(account=chart.BANK, debit=D("9.00"), memo="bill 880011"),
+        services.LineSpec(account="3001", credit=D("9.00"), memo="bill 880011")])
+    body = fin.get(reverse("finance:vouchers"), {"q": "880011"}).content.decode()
+    assert voucher.display_no in body
+    assert voucher.display_no not in fin.get(reverse("finance:vouchers"), {"q": "nothing-like-it"}).content.decode()
