@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from erp.tenancy.admin import TenantScopedAdmin
 
-from .models import BlacklistEntry, CarrierRule, Order, OrderEvent, OrderLine, OrderSettings, Waybill
+from .models import BlacklistEntry, BulkJob, CarrierRule, Order, OrderEvent, OrderLine, OrderSettings, Waybill
 
 
 class OrderLineInline(admin.TabularInline):
@@ -90,4 +90,23 @@ class WaybillAdmin(TenantScopedAdmin):
     readonly_fields = ["order", "carrier_code", "tracking_no", "warehouse_id", "weight_g", "cost"]
 
     def has_add_permission(self, request, *args):
+        return False
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(TenantScopedAdmin):
+    """Read-only: jobs are started from the workbench or the API and run by the background worker."""
+
+    list_display = ["id", "action", "status", "total", "ok_count", "failed_count", "requested_by", "created_at",
+                    "finished_at"]
+    list_filter = ["status", "action"]
+    list_select_related = ["requested_by"]
+    readonly_fields = ["action", "why", "requested_by", "order_ids", "status", "total", "ok_count", "failed_count",
+                       "results", "error", "created_at", "started_at", "finished_at"]
+    exclude = ["pending", "lease", "heartbeat_at"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
