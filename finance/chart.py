@@ -24,6 +24,8 @@ OTHER_FEE = "660103"
 FINANCE_COST = "6603"
 NON_OPERATING_INCOME = "6301"  # 营业外收入: stocktake gains (存货盘盈)
 NON_OPERATING_EXPENSE = "6711"  # 营业外支出: stocktake losses, write-offs, scrapped defective units (存货盘亏、毁损)
+PROFIT_THIS_YEAR = "3103"  # 本年利润 (小企业会计准则 code; 4103 in 企业会计准则): the month-end carry-forward's counterpart
+PROFIT_DISTRIBUTION = "3104"  # 利润分配
 
 # (code, name, type, parent code)
 STANDARD = [
@@ -41,8 +43,8 @@ STANDARD = [
     ("2221", "应交税费", L, None),
     ("2241", "其他应付款", L, None),
     ("3001", "实收资本", E, None),
-    ("3103", "本年利润", E, None),
-    ("3104", "利润分配", E, None),
+    (PROFIT_THIS_YEAR, "本年利润", E, None),
+    (PROFIT_DISTRIBUTION, "利润分配", E, None),
     (REVENUE, "主营业务收入", R, None),
     (OTHER_INCOME, "其他业务收入", R, None),
     (NON_OPERATING_INCOME, "营业外收入", R, None),

@@ -108,6 +108,7 @@ class SourceType(models.TextChoices):
     PLATFORM_BILL = "platform_bill", _("Platform settlement")
     STOCK_ADJUSTED = "inventory.adjusted", _("Stock count or write-off")
     REVERSAL = "reversal", _("Reversal")
+    CARRY_FORWARD = "period.carry_forward", _("Profit and loss carry-forward")
 
 
 class Voucher(TenantScopedModel, TimeStampedModel):

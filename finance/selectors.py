@@ -20,6 +20,7 @@ from .models import (
     Period,
     Reconciliation,
     ReconStatus,
+    SourceType,
     Voucher,
     VoucherLine,
     VoucherStatus,
@@ -218,8 +219,16 @@ class Profit:
                 "net_profit": self.net_profit}
 
 
+# Closing entries are not revenue or expense: the month-end carry-forward (结转损益) to 本年利润 and
+# the reversal of one. BI consumers of finance_ledger_bi filter them out the same way (source_type).
+NOT_PROFIT_AND_LOSS = Q(voucher__source_type=SourceType.CARRY_FORWARD) | Q(
+    voucher__reversal_of__source_type=SourceType.CARRY_FORWARD)
+
+
 def _pl_lines(date_from=None, date_to=None):
-    qs = posted_lines().filter(account__type__in=[AccountType.REVENUE, AccountType.EXPENSE])
+    """Posted revenue and expense lines, less the carry-forward vouchers (they would cancel the month)."""
+    qs = (posted_lines().filter(account__type__in=[AccountType.REVENUE, AccountType.EXPENSE])
+          .exclude(NOT_PROFIT_AND_LOSS))
     if date_from:
         qs = qs.filter(voucher__date__gte=date_from)
     if date_to:

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException
@@ -154,6 +155,8 @@ def voucher_new(request):
 # --- reports ----------------------------------------------------------------------------------------
 @tenant_page(app_label="finance")
 def trial_balance(request):
+    if request.method == "POST":  # the month-end carry-forward of profit and loss (结转损益)
+        return _carry_forward(request)
     period = _period(request.GET.get("period"))
     tb = selectors.trial_balance(period=period)
     if request.GET.get("format") in ("csv", "xlsx"):
@@ -164,7 +167,27 @@ def trial_balance(request):
         rows[-1][1] = _("Total")
         return export(f"trial-balance-{period.key}", header, rows, request.GET["format"])
     periods = Period.objects.order_by("-year", "-month")[:36]
-    return render(request, "finance/trial_balance.html", {"tb": tb, "period": period, "periods": periods})
+    return render(request, "finance/trial_balance.html", {"tb": tb, "period": period, "periods": periods,
+                                                          "may_write": role_may(request, "finance", write=True)})
+
+
+def _carry_forward(request):
+    period = _period(request.POST.get("period"))
+    target = f"{reverse('finance:trial-balance')}?period={period.key}"
+    if period.pk is None:
+        messages.info(request, _("Nothing to carry forward."))
+        return redirect(target)
+    try:
+        posted = services.period_carry_forward(period=period, user=request.user)
+    except (APIException, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+        return redirect(target)
+    if posted:
+        messages.success(request, _("Profit and loss carried forward: %(no)s.") % {
+            "no": ", ".join(v.display_no for v in posted)})
+    else:
+        messages.info(request, _("Nothing to carry forward."))
+    return redirect(target)
 
 
 @tenant_page(app_label="finance")

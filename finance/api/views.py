@@ -6,7 +6,7 @@ import datetime
 
 from django.db.models import ProtectedError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -77,6 +77,25 @@ class PeriodViewSet(TenantCreateListRetrieveViewSet):
     def close(self, request, pk=None):
         """Close the period (409 when already closed or when it still has drafts)."""
         return Response(s.FinancePeriodSerializer(services.period_close(period=self.get_object(), user=request.user)).data)
+
+    @extend_schema(request=None, responses={200: inline_serializer("FinanceCarryForward", {
+        "period": s.FinancePeriodSerializer(),
+        "voucher": s.FinanceVoucherSerializer(allow_null=True),
+        "vouchers": s.FinanceVoucherSerializer(many=True),
+    }), 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="carry-forward")
+    def carry_forward(self, request, pk=None):
+        """Carry the period's profit and loss to 3103 本年利润 (结转损益): ``voucher`` is the voucher
+        posted, null when there was nothing (left) to carry; ``vouchers`` has one per currency.
+        409 when the period is closed (closing carries forward first)."""
+        period = self.get_object()
+        posted = services.period_carry_forward(period=period, user=request.user)
+        vouchers = list(Voucher.objects.filter(pk__in=[v.pk for v in posted]).select_related("period")
+                        .prefetch_related("lines__account", "reversals").order_by("id"))
+        data = s.FinanceVoucherSerializer(vouchers, many=True).data
+        period.refresh_from_db()
+        return Response({"period": s.FinancePeriodSerializer(period).data, "voucher": data[0] if data else None,
+                         "vouchers": data})
 
     @extend_schema(request=None, responses={200: s.FinancePeriodSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
