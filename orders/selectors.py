@@ -150,7 +150,28 @@ def order_filter(queryset, params) -> tuple:
             applied[key] = params.get(key)
     if errors:
         raise ValidationError(errors)
+    if applied.keys() & {"created_to", "paid_to"}:
+        queryset = _pin_bounded_range(queryset)
     return queryset, applied
+
+
+BOUNDED_RANGE_IDS = 5000
+
+
+def _pin_bounded_range(queryset):
+    """A date range with an end (``created_to`` / ``paid_to``) may lie far in the past: newest-first
+    pages would then walk the id index through every newer order before reaching it (Postgres
+    expects matches all along the index). When the range holds at most BOUNDED_RANGE_IDS orders, read
+    their ids through the date index first and pin the page to them as one array parameter: one
+    descent of the primary key per id, newest first, so an old week costs what a recent one does."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return queryset
+    ids = list(queryset.order_by().values_list("pk", flat=True)[: BOUNDED_RANGE_IDS + 1])
+    if len(ids) > BOUNDED_RANGE_IDS:
+        return queryset
+    return queryset.extra(where=[f'"{Order._meta.db_table}"."id" = ANY(%s)'], params=[ids])
 
 
 def order_timeline(*, order: Order):
