@@ -40,8 +40,11 @@ def test_list_filters_and_cursor_pages(api, orders):
     assert api.get("/api/v1/orders/", {"shop": orders[0].shop_id, "platform": "taobao"}).status_code == 200
 
 
-LIST_QUERIES = 4  # authentication (token, membership, last use) + one page query (the list's columns only)
-DETAIL_QUERIES = 6  # authentication (3) + order with its waybill, lines, timeline
+# the request's savepoint and its release (tests run inside a transaction), the token lookup (token,
+# membership, tenant and user in one query), then the page query (the list's columns only) / the
+# order with its waybill, its lines and its timeline (sent together in one pipeline)
+LIST_QUERIES = 4
+DETAIL_QUERIES = 6
 
 
 @pytest.mark.parametrize("page_size", [1, 10, 31])
