@@ -1,33 +1,23 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyInline, TenantScopedAdmin
 
 from .models import AftersalesSettings, Ticket, TicketEvent, TicketLine
 
 
-class TicketLineInline(admin.TabularInline):
+class TicketLineInline(ReadOnlyInline):
     model = TicketLine
-    extra = 0
-    can_delete = False
     fields = ["order_line_id", "sku_code", "title", "quantity", "amount", "warehouse_id", "exchange_sku_id",
               "received_quantity", "condition", "stock_returned_at"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class TicketEventInline(admin.TabularInline):
+class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "kind", "code", "from_status", "to_status", "actor_label", "message"]
     readonly_fields = fields
     ordering = ["id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Ticket)

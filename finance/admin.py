@@ -4,7 +4,7 @@ read-only here (vouchers are written through finance.services: the API and the o
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyAdmin, ReadOnlyInline, TenantScopedAdmin
 
 from . import services
 from .models import (
@@ -17,17 +17,6 @@ from .models import (
     Voucher,
     VoucherLine,
 )
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)
@@ -66,16 +55,11 @@ class PeriodAdmin(ReadOnlyAdmin):
         return obj is None and super(ReadOnlyAdmin, self).has_change_permission(request, obj)
 
 
-class VoucherLineInline(admin.TabularInline):
+class VoucherLineInline(ReadOnlyInline):
     model = VoucherLine
-    extra = 0
-    can_delete = False
     fields = ["line_no", "account", "debit", "credit", "currency", "tag", "shop_id", "platform", "platform_order_id",
               "sku_id", "memo"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Voucher)

@@ -99,15 +99,22 @@ def shipment_push_enqueue(*, shop: Shop, platform_order_id: str, carrier_code: s
     key = f"shipment:{shop.pk}:{platform_order_id}:{carrier_code}:{tracking_no}"
     payload = {"platform_order_id": str(platform_order_id), "carrier_code": carrier_code,
                "tracking_no": tracking_no, "lines": lines}
+    return _outbox_put(shop=shop, kind=Outbox.Kind.SHIPMENT, key=key, payload=payload,
+                       relay=shop.push_shipments_enabled)
+
+
+def _outbox_put(*, shop: Shop, kind: str, key: str, payload: dict, relay: bool) -> Outbox:
+    """The outbox row of ``key`` (made once, in the caller's transaction; a concurrent writer of the
+    same key wins and its row is returned), and the relay queued after commit when it is pending."""
     with transaction.atomic():
         row = Outbox.objects.filter(dedupe_key=key).first()
         if row is None:
             try:
                 with transaction.atomic():
-                    row = Outbox.objects.create(shop=shop, kind=Outbox.Kind.SHIPMENT, dedupe_key=key, payload=payload)
+                    row = Outbox.objects.create(shop=shop, kind=kind, dedupe_key=key, payload=payload)
             except IntegrityError:
                 row = Outbox.objects.get(dedupe_key=key)
-        if shop.push_shipments_enabled and row.status == Outbox.Status.PENDING:
+        if relay and row.status == Outbox.Status.PENDING:
             _queue_relay_on_commit(shop)
     return row
 
@@ -145,17 +152,7 @@ def refund_decision_enqueue(*, shop: Shop, platform_refund_id: str, action: str,
                "amount": None if amount is None else str(amount), "reason": (reason or "")[:500],
                "return_address": {k: str(v) for k, v in (return_address or {}).items() if v not in (None, "")},
                "operator": (operator or "")[:50], "ref": ref}
-    with transaction.atomic():
-        row = Outbox.objects.filter(dedupe_key=key).first()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    row = Outbox.objects.create(shop=shop, kind=Outbox.Kind.REFUND, dedupe_key=key, payload=payload)
-            except IntegrityError:
-                row = Outbox.objects.get(dedupe_key=key)
-        if shop.is_active and row.status == Outbox.Status.PENDING:
-            _queue_relay_on_commit(shop)
-    return row
+    return _outbox_put(shop=shop, kind=Outbox.Kind.REFUND, key=key, payload=payload, relay=shop.is_active)
 
 
 def _queue_relay_on_commit(shop: Shop) -> None:

@@ -3,7 +3,7 @@ here (stock changes only through inventory.services: the API and the operator pa
 
 from django.contrib import admin
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyAdmin, ReadOnlyInline, TenantScopedAdmin
 
 from . import services
 from .models import (
@@ -25,17 +25,6 @@ from .models import (
     TransferLine,
     Warehouse,
 )
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Product)
@@ -95,15 +84,10 @@ class ReservationAdmin(ReadOnlyAdmin):
     search_fields = ["ref_id", "sku__code"]
 
 
-class StockLockEventInline(admin.TabularInline):
+class StockLockEventInline(ReadOnlyInline):
     model = StockLockEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["kind", "quantity", "ref_type", "ref_id", "note", "created_at"]
     exclude = ["tenant"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StockLock)
@@ -121,15 +105,10 @@ class StockLockEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
 
 
-class TransferLineInline(admin.TabularInline):
+class TransferLineInline(ReadOnlyInline):
     model = TransferLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["sku", "quantity", "received_quantity"]
     exclude = ["tenant"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Transfer)
@@ -145,15 +124,10 @@ class TransferLineAdmin(ReadOnlyAdmin):
     list_display = ["transfer", "sku", "quantity", "received_quantity"]
 
 
-class StocktakeLineInline(admin.TabularInline):
+class StocktakeLineInline(ReadOnlyInline):
     model = StocktakeLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["sku", "expected", "counted", "variance"]
     exclude = ["tenant"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Stocktake)

@@ -2,20 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyInline, TenantScopedAdmin
 
 from .models import Member, MemberIdentity, MemberLevel, MemberMerge, MemberOrder, MemberSettings, PointsEntry
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class IdentityInline(ReadOnlyInline):

@@ -1,34 +1,24 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyAdmin, ReadOnlyInline, TenantScopedAdmin
 
 from .models import BlacklistEntry, BulkJob, CarrierRule, Order, OrderEvent, OrderLine, OrderSettings, Waybill
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fk_name = "order"
-    extra = 0
-    can_delete = False
     fields = ["platform_order_id", "title", "outer_id", "sku_code", "quantity", "price", "discount", "paid",
               "refund_state", "is_stopped", "is_reserved", "is_committed"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "kind", "code", "from_status", "to_status", "actor_label", "message"]
     readonly_fields = fields
     ordering = ["id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)
@@ -94,7 +84,7 @@ class WaybillAdmin(TenantScopedAdmin):
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(TenantScopedAdmin):
+class BulkJobAdmin(ReadOnlyAdmin):
     """Read-only: jobs are started from the workbench or the API and run by the background worker."""
 
     list_display = ["id", "action", "status", "total", "ok_count", "failed_count", "requested_by", "created_at",
@@ -104,9 +94,3 @@ class BulkJobAdmin(TenantScopedAdmin):
     readonly_fields = ["action", "why", "requested_by", "order_ids", "status", "total", "ok_count", "failed_count",
                        "results", "error", "created_at", "started_at", "finished_at"]
     exclude = ["pending", "lease", "heartbeat_at"]
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

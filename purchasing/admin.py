@@ -4,7 +4,7 @@ every one is validated and recorded in the timeline)."""
 
 from django.contrib import admin
 
-from erp.tenancy.admin import TenantScopedAdmin
+from erp.tenancy.admin import ReadOnlyAdmin, ReadOnlyInline, TenantScopedAdmin
 
 from . import services
 from .models import (
@@ -18,28 +18,6 @@ from .models import (
     Supplier,
     SupplierItem,
 )
-
-
-class ReadOnlyAdmin(TenantScopedAdmin):
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class SupplierItemInline(admin.TabularInline):

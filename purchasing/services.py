@@ -522,10 +522,7 @@ def po_receive(*, po_id, reference: str, lines, actor=None, note: str = "", rece
         line.save(update_fields=["received_quantity"])
         receipt_lines.append(GoodsReceiptLine(receipt=receipt, tenant_id=po.tenant_id, po_line=line, sku_id=line.sku_id,
                                               quantity=quantity, unit_cost=line.unit_price))
-    GoodsReceiptLine.objects.bulk_create(receipt_lines)
-    receipt.total_quantity = sum(ln.quantity for ln in receipt_lines)
-    receipt.total_amount = sum((ln.unit_cost * ln.quantity for ln in receipt_lines), Decimal("0")).quantize(CENT)
-    receipt.save(update_fields=["total_quantity", "total_amount"])
+    _store_lines(receipt, receipt_lines)
     _totals(po)
     complete = all(ln.received_quantity >= ln.quantity for ln in POLine.objects.filter(purchase_order=po))
     data = {"receipt": receipt.number, "reference": reference,
@@ -540,6 +537,14 @@ def po_receive(*, po_id, reference: str, lines, actor=None, note: str = "", rece
     events.publish("purchase.received", **_payload(receipt, po, receipt_lines))
     receipt.replayed = False
     return receipt
+
+
+def _store_lines(receipt: GoodsReceipt, receipt_lines: list[GoodsReceiptLine]) -> None:
+    """Insert a receipt's (or return's) lines and keep its totals."""
+    GoodsReceiptLine.objects.bulk_create(receipt_lines)
+    receipt.total_quantity = sum(ln.quantity for ln in receipt_lines)
+    receipt.total_amount = sum((ln.unit_cost * ln.quantity for ln in receipt_lines), Decimal("0")).quantize(CENT)
+    receipt.save(update_fields=["total_quantity", "total_amount"])
 
 
 @transaction.atomic
@@ -578,10 +583,7 @@ def po_return(*, po_id, reference: str, lines, why: str, actor=None, defective: 
         line.save(update_fields=["returned_quantity"])
         receipt_lines.append(GoodsReceiptLine(receipt=receipt, tenant_id=po.tenant_id, po_line=line, sku_id=line.sku_id,
                                               quantity=quantity, unit_cost=line.unit_price))
-    GoodsReceiptLine.objects.bulk_create(receipt_lines)
-    receipt.total_quantity = sum(ln.quantity for ln in receipt_lines)
-    receipt.total_amount = sum((ln.unit_cost * ln.quantity for ln in receipt_lines), Decimal("0")).quantize(CENT)
-    receipt.save(update_fields=["total_quantity", "total_amount"])
+    _store_lines(receipt, receipt_lines)
     _log(po, EventKind.RETURN, "returned", why, actor=actor,
          data={"receipt": receipt.number, "reference": reference, "defective": bool(defective),
                "lines": [[ln.sku_id, ln.quantity] for ln in receipt_lines]})

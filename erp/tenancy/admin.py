@@ -51,6 +51,34 @@ class TenantScopedAdmin(RoleAdminMixin, ExportActionMixin, SimpleHistoryAdmin, M
         return [type(f"{self.model.__name__}Resource", (TenantResource,), {"Meta": meta})]
 
 
+class ReadOnlyAdmin(TenantScopedAdmin):
+    """Records written only by the app's services (ledgers, logs, documents with a workflow): the
+    admin shows them, never adds, changes or deletes them."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown inside their parent's page that change only through the app's services (lines,
+    timeline events): no add, change or delete here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class MembershipForm(forms.ModelForm):
     username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150, label=_("username"), widget=UnfoldAdminTextInputWidget)
     email = forms.EmailField(required=False, label=_("email"), widget=UnfoldAdminEmailInputWidget)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from erp.tenancy.context import tenant_context
+from erp.tenancy.context import get_current_tenant, tenant_context
 from erp.tenancy.models import Tenant
 
 
@@ -21,3 +21,8 @@ class TenantCommand(BaseCommand):
             raise CommandError(f"No tenant with slug {slug!r}.")
         with tenant_context(tenant):
             return super().execute(*args, **options)
+
+    def tenants(self) -> list[Tenant]:
+        """The tenant of ``--tenant``, or (when it may be left out) every active tenant."""
+        current = get_current_tenant()
+        return [current] if current is not None else list(Tenant.objects.filter(is_active=True).order_by("pk"))

@@ -8,9 +8,8 @@ status 1 when a problem was found, so it can run from cron or CI.
 
 import sys
 
-from erp.tenancy.context import get_current_tenant, tenant_context
+from erp.tenancy.context import tenant_context
 from erp.tenancy.management.base import TenantCommand
-from erp.tenancy.models import Tenant
 from finance.selectors import books_verify
 
 
@@ -19,8 +18,7 @@ class Command(TenantCommand):
     tenant_required = False
 
     def handle(self, *args, **options):
-        current = get_current_tenant()
-        tenants = [current] if current is not None else list(Tenant.objects.filter(is_active=True).order_by("pk"))
+        tenants = self.tenants()
         found = 0
         for tenant in tenants:
             with tenant_context(tenant):

@@ -10,9 +10,8 @@ import sys
 
 from django.core.exceptions import ValidationError
 
-from erp.tenancy.context import get_current_tenant, tenant_context
+from erp.tenancy.context import tenant_context
 from erp.tenancy.management.base import TenantCommand
-from erp.tenancy.models import Tenant
 from inventory.services import stock_verify
 
 
@@ -25,8 +24,7 @@ class Command(TenantCommand):
         parser.add_argument("--repair", action="store_true", help="set drifted levels to the derived figures")
 
     def handle(self, *args, repair=False, **options):
-        current = get_current_tenant()
-        tenants = [current] if current is not None else list(Tenant.objects.filter(is_active=True).order_by("pk"))
+        tenants = self.tenants()
         unrepaired = 0
         for tenant in tenants:
             with tenant_context(tenant):

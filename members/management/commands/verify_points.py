@@ -8,9 +8,8 @@ status 1 when drift was found and not repaired, so it can run from cron or CI.
 
 import sys
 
-from erp.tenancy.context import get_current_tenant, tenant_context
+from erp.tenancy.context import tenant_context
 from erp.tenancy.management.base import TenantCommand
-from erp.tenancy.models import Tenant
 
 
 class Command(TenantCommand):
@@ -25,8 +24,7 @@ class Command(TenantCommand):
         from members.models import Member
         from members.selectors import points_drift
 
-        current = get_current_tenant()
-        tenants = [current] if current is not None else list(Tenant.objects.filter(is_active=True).order_by("pk"))
+        tenants = self.tenants()
         found = 0
         for tenant in tenants:
             with tenant_context(tenant):
