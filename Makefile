@@ -27,11 +27,13 @@ run: install
 test: install
 	@DATABASE_URL=$${DATABASE_URL:-$(PG_URL_DEFAULT)} REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 		$(PY) -m erp.preflight
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@DATABASE_URL=$${DATABASE_URL:-$(PG_URL_DEFAULT)} TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 		$(PY) -m pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
 
 lint: install
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: install
 	@DATABASE_URL=$${DATABASE_URL:-$(PG_URL_DEFAULT)} $(PY) -m bench $(BENCH_ARGS)
