@@ -18,7 +18,10 @@ command -v msgfmt >/dev/null || { echo "GNU gettext is missing: apt-get install 
 
 DJANGO_SETTINGS_MODULE=erp.settings "$PY" manage.py makemessages -l zh_Hans -e html,py,txt --no-obsolete \
     --ignore='.venv/*' --ignore='staticfiles/*' --ignore='tests/*' --ignore='locale/*' --ignore='bench/*' --ignore='docs/*'
-msgcat --use-first --no-wrap -o "$PO" "$PO" locale/zh_Hans/thirdparty.po
+# Fragments of translations written beside django.po (locale/zh_Hans/parts/*.po, one per piece of work)
+# are merged in too, so parallel work never edits the one catalogue at the same time.
+shopt -s nullglob
+msgcat --use-first --no-wrap -o "$PO" "$PO" locale/zh_Hans/thirdparty.po locale/zh_Hans/parts/*.po
 DJANGO_SETTINGS_MODULE=erp.settings "$PY" manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=staticfiles --ignore=node_modules
 
 if [[ "${1:-}" == "--unfold" ]]; then
