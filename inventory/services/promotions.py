@@ -1,0 +1,115 @@
+"""Promotion stock locks: units set aside for one shop for a time window; the beat job starts and
+ends them (``stock_locks_tick``), an operator may cancel one early.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import stock_sql
+from ..models import SKU, LockEventKind, LockStatus, StockLevel, StockLock, StockLockEvent, Warehouse
+from ._common import InsufficientStock, _lock_levels, _own, _own_shop, _quantity
+
+
+@transaction.atomic
+def stock_lock_create(*, shop, sku: SKU, quantity: int, starts_at, ends_at, name: str, warehouse: Warehouse | None = None,
+                      user=None) -> StockLock:
+    """Set ``quantity`` units aside for one shop from starts_at to ends_at. Starting now (or in the
+    past) locks immediately and is refused when not enough is available; a later start is locked by
+    the beat job at its start (as much as is available then, with a 'short' event if less)."""
+    shop = _own_shop(shop)
+    if shop is None:
+        raise ValidationError({"shop": [_("Choose a shop.")]})
+    sku = _own(SKU, sku, "sku")
+    if sku.is_bundle:
+        raise ValidationError({"sku": [_("Lock the bundle's components, not the bundle.")]})
+    quantity = _quantity(quantity)
+    if not (starts_at and ends_at) or ends_at <= starts_at:
+        raise ValidationError({"ends_at": [_("The end must be after the start.")]})
+    now = timezone.now()
+    if ends_at <= now:
+        raise ValidationError({"ends_at": [_("The end is already past.")]})
+    if warehouse is None:
+        warehouse = _warehouse_for_lock(shop, sku, quantity)
+    warehouse = _own(Warehouse, warehouse, "warehouse")
+    lock = StockLock.objects.create(name=(name or "promotion")[:200], shop=shop, sku=sku, warehouse=warehouse,
+                                    quantity=quantity, starts_at=starts_at, ends_at=ends_at, created_by=user)
+    if starts_at <= now:
+        _activate(lock, partial=False)
+    return lock
+
+
+def _warehouse_for_lock(shop, sku, quantity) -> Warehouse:
+    from ..selectors import shop_warehouses
+
+    for warehouse in shop_warehouses(shop=shop):
+        level = StockLevel.objects.filter(warehouse=warehouse, sku=sku).first()
+        if level and level.available >= quantity:
+            return warehouse
+    raise InsufficientStock(sku_id=sku.pk, warehouse_id=0, requested=quantity, available=0)
+
+
+def _activate(lock: StockLock, *, partial: bool) -> None:
+    stock_sql.ensure_levels([(lock.warehouse_id, lock.sku_id)])
+    level = _lock_levels(lock.warehouse_id, [lock.sku_id])[lock.sku_id]
+    lock = StockLock.objects.select_for_update().get(pk=lock.pk)
+    if lock.status != LockStatus.SCHEDULED:
+        return
+    take = min(lock.quantity, max(level.available, 0)) if partial else lock.quantity
+    if take and stock_sql.level_update(warehouse_id=lock.warehouse_id, sku_id=lock.sku_id, locked=take) is None:
+        raise InsufficientStock(sku_id=lock.sku_id, warehouse_id=lock.warehouse_id, requested=lock.quantity,
+                                available=level.available)
+    StockLock.objects.filter(pk=lock.pk).update(status=LockStatus.ACTIVE, locked_quantity=take, remaining=take,
+                                                updated_at=timezone.now())
+    StockLockEvent.objects.create(lock=lock, kind=LockEventKind.LOCK, quantity=take)
+    if take < lock.quantity:
+        StockLockEvent.objects.create(lock=lock, kind=LockEventKind.SHORT, quantity=lock.quantity - take,
+                                      note=f"only {take} of {lock.quantity} available at the start")
+
+
+def _end(lock: StockLock, *, status: str, kind: str) -> int:
+    _lock_levels(lock.warehouse_id, [lock.sku_id])
+    lock = StockLock.objects.select_for_update().get(pk=lock.pk)
+    if lock.status not in (LockStatus.SCHEDULED, LockStatus.ACTIVE):
+        return 0
+    back = lock.remaining if lock.status == LockStatus.ACTIVE else 0
+    if back and stock_sql.level_update(warehouse_id=lock.warehouse_id, sku_id=lock.sku_id, locked=-back) is None:
+        raise ValidationError(_("Stock level out of step with its locks; run verify_stock."))
+    StockLock.objects.filter(pk=lock.pk).update(status=status, remaining=0, released=F("released") + back,
+                                                updated_at=timezone.now())
+    StockLockEvent.objects.create(lock=lock, kind=kind, quantity=back)
+    return back
+
+
+@transaction.atomic
+def stock_lock_cancel(*, lock: StockLock) -> StockLock:
+    """End a lock early; its remaining units return to general stock."""
+    lock = _own(StockLock, lock, "lock")
+    if lock.status not in (LockStatus.SCHEDULED, LockStatus.ACTIVE):
+        raise ValidationError({"status": [_("This lock is already over.")]})
+    _end(lock, status=LockStatus.CANCELLED, kind=LockEventKind.CANCEL)
+    return StockLock.objects.get(pk=lock.pk)
+
+
+def stock_locks_tick(*, now=None) -> dict:
+    """Start the locks whose start has come and end the ones whose end has passed (the beat job).
+    Each lock in its own transaction, so one problem does not hold back the others."""
+    now = now or timezone.now()
+    started = ended = 0
+    for lock in StockLock.objects.filter(status=LockStatus.ACTIVE, ends_at__lte=now).order_by("id"):
+        with transaction.atomic():
+            _end(lock, status=LockStatus.ENDED, kind=LockEventKind.RELEASE)
+            ended += 1
+    for lock in StockLock.objects.filter(status=LockStatus.SCHEDULED, starts_at__lte=now).order_by("id"):
+        with transaction.atomic():
+            if lock.ends_at <= now:
+                _end(lock, status=LockStatus.ENDED, kind=LockEventKind.RELEASE)
+                ended += 1
+            else:
+                _activate(lock, partial=True)
+                started += 1
+    return {"started": started, "ended": ended}
