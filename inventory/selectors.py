@@ -416,3 +416,98 @@ def receipts_value(*, source_doc: str):
              .aggregate(v=Sum(ExpressionWrapper(F("on_hand_delta") * F("sku__unit_cost"),
                                                 output_field=_Decimal(max_digits=18, decimal_places=2))))["v"])
     return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+# --- SKUs and warehouses, for other apps (they never import inventory.models) ----------------------
+# Querysets for a serializer field (``erp.api.fields.ScopedPK(rows=inventory.selectors.stock_skus)``), a form's
+# choices or a filter; lookups by ids / codes that answer only the current tenant's rows (fail-closed with no
+# tenant set: the scoped manager refuses).
+
+def skus(*, stock_only: bool = False, code_prefix: str | None = None):
+    """The current tenant's SKUs by code; ``stock_only`` leaves bundles out (what is bought, counted and
+    moved), ``code_prefix`` keeps the codes that start with it."""
+    queryset = SKU.objects.order_by("code")
+    if stock_only:
+        queryset = queryset.filter(is_bundle=False)
+    if code_prefix:
+        queryset = queryset.filter(code__startswith=code_prefix)
+    return queryset
+
+
+def stock_skus():
+    """The SKUs that hold stock (bundles left out), by code: ``ScopedPK(rows=stock_skus)``."""
+    return skus(stock_only=True)
+
+
+def sku_find(*, sku_id) -> SKU | None:
+    """One SKU of the current tenant, or None for a missing / another tenant's / malformed id."""
+    try:
+        return SKU.objects.filter(pk=int(sku_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def skus_by_codes(*, codes) -> dict[str, SKU]:
+    """{merchant code: SKU} of the current tenant for these codes (unknown codes are absent)."""
+    codes = {str(c).strip() for c in codes if c is not None and str(c).strip()}
+    return {s.code: s for s in SKU.objects.filter(code__in=codes)} if codes else {}
+
+
+def sku_names(*, ids) -> dict[int, str]:
+    """{SKU id: "CODE name"} for display."""
+    return {pk: f"{code} {name}" for pk, code, name in SKU.objects.filter(pk__in=[i for i in ids if i])
+            .values_list("pk", "code", "name")}
+
+
+def sku_options(*, stock_only: bool = False):
+    """[{"id", "code", "name"}] by code: the SKU filter or picker of an operator page."""
+    return skus(stock_only=stock_only).values("id", "code", "name")
+
+
+def warehouses(*, active_only: bool = False):
+    """The current tenant's warehouses by priority then code (``active_only``: the active ones)."""
+    queryset = Warehouse.objects.order_by("priority", "code", "id")
+    return queryset.filter(is_active=True) if active_only else queryset
+
+
+def active_warehouses():
+    """The active warehouses by priority: ``ScopedPK(rows=active_warehouses)``."""
+    return warehouses(active_only=True)
+
+
+def warehouse_find(*, warehouse_id) -> Warehouse | None:
+    """One warehouse of the current tenant, or None for a missing / another tenant's / malformed id."""
+    try:
+        return Warehouse.objects.filter(pk=int(warehouse_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def warehouses_by_ids(*, ids) -> dict[int, Warehouse]:
+    """{id: Warehouse} of the current tenant for these ids (unknown ids are absent)."""
+    return Warehouse.objects.in_bulk([i for i in ids if i])
+
+
+def warehouses_by_codes(*, codes) -> dict[str, Warehouse]:
+    """{code: Warehouse} of the current tenant for these codes (unknown codes are absent)."""
+    codes = {str(c).strip() for c in codes if c is not None and str(c).strip()}
+    return {w.code: w for w in Warehouse.objects.filter(code__in=codes)} if codes else {}
+
+
+def warehouse_options(*, active_only: bool = False):
+    """[{"id", "code", "name"}] by priority: the warehouse filter or picker of an operator page."""
+    return warehouses(active_only=active_only).values("id", "code", "name")
+
+
+def stock_figures(*, sku_ids, warehouse_ids=None) -> dict[tuple[int, int], dict[str, int]]:
+    """{(warehouse_id, sku_id): {"on_hand", "reserved", "locked", "in_transit", "defective", "available"}} of
+    the stock SKUs' levels (a pair without a level is absent: all zero)."""
+    levels = StockLevel.objects.filter(sku_id__in=list(sku_ids))
+    if warehouse_ids is not None:
+        levels = levels.filter(warehouse_id__in=list(warehouse_ids))
+    result = {}
+    for row in levels.values("warehouse_id", "sku_id", *stock_sql.BUCKETS):
+        figures = {b: row[b] for b in stock_sql.BUCKETS}
+        figures["available"] = figures["on_hand"] - figures["reserved"] - figures["locked"]
+        result[(row["warehouse_id"], row["sku_id"])] = figures
+    return result
