@@ -9,6 +9,7 @@ from erp import events
 from finance import chart, services
 from finance.models import PostingIssue, Reconciliation, SourceType, Voucher, VoucherLine
 from finance.selectors import books_verify
+from finance.services import rules
 
 from .conftest import T0, D, line, ship
 
@@ -104,7 +105,7 @@ def test_a_failing_posting_does_not_stop_shipping_and_can_be_retried(world, monk
     def broken(sku_ids):
         raise RuntimeError("cost service down")
 
-    monkeypatch.setattr(services, "sku_costs", broken)
+    monkeypatch.setattr(rules, "sku_costs", broken)
     order = ship(world["shop"], "P1", line("A", 1, price="20.00"))
     assert order.status == "shipped"
     assert not Voucher.objects.exists() and not VoucherLine.objects.exists()

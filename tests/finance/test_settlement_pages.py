@@ -13,6 +13,7 @@ from erp.api.exceptions import Conflict
 from finance import services
 from finance.models import PostingIssue, Reconciliation, SettlementLine, SourceType, Voucher, VoucherLine
 from finance.selectors import books_verify
+from finance.services import settlement
 
 from .conftest import T0, D, bill, line, settle, ship
 
@@ -101,7 +102,7 @@ def test_statements_per_page_do_not_grow_with_the_page(world):
 
 
 def test_a_page_too_long_for_one_voucher_is_split_in_page_order(world, monkeypatch):
-    monkeypatch.setattr(services, "SETTLEMENT_VOUCHER_MAX_LINES", 4)  # two sale bill lines per voucher
+    monkeypatch.setattr(settlement, "SETTLEMENT_VOUCHER_MAX_LINES", 4)  # two sale bill lines per voucher
     shop = world["shop"]
     settle(shop, *[bill(f"U{n}", "sale", "5.00", bill_id=f"X{n}", booked_at=T0) for n in range(5)])
     vouchers = list(bill_vouchers())
