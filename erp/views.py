@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from erp import dashboard
+from erp import dashboard, lockout
 from erp.tenancy.models import Tenant
 from erp.tenancy.services import session_tenant_switch, tenant_create
 
@@ -72,8 +72,12 @@ class SignupForm(forms.Form):
 
 def signup(request):
     if request.method == "POST":
+        if not lockout.signup_allowed(request):  # too many refused signups or logins from this address
+            return lockout.lockout_response(request)
         form = SignupForm(request.POST)
-        if form.is_valid():
+        if not form.is_valid():
+            lockout.signup_failed(request)
+        else:
             data = form.cleaned_data
             tenant = tenant_create(name=data["company"], slug=data["slug"], owner_username=data["username"],
                                    owner_password=data["password"], owner_email=data["email"])

@@ -18,3 +18,5 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "100000/min", "channel": "100000/min"}}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 ROOT_URLCONF = "tests.urls"
+# Client.login() authenticates without a request; pages still go through the real lockout check.
+AUTHENTICATION_BACKENDS = ["tests.axes_backend.AxesBackendForTestClient", "django.contrib.auth.backends.ModelBackend"]

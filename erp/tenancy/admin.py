@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminEmailInputWidget, UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
 
 from erp.admin_site import RoleAdminMixin
+from erp.lockout import login_unlock
 
 from .context import require_tenant
 from .models import Membership, Tenant
@@ -98,7 +99,7 @@ class MembershipAdmin(RoleAdminMixin, ModelAdmin):
     list_display = ["user", "role", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
     search_fields = ["user__username", "user__email"]
-    actions = ["issue_api_token"]
+    actions = ["issue_api_token", "unlock_login"]
 
     @admin.action(description=_("Issue (or rotate) the API token"))
     def issue_api_token(self, request, queryset):
@@ -107,6 +108,14 @@ class MembershipAdmin(RoleAdminMixin, ModelAdmin):
             key = api_token_issue(membership=membership)
             self.message_user(request, _("API token for %(user)s: %(key)s (shown once; store it now)")
                               % {"user": membership.user.username, "key": key}, messages.WARNING)
+
+    @admin.action(description=_("Unlock login (forget failed sign-in attempts)"), permissions=["change"])
+    def unlock_login(self, request, queryset):
+        """Lifts a lockout of these users' usernames (erp/lockout.py) before the cool-off ends."""
+        usernames = [m.user.username for m in queryset.select_related("user")]
+        for username in usernames:
+            login_unlock(username=username)
+        self.message_user(request, _("Login unlocked for %(users)s.") % {"users": ", ".join(usernames)})
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -150,3 +159,6 @@ class TenantAdmin(RoleAdminMixin, ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from erp import lockout_admin  # noqa: E402,F401 - the lockout records, for platform superusers
