@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "import_export",
+    "axes",
     "erp.tenancy",
     "orders",
     "inventory",
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page (erp/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "erp.urls"
@@ -112,6 +115,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password guessing: django-axes counts failed logins (operator login, admin login, signup) per
+# username and per client address; either one reaching the limit locks for the cool-off time.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = "erp.lockout.lockout_parameters"
+AXES_COOLOFF_TIME = "erp.lockout.cool_off"
+AXES_LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_LOCKOUT_CALLABLE = "erp.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = False  # else logging into one's own account would wipe the address's count
+AXES_ENABLE_ADMIN = False  # erp/lockout_admin.py registers an Unfold admin for platform superusers
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
