@@ -43,6 +43,7 @@ from django.utils.translation import gettext_lazy
 from erp import events
 from erp.api.exceptions import Conflict
 from erp.money import to_money
+from erp.workflow import ALLOW, Action, DocumentWorkflow, Stamp, actor_label, why_required
 
 from . import ports
 from .models import (
@@ -80,105 +81,59 @@ def aftersales_settings() -> AftersalesSettings:
         return AftersalesSettings.objects.get()
 
 
-# --- helpers -------------------------------------------------------------------------------------
-def _label(actor) -> str:
-    if actor is None:
-        return "system"
-    return getattr(actor, "get_username", lambda: str(actor))() or "system"
-
-
-def _log(ticket: Ticket, kind: str, code: str, message: str = "", *, actor=None, from_status: str = "",
-         to_status: str = "", data: dict | None = None) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket, kind=kind, code=code[:40], message=str(message)[:1000], actor=actor, actor_label=_label(actor),
-        from_status=from_status, to_status=to_status, data=data or {},
-    )
-
-
-def _set_status(ticket: Ticket, to: str, *, why: str, code: str, actor=None, kind: str = EventKind.ACTION,
-                data: dict | None = None) -> None:
-    before = ticket.status
-    now = timezone.now()
-    ticket.status = to
-    if to == S.APPROVED or (to in (S.AWAITING_RETURN, S.REFUNDING, S.COMPLETED) and ticket.approved_at is None):
-        ticket.approved_at = ticket.approved_at or now
-    if to == S.GOODS_RECEIVED:
-        ticket.goods_received_at = ticket.goods_received_at or now
-    if to in TERMINAL:
-        ticket.closed_at = now
-    ticket.save()
-    _log(ticket, kind, code, why, actor=actor, from_status=before, to_status=to, data=data)
-
-
-def _lock(ticket_id) -> Ticket:
-    try:
-        pk = int(ticket_id)
-    except (TypeError, ValueError):
-        raise Http404("No such ticket.") from None
-    ticket = Ticket.objects.select_for_update().filter(pk=pk).first()
-    if ticket is None:
-        raise Http404("No such ticket.")
-    return ticket
-
-
-ACTION_STATES: dict[str, frozenset] = {
-    "approve": frozenset({S.OPEN}),
-    "reject": frozenset({S.OPEN, S.APPROVED, S.AWAITING_RETURN}),
-    "await_return": frozenset({S.APPROVED}),
-    "receive_goods": frozenset({S.APPROVED, S.AWAITING_RETURN}),
-    "refund": frozenset({S.APPROVED, S.GOODS_RECEIVED}),
-    "complete": frozenset({S.APPROVED, S.GOODS_RECEIVED, S.REFUNDING}),
-    "cancel": frozenset({S.OPEN, S.APPROVED, S.AWAITING_RETURN}),
-}
-ACTION_LABELS = {"approve": gettext_lazy("approve"), "reject": gettext_lazy("reject"),
-                 "await_return": gettext_lazy("mark return shipped"), "receive_goods": gettext_lazy("receive goods"),
-                 "refund": gettext_lazy("refund"), "complete": gettext_lazy("complete"), "cancel": gettext_lazy("cancel")}
-
-
-def action_refusal(ticket: Ticket, action: str) -> str:
-    """Why ``action`` is not allowed on the ticket now ("" when it is)."""
-    states = ACTION_STATES.get(action)
-    if states is None:
-        return _("Unknown action.")
-    status = ticket.get_status_display()
-    if action in ("await_return", "receive_goods") and ticket.kind not in RETURN_KINDS:
-        return _("A %(kind)s ticket has no goods coming back.") % {"kind": ticket.get_kind_display()}
-    if action == "receive_goods" and _late_return(ticket):
-        return ""
-    if action == "refund":
-        if ticket.kind not in REFUND_KINDS:
-            return _("A %(kind)s ticket sends goods, not money.") % {"kind": ticket.get_kind_display()}
-        needed = S.APPROVED if ticket.kind == TicketKind.REFUND_ONLY else S.GOODS_RECEIVED
-        if ticket.status != needed:
-            return _("Ticket %(no)s is %(status)s; a refund needs it %(needed)s.") % {
-                "no": ticket.number, "status": status, "needed": S(needed).label}
-        return ""
-    if action == "complete":
-        needed = {TicketKind.REFUND_ONLY: S.REFUNDING, TicketKind.RETURN_REFUND: S.REFUNDING,
-                  TicketKind.EXCHANGE: S.GOODS_RECEIVED, TicketKind.RESHIP: S.APPROVED}[ticket.kind]
-        if ticket.status != needed:
-            return _("Ticket %(no)s is %(status)s; it can be completed when %(needed)s.") % {
-                "no": ticket.number, "status": status, "needed": S(needed).label}
-        return ""
-    if ticket.status not in states:
-        return _("Ticket %(no)s is %(status)s: cannot %(action)s it.") % {
-            "no": ticket.number, "status": status, "action": ACTION_LABELS.get(action, action)}
-    return ""
-
-
+# --- the workflow --------------------------------------------------------------------------------
 def _late_return(ticket: Ticket) -> bool:
     """Goods that arrive after the platform completed the refund are still taken back into stock."""
     return ticket.status == S.COMPLETED and ticket.kind in RETURN_KINDS and ticket.goods_received_at is None
 
 
-def allowed_actions(ticket: Ticket) -> list[str]:
-    return [a for a in ACTION_STATES if not action_refusal(ticket, a)]
+def _goods_come_back(ticket: Ticket) -> str:
+    if ticket.kind not in RETURN_KINDS:
+        return _("A %(kind)s ticket has no goods coming back.") % {"kind": ticket.get_kind_display()}
+    return ""
 
 
-def _check(ticket: Ticket, action: str) -> None:
-    refusal = action_refusal(ticket, action)
-    if refusal:
-        raise Conflict(refusal)
+def _late_return_allowed(ticket: Ticket):
+    return ALLOW if _late_return(ticket) else ""
+
+
+def _refund_allowed(ticket: Ticket):
+    if ticket.kind not in REFUND_KINDS:
+        return _("A %(kind)s ticket sends goods, not money.") % {"kind": ticket.get_kind_display()}
+    needed = S.APPROVED if ticket.kind == TicketKind.REFUND_ONLY else S.GOODS_RECEIVED
+    if ticket.status != needed:
+        return _("Ticket %(no)s is %(status)s; a refund needs it %(needed)s.") % {
+            "no": ticket.number, "status": ticket.get_status_display(), "needed": S(needed).label}
+    return ALLOW
+
+
+def _complete_allowed(ticket: Ticket):
+    needed = {TicketKind.REFUND_ONLY: S.REFUNDING, TicketKind.RETURN_REFUND: S.REFUNDING,
+              TicketKind.EXCHANGE: S.GOODS_RECEIVED, TicketKind.RESHIP: S.APPROVED}[ticket.kind]
+    if ticket.status != needed:
+        return _("Ticket %(no)s is %(status)s; it can be completed when %(needed)s.") % {
+            "no": ticket.number, "status": ticket.get_status_display(), "needed": S(needed).label}
+    return ALLOW
+
+
+WORKFLOW = DocumentWorkflow(
+    model=Ticket, event_model=TicketEvent, event_fk="ticket", status_kind=EventKind.ACTION, not_found="No such ticket.",
+    refusal=gettext_lazy("Ticket %(no)s is %(status)s: cannot %(action)s it."),
+    actions={
+        "approve": Action({S.OPEN}, gettext_lazy("approve")),
+        "reject": Action({S.OPEN, S.APPROVED, S.AWAITING_RETURN}, gettext_lazy("reject")),
+        "await_return": Action({S.APPROVED}, gettext_lazy("mark return shipped"), guards=(_goods_come_back,)),
+        "receive_goods": Action({S.APPROVED, S.AWAITING_RETURN}, gettext_lazy("receive goods"),
+                                guards=(_goods_come_back, _late_return_allowed)),
+        "refund": Action(None, gettext_lazy("refund"), guards=(_refund_allowed,)),
+        "complete": Action(None, gettext_lazy("complete"), guards=(_complete_allowed,)),
+        "cancel": Action({S.OPEN, S.APPROVED, S.AWAITING_RETURN}, gettext_lazy("cancel")),
+    },
+    stamps=[Stamp("approved_at", {S.APPROVED, S.AWAITING_RETURN, S.REFUNDING, S.COMPLETED}, keep_first=True),
+            Stamp("goods_received_at", {S.GOODS_RECEIVED}, keep_first=True), Stamp("closed_at", TERMINAL)],
+)
+allowed_actions = WORKFLOW.allowed_actions
+action_refusal = WORKFLOW.refusal
 
 
 def _amount(value, *, field: str, maximum: Decimal | None = None) -> Decimal:
@@ -193,13 +148,6 @@ def _amount(value, *, field: str, maximum: Decimal | None = None) -> Decimal:
     if maximum is not None and amount > maximum:
         raise ValidationError({field: [_("At most %(max)s.") % {"max": maximum}]})
     return amount
-
-
-def _why_required(why: str, field: str = "why") -> str:
-    why = (why or "").strip()
-    if not why:
-        raise ValidationError({field: [_("Say why.")]})
-    return why
 
 
 # --- creation ------------------------------------------------------------------------------------
@@ -311,7 +259,7 @@ def ticket_create(*, order_id: int, kind: str, reason: str, lines: list[dict] | 
     for ln in built:
         ln.ticket, ln.tenant_id = ticket, ticket.tenant_id
     TicketLine.objects.bulk_create(built)
-    _log(ticket, EventKind.ACTION, "created", _("opened by an operator: %(reason)s") % {"reason": reason}, actor=actor,
+    WORKFLOW.log(ticket, EventKind.ACTION, "created", _("opened by an operator: %(reason)s") % {"reason": reason}, actor=actor,
          to_status=S.OPEN)
     _auto_approve(ticket)
     return ticket
@@ -340,10 +288,10 @@ def _auto_approve(ticket: Ticket) -> bool:
         return False
     abuse = _abusive(ticket, settings)
     if abuse:
-        _log(ticket, EventKind.RULE, "auto_approve.skipped", _("not auto-approved: %(why)s") % {"why": abuse})
+        WORKFLOW.log(ticket, EventKind.RULE, "auto_approve.skipped", _("not auto-approved: %(why)s") % {"why": abuse})
         return False
     ticket.approved_amount = ticket.requested_amount
-    _set_status(ticket, S.APPROVED, why=_("auto-approved: refund only under %(limit)s") % {"limit": limit},
+    WORKFLOW.set_status(ticket, S.APPROVED, why=_("auto-approved: refund only under %(limit)s") % {"limit": limit},
                 code="approved.auto", kind=EventKind.RULE)
     _push_decision(ticket, AGREE_REFUND, actor=None, why="")
     return True
@@ -352,13 +300,13 @@ def _auto_approve(ticket: Ticket) -> bool:
 # --- operator actions ----------------------------------------------------------------------------
 @transaction.atomic
 def ticket_approve(*, ticket_id: int, actor=None, amount=None, why: str = "") -> Ticket:
-    ticket = _lock(ticket_id)
-    _check(ticket, "approve")
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "approve")
     if amount not in (None, ""):
         ticket.approved_amount = _amount(amount, field="amount", maximum=ticket.requested_amount)
     elif ticket.approved_amount is None:
         ticket.approved_amount = ticket.requested_amount
-    _set_status(ticket, S.APPROVED, why=why or _("approved"), code="approved", actor=actor,
+    WORKFLOW.set_status(ticket, S.APPROVED, why=why or _("approved"), code="approved", actor=actor,
                 data={"amount": str(ticket.approved_amount)})
     _push_decision(ticket, AGREE_RETURN if ticket.kind in RETURN_KINDS else AGREE_REFUND, actor=actor, why=why)
     return ticket
@@ -366,10 +314,10 @@ def ticket_approve(*, ticket_id: int, actor=None, amount=None, why: str = "") ->
 
 @transaction.atomic
 def ticket_reject(*, ticket_id: int, actor=None, why: str = "") -> Ticket:
-    ticket = _lock(ticket_id)
-    _check(ticket, "reject")
-    why = _why_required(why)
-    _set_status(ticket, S.REJECTED, why=why, code="rejected", actor=actor)
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "reject")
+    why = why_required(why)
+    WORKFLOW.set_status(ticket, S.REJECTED, why=why, code="rejected", actor=actor)
     _push_decision(ticket, REFUSE, actor=actor, why=why)
     return ticket
 
@@ -377,19 +325,19 @@ def ticket_reject(*, ticket_id: int, actor=None, why: str = "") -> Ticket:
 @transaction.atomic
 def ticket_await_return(*, ticket_id: int, actor=None, tracking_no: str = "", why: str = "") -> Ticket:
     """The buyer sent the goods back (optionally with the return tracking number)."""
-    ticket = _lock(ticket_id)
-    _check(ticket, "await_return")
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "await_return")
     ticket.return_tracking_no = (tracking_no or "").strip()[:64]
-    _set_status(ticket, S.AWAITING_RETURN, why=why or _("the buyer sent the goods back"), code="awaiting_return",
+    WORKFLOW.set_status(ticket, S.AWAITING_RETURN, why=why or _("the buyer sent the goods back"), code="awaiting_return",
                 actor=actor, data={"tracking_no": ticket.return_tracking_no} if ticket.return_tracking_no else None)
     return ticket
 
 
 @transaction.atomic
 def ticket_cancel(*, ticket_id: int, actor=None, why: str = "") -> Ticket:
-    ticket = _lock(ticket_id)
-    _check(ticket, "cancel")
-    _set_status(ticket, S.CANCELLED, why=why or _("cancelled"), code="cancelled", actor=actor)
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "cancel")
+    WORKFLOW.set_status(ticket, S.CANCELLED, why=why or _("cancelled"), code="cancelled", actor=actor)
     return ticket
 
 
@@ -436,8 +384,8 @@ def ticket_receive_goods(*, ticket_id: int, actor=None, lines: list[dict] | None
                          warehouse_id: int | None = None, why: str = "") -> Ticket:
     """The goods came back and were inspected: each line is resellable (back to sellable stock) or
     defective (inventory's defective bucket). Stock is returned once per line, whatever happens next."""
-    ticket = _lock(ticket_id)
-    _check(ticket, "receive_goods")
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "receive_goods")
     inspection = _inspection(ticket, lines)
     settings = aftersales_settings()
     fallback = warehouse_id or ticket.warehouse_id or settings.default_warehouse_id
@@ -468,18 +416,18 @@ def ticket_receive_goods(*, ticket_id: int, actor=None, lines: list[dict] | None
     if _late_return(ticket):  # the ticket stays completed; the goods are recorded
         ticket.goods_received_at = now
         ticket.save()
-        _log(ticket, EventKind.ACTION, "goods_received.late", why or _("goods received after the refund completed"),
+        WORKFLOW.log(ticket, EventKind.ACTION, "goods_received.late", why or _("goods received after the refund completed"),
              actor=actor, data={"lines": summary})
     else:
-        _set_status(ticket, S.GOODS_RECEIVED, why=why or _("goods received and inspected"), code="goods_received",
+        WORKFLOW.set_status(ticket, S.GOODS_RECEIVED, why=why or _("goods received and inspected"), code="goods_received",
                     actor=actor, data={"lines": summary})
         if ticket.kind in REFUND_KINDS:
             _push_decision(ticket, CONFIRM_RECEIPT, actor=actor, why=why)
     if skipped:
-        _log(ticket, EventKind.SYSTEM, "stock.skipped",
+        WORKFLOW.log(ticket, EventKind.SYSTEM, "stock.skipped",
              _("no SKU for %(lines)s: no stock returned") % {"lines": ", ".join(skipped)})
     for wh, items in returned.items():
-        _log(ticket, EventKind.SYSTEM, "stock.returned",
+        WORKFLOW.log(ticket, EventKind.SYSTEM, "stock.returned",
              _("returned to warehouse %(wh)s: %(n)d units") % {"wh": wh, "n": sum(i["quantity"] for i in items)},
              data={"warehouse_id": wh, "lines": items})
         events.publish("aftersales.goods_returned", ticket_id=ticket.pk, warehouse_id=wh, lines=items)
@@ -489,13 +437,13 @@ def ticket_receive_goods(*, ticket_id: int, actor=None, lines: list[dict] | None
 @transaction.atomic
 def ticket_refund(*, ticket_id: int, actor=None, amount=None, why: str = "") -> Ticket:
     """The refund is issued (on the platform or by transfer); complete it once it has gone through."""
-    ticket = _lock(ticket_id)
-    _check(ticket, "refund")
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "refund")
     if amount not in (None, ""):
         ticket.approved_amount = _amount(amount, field="amount", maximum=ticket.requested_amount)
     elif ticket.approved_amount is None:
         ticket.approved_amount = ticket.requested_amount
-    _set_status(ticket, S.REFUNDING, why=why or _("refund issued"), code="refunding", actor=actor,
+    WORKFLOW.set_status(ticket, S.REFUNDING, why=why or _("refund issued"), code="refunding", actor=actor,
                 data={"amount": str(ticket.approved_amount)})
     return ticket
 
@@ -536,7 +484,7 @@ def _reship(ticket: Ticket, *, actor, why: str) -> int:
                                                                                        "kind": ticket.get_kind_display()})
     ticket.reship_order_id = order.pk
     ticket.save(update_fields=["reship_order_id", "updated_at"])
-    _log(ticket, EventKind.SYSTEM, "reship.created", _("replacement order #%(id)s created") % {"id": order.pk},
+    WORKFLOW.log(ticket, EventKind.SYSTEM, "reship.created", _("replacement order #%(id)s created") % {"id": order.pk},
          actor=actor, data={"order_id": order.pk})
     return order.pk
 
@@ -545,11 +493,11 @@ def _reship(ticket: Ticket, *, actor, why: str) -> int:
 def ticket_complete(*, ticket_id: int, actor=None, why: str = "") -> Ticket:
     """Refund kinds: the refund went through (aftersales.refunded is published). Exchange and
     reship: the replacement order is created."""
-    ticket = _lock(ticket_id)
-    _check(ticket, "complete")
+    ticket = WORKFLOW.lock(ticket_id)
+    WORKFLOW.check(ticket, "complete")
     if ticket.kind in OUTGOING_KINDS:
         _reship(ticket, actor=actor, why=why)
-    _set_status(ticket, S.COMPLETED, why=why or _("completed"), code="completed", actor=actor)
+    WORKFLOW.set_status(ticket, S.COMPLETED, why=why or _("completed"), code="completed", actor=actor)
     _publish_refunded(ticket)
     return ticket
 
@@ -592,7 +540,7 @@ def _apply_refund(ticket: Ticket, refund, settings: AftersalesSettings) -> bool:
     if refund.has_goods_return and ticket.kind == TicketKind.REFUND_ONLY and ticket.status in (S.OPEN, S.APPROVED):
         ticket.kind = TicketKind.RETURN_REFUND  # the buyer now sends the goods back
     ticket.save()
-    _log(ticket, EventKind.PLATFORM, f"platform.{refund.status}",
+    WORKFLOW.log(ticket, EventKind.PLATFORM, f"platform.{refund.status}",
          _("platform refund %(id)s: %(status)s (version %(v)s)") % {"id": refund.platform_refund_id,
                                                                       "status": refund.platform_status or refund.status,
                                                                       "v": refund.version},
@@ -602,23 +550,23 @@ def _apply_refund(ticket: Ticket, refund, settings: AftersalesSettings) -> bool:
     why = _("the platform reports %(status)s") % {"status": refund.platform_status or status}
     if status == "agreed" and ticket.status == S.OPEN:
         ticket.approved_amount = ticket.approved_amount if ticket.approved_amount is not None else ticket.requested_amount
-        _set_status(ticket, S.APPROVED, why=why, code="approved.platform", kind=EventKind.PLATFORM)
+        WORKFLOW.set_status(ticket, S.APPROVED, why=why, code="approved.platform", kind=EventKind.PLATFORM)
     elif status == "wait_return" and ticket.kind in RETURN_KINDS and ticket.status in (S.OPEN, S.APPROVED):
         if ticket.approved_amount is None:
             ticket.approved_amount = ticket.requested_amount
-        _set_status(ticket, S.AWAITING_RETURN, why=why, code="awaiting_return.platform", kind=EventKind.PLATFORM)
+        WORKFLOW.set_status(ticket, S.AWAITING_RETURN, why=why, code="awaiting_return.platform", kind=EventKind.PLATFORM)
     elif status == "refused" and not ticket.is_terminal:
-        _set_status(ticket, S.REJECTED, why=why, code="rejected.platform", kind=EventKind.PLATFORM)
+        WORKFLOW.set_status(ticket, S.REJECTED, why=why, code="rejected.platform", kind=EventKind.PLATFORM)
     elif status == "closed" and not ticket.is_terminal:
-        _set_status(ticket, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM)
+        WORKFLOW.set_status(ticket, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM)
     elif status == "success" and ticket.status != S.COMPLETED:
         if settings.auto_complete_on_platform_refund:
             ticket.approved_amount = Decimal(refund.amount) if refund.amount is not None else ticket.refund_amount
             ticket.refunded_at = refund.modified_at or timezone.now()
-            _set_status(ticket, S.COMPLETED, why=why, code="completed.platform", kind=EventKind.PLATFORM)
+            WORKFLOW.set_status(ticket, S.COMPLETED, why=why, code="completed.platform", kind=EventKind.PLATFORM)
             _publish_refunded(ticket)
         else:
-            _log(ticket, EventKind.RULE, "platform.refunded",
+            WORKFLOW.log(ticket, EventKind.RULE, "platform.refunded",
                  _("the platform refunded the buyer; complete the ticket by hand"))
     return True
 
@@ -669,7 +617,7 @@ def ticket_sync_platform_refund(*, order_id: int, platform_refund_id: str) -> Ti
     for ln in lines:
         ln.ticket, ln.tenant_id = ticket, ticket.tenant_id
     TicketLine.objects.bulk_create(lines)
-    _log(ticket, EventKind.PLATFORM, "created",
+    WORKFLOW.log(ticket, EventKind.PLATFORM, "created",
          _("opened from platform refund %(id)s") % {"id": platform_refund_id}, to_status=S.OPEN)
     if refund is not None:
         _apply_refund(ticket, refund, settings)
@@ -735,17 +683,17 @@ def _push_decision(ticket: Ticket, action: str, *, actor=None, why: str = ""):
         return None
     label = DECISION_LABELS[action]
     if ticket.platform_refund_state in SETTLED_ON_PLATFORM:
-        _log(ticket, EventKind.SYSTEM, "platform.decision.skipped",
+        WORKFLOW.log(ticket, EventKind.SYSTEM, "platform.decision.skipped",
              _("not sent to the platform (%(decision)s): the refund is already %(state)s there")
              % {"decision": label, "state": ticket.platform_refund_state}, actor=actor, data={"action": action})
         return None
     row = ports.refund_decision_enqueue(shop=ticket.shop, platform_refund_id=ticket.platform_refund_id, action=action,
                   amount=ticket.approved_amount if action in (AGREE_REFUND, CONFIRM_RECEIPT) else None,
                   reason=why or "", return_address=_return_address(ticket) if action == AGREE_RETURN else None,
-                  operator=_label(actor), ref=f"aftersales:{ticket.pk}")
+                  operator=actor_label(actor), ref=f"aftersales:{ticket.pk}")
     if row is None:
         return None
-    _log(ticket, EventKind.SYSTEM, "platform.decision.queued",
+    WORKFLOW.log(ticket, EventKind.SYSTEM, "platform.decision.queued",
          _("queued for the platform: %(decision)s") % {"decision": label}, actor=actor,
          data={"action": action, "outbox_id": row.pk})
     return row
@@ -764,7 +712,7 @@ def _confirm_decisions(ticket: Ticket, refund) -> None:
         if code != "platform.decision.queued" or action in confirmed or refund.status not in CONFIRMED_BY.get(action, ()):
             continue
         confirmed.add(action)
-        _log(ticket, EventKind.PLATFORM, "platform.decision.confirmed",
+        WORKFLOW.log(ticket, EventKind.PLATFORM, "platform.decision.confirmed",
              _("the platform applied our decision (%(decision)s): refund %(status)s")
              % {"decision": DECISION_LABELS[action], "status": refund.platform_status or refund.status},
              data={"action": action, "status": refund.status, "version": int(refund.version or 0)})
@@ -782,9 +730,9 @@ def on_refund_decision_sent(*, shop_id, platform_refund_id, action, status, alre
     if status == "sent":
         message = (_("sent to the platform (it had already applied it): %(decision)s") if already
                    else _("sent to the platform: %(decision)s")) % {"decision": label}
-        return _log(ticket, EventKind.SYSTEM, "platform.decision.sent", message,
+        return WORKFLOW.log(ticket, EventKind.SYSTEM, "platform.decision.sent", message,
                     data={"action": action, "outbox_id": outbox_id, "already": bool(already)})
-    return _log(ticket, EventKind.SYSTEM, "platform.decision.failed",
+    return WORKFLOW.log(ticket, EventKind.SYSTEM, "platform.decision.failed",
                 _("the platform did not take our decision (%(decision)s): %(error)s") % {"decision": label,
                                                                                           "error": error or status},
                 data={"action": action, "outbox_id": outbox_id, "error": (error or "")[:500]})
@@ -802,6 +750,6 @@ def tickets_flag_overdue(*, now=None) -> int:
     for ticket in due:
         ticket.overdue_flagged_at = now
         ticket.save(update_fields=["overdue_flagged_at", "updated_at"])
-        _log(ticket, EventKind.SYSTEM, "sla.overdue",
+        WORKFLOW.log(ticket, EventKind.SYSTEM, "sla.overdue",
              _("past its SLA (due %(due)s)") % {"due": timezone.localtime(ticket.sla_due_at).strftime("%Y-%m-%d %H:%M")})
     return len(due)

@@ -105,7 +105,7 @@ def detail_action(request, pk):
     else:
         try:
             funcs[action]()
-            messages.success(request, _("Done: %(action)s.") % {"action": services.ACTION_LABELS[action]})
+            messages.success(request, _("Done: %(action)s.") % {"action": services.WORKFLOW.label(action)})
         except (Conflict, ValidationError) as exc:
             messages.error(request, error_text(exc))
     return redirect("aftersales:detail", pk=pk)

@@ -29,7 +29,6 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,6 +36,7 @@ from django.utils.translation import gettext_lazy
 from erp import events
 from erp.api.exceptions import Conflict
 from erp.money import CENT, to_money
+from erp.workflow import Action, DocumentWorkflow, Stamp, actor_user, why_required
 
 from . import planning
 from .models import (
@@ -74,35 +74,6 @@ def purchasing_settings() -> PurchasingSettings:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def _label(actor) -> str:
-    if actor is None or not getattr(actor, "is_authenticated", True):
-        return "system"
-    return getattr(actor, "get_username", lambda: str(actor))() or "system"
-
-
-def _actor(actor):
-    return actor if actor is not None and getattr(actor, "pk", None) and getattr(actor, "is_authenticated", True) else None
-
-
-def _log(po: PurchaseOrder, kind: str, code: str, message="", *, actor=None, from_status: str = "", to_status: str = "",
-         data: dict | None = None) -> PurchaseOrderEvent:
-    return PurchaseOrderEvent.objects.create(
-        purchase_order=po, kind=kind, code=code[:40], message=str(message or "")[:1000], actor=_actor(actor),
-        actor_label=_label(actor), from_status=from_status, to_status=to_status, data=data or {})
-
-
-def _lock(po_id) -> PurchaseOrder:
-    """The current tenant's purchase order, locked; another tenant's (or none) is a 404."""
-    try:
-        pk = int(getattr(po_id, "pk", po_id))
-    except (TypeError, ValueError):
-        raise Http404("No such purchase order.") from None
-    po = PurchaseOrder.objects.select_for_update().filter(pk=pk).first()
-    if po is None:
-        raise Http404("No such purchase order.")
-    return po
-
-
 def _quantity(value, *, field: str, allow_zero: bool = False) -> int:
     if isinstance(value, bool):
         raise ValidationError({field: [_("Must be a whole number.")]})
@@ -129,13 +100,6 @@ def _price(value, *, field: str) -> Decimal:
     if amount >= Decimal("1000000000000"):
         raise ValidationError({field: [_("Too large.")]})
     return amount
-
-
-def _why_required(why, field: str = "why") -> str:
-    why = (why or "").strip()
-    if not why:
-        raise ValidationError({field: [_("Say why.")]})
-    return why
 
 
 def _own(model, obj, field: str):
@@ -178,58 +142,30 @@ def _totals(po: PurchaseOrder) -> None:
     po.total_amount = Decimal(row["a"] or 0).quantize(CENT)
 
 
-def _set_status(po: PurchaseOrder, to: str, *, why: str = "", code: str, actor=None, data: dict | None = None) -> None:
-    before = po.status
-    now = timezone.now()
-    po.status = to
-    if to == S.APPROVED:
-        po.approved_at = now
-    elif to == S.SENT:
-        po.sent_at = now
-    elif to == S.RECEIVED:
-        po.received_at = now
-    elif to in (S.CLOSED, S.CANCELLED):
-        po.closed_at = now
-    po.save()
-    _log(po, EventKind.STATUS, code, why, actor=actor, from_status=before, to_status=to, data=data)
-
-
-ACTION_STATES: dict[str, frozenset] = {
-    "edit": frozenset({S.DRAFT}),
-    "approve": frozenset({S.DRAFT}),
-    "send": frozenset({S.APPROVED}),
-    "receive": frozenset({S.SENT, S.PARTIALLY_RECEIVED}),
-    "return": frozenset({S.PARTIALLY_RECEIVED, S.RECEIVED, S.CLOSED}),
-    "cancel": frozenset({S.DRAFT, S.APPROVED, S.SENT}),
-    "close": frozenset({S.PARTIALLY_RECEIVED, S.RECEIVED}),
-}
-ACTION_LABELS = {"edit": gettext_lazy("edit the lines of"), "approve": gettext_lazy("approve"),
-                 "send": gettext_lazy("send"), "receive": gettext_lazy("receive goods against"),
-                 "return": gettext_lazy("return goods of"), "cancel": gettext_lazy("cancel"),
-                 "close": gettext_lazy("close")}
-
-
-def action_refusal(po: PurchaseOrder, action: str) -> str:
-    """Why ``action`` is not allowed on the purchase order now ("" when it is)."""
-    states = ACTION_STATES.get(action)
-    if states is None:
-        return _("Unknown action.")
-    if po.status not in states:
-        return _("Purchase order %(no)s is %(status)s: cannot %(action)s it.") % {
-            "no": po.number, "status": po.get_status_display(), "action": ACTION_LABELS[action]}
-    if action == "cancel" and po.received_quantity:
+def _no_cancel_after_receipt(po: PurchaseOrder) -> str:
+    if po.received_quantity:
         return _("Purchase order %(no)s has received goods: close it instead of cancelling.") % {"no": po.number}
     return ""
 
 
-def allowed_actions(po: PurchaseOrder) -> list[str]:
-    return [a for a in ACTION_STATES if not action_refusal(po, a)]
-
-
-def _check(po: PurchaseOrder, action: str) -> None:
-    refusal = action_refusal(po, action)
-    if refusal:
-        raise Conflict(refusal)
+WORKFLOW = DocumentWorkflow(
+    model=PurchaseOrder, event_model=PurchaseOrderEvent, event_fk="purchase_order", status_kind=EventKind.STATUS,
+    not_found="No such purchase order.",
+    refusal=gettext_lazy("Purchase order %(no)s is %(status)s: cannot %(action)s it."),
+    actions={
+        "edit": Action({S.DRAFT}, gettext_lazy("edit the lines of")),
+        "approve": Action({S.DRAFT}, gettext_lazy("approve")),
+        "send": Action({S.APPROVED}, gettext_lazy("send")),
+        "receive": Action({S.SENT, S.PARTIALLY_RECEIVED}, gettext_lazy("receive goods against")),
+        "return": Action({S.PARTIALLY_RECEIVED, S.RECEIVED, S.CLOSED}, gettext_lazy("return goods of")),
+        "cancel": Action({S.DRAFT, S.APPROVED, S.SENT}, gettext_lazy("cancel"), checks=(_no_cancel_after_receipt,)),
+        "close": Action({S.PARTIALLY_RECEIVED, S.RECEIVED}, gettext_lazy("close")),
+    },
+    stamps=[Stamp("approved_at", {S.APPROVED}), Stamp("sent_at", {S.SENT}), Stamp("received_at", {S.RECEIVED}),
+            Stamp("closed_at", {S.CLOSED, S.CANCELLED})],
+)
+allowed_actions = WORKFLOW.allowed_actions
+action_refusal = WORKFLOW.refusal
 
 
 # --- suppliers -----------------------------------------------------------------------------------
@@ -309,12 +245,12 @@ def po_create(*, supplier, warehouse, lines, expected_date: date | None = None, 
     if expected_date is not None and not isinstance(expected_date, date):
         raise ValidationError({"expected_date": [_("A date (YYYY-MM-DD).")]})
     po = _create_numbered(PurchaseOrder, "PO", supplier=supplier, warehouse=warehouse, expected_date=expected_date,
-                          note=note or "", currency=currency or supplier.currency, created_by=_actor(actor),
+                          note=note or "", currency=currency or supplier.currency, created_by=actor_user(actor),
                           source=source)
     POLine.objects.bulk_create([POLine(purchase_order=po, tenant_id=po.tenant_id, **line) for line in cleaned])
     _totals(po)
     po.save()
-    _log(po, EventKind.STATUS, "created", why or _("Created."), actor=actor, to_status=S.DRAFT,
+    WORKFLOW.log(po, EventKind.STATUS, "created", why or _("Created."), actor=actor, to_status=S.DRAFT,
          data={"lines": len(cleaned), "source": source})
     return po
 
@@ -322,14 +258,14 @@ def po_create(*, supplier, warehouse, lines, expected_date: date | None = None, 
 @transaction.atomic
 def po_update(*, po_id, actor=None, **fields) -> PurchaseOrder:
     """Header changes: warehouse and note in draft; the expected date while goods are still due."""
-    po = _lock(po_id)
+    po = WORKFLOW.lock(po_id)
     allowed = {"expected_date", "note", "warehouse"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({k: [_("Cannot be changed here.")] for k in unknown})
     changes = {}
     if "warehouse" in fields or "note" in fields:
-        _check(po, "edit")
+        WORKFLOW.check(po, "edit")
     if "expected_date" in fields and po.status not in OPEN_STATUSES:
         raise Conflict(_("Purchase order %(no)s is %(status)s: its expected date is history.")
                        % {"no": po.number, "status": po.get_status_display()})
@@ -349,7 +285,7 @@ def po_update(*, po_id, actor=None, **fields) -> PurchaseOrder:
         po.expected_date = value
     if changes:
         po.save()
-        _log(po, EventKind.EDIT, "edited", _("Changed: %(fields)s.") % {"fields": ", ".join(changes)}, actor=actor,
+        WORKFLOW.log(po, EventKind.EDIT, "edited", _("Changed: %(fields)s.") % {"fields": ", ".join(changes)}, actor=actor,
              data={k: v for k, v in changes.items() if v is not True})
     return po
 
@@ -357,8 +293,8 @@ def po_update(*, po_id, actor=None, **fields) -> PurchaseOrder:
 @transaction.atomic
 def po_lines_set(*, po_id, lines, actor=None, why: str = "") -> PurchaseOrder:
     """Replace the lines of a draft purchase order."""
-    po = _lock(po_id)
-    _check(po, "edit")
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "edit")
     cleaned = _clean_lines(po.supplier, lines)
     before = {ln.sku_id: (ln.quantity, str(ln.unit_price)) for ln in POLine.objects.filter(purchase_order=po)}
     POLine.objects.filter(purchase_order=po).delete()
@@ -366,18 +302,18 @@ def po_lines_set(*, po_id, lines, actor=None, why: str = "") -> PurchaseOrder:
     _totals(po)
     po.save()
     after = {ln["sku"].pk: (ln["quantity"], str(ln["unit_price"])) for ln in cleaned}
-    _log(po, EventKind.EDIT, "lines_set", why or _("Lines changed."), actor=actor,
+    WORKFLOW.log(po, EventKind.EDIT, "lines_set", why or _("Lines changed."), actor=actor,
          data={"before": {str(k): v for k, v in before.items()}, "after": {str(k): v for k, v in after.items()}})
     return po
 
 
 @transaction.atomic
 def po_approve(*, po_id, actor=None, why: str = "") -> PurchaseOrder:
-    po = _lock(po_id)
-    _check(po, "approve")
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "approve")
     if not POLine.objects.filter(purchase_order=po).exists():
         raise Conflict(_("Purchase order %(no)s has no lines to approve.") % {"no": po.number})
-    _set_status(po, S.APPROVED, why=why or _("Approved."), code="approved", actor=actor)
+    WORKFLOW.set_status(po, S.APPROVED, why=why or _("Approved."), code="approved", actor=actor)
     return po
 
 
@@ -385,8 +321,8 @@ def po_approve(*, po_id, actor=None, why: str = "") -> PurchaseOrder:
 def po_send(*, po_id, actor=None, why: str = "", expected_date: date | None = None) -> PurchaseOrder:
     """Approved -> sent to the supplier. Without an expected date, today + the longest lead time of
     the lines' supplier items (default settings' lead time)."""
-    po = _lock(po_id)
-    _check(po, "send")
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "send")
     if expected_date is not None:
         po.expected_date = expected_date
     elif po.expected_date is None:
@@ -395,17 +331,17 @@ def po_send(*, po_id, actor=None, why: str = "", expected_date: date | None = No
                      .values_list("lead_time_days", flat=True))
         lead = max(leads) if leads else purchasing_settings().default_lead_time_days
         po.expected_date = timezone.localdate() + timedelta(days=lead)
-    _set_status(po, S.SENT, why=why or _("Sent to the supplier."), code="sent", actor=actor,
+    WORKFLOW.set_status(po, S.SENT, why=why or _("Sent to the supplier."), code="sent", actor=actor,
                 data={"expected_date": str(po.expected_date)})
     return po
 
 
 @transaction.atomic
 def po_cancel(*, po_id, actor=None, why: str) -> PurchaseOrder:
-    po = _lock(po_id)
-    _check(po, "cancel")
-    why = _why_required(why)
-    _set_status(po, S.CANCELLED, why=why, code="cancelled", actor=actor)
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "cancel")
+    why = why_required(why)
+    WORKFLOW.set_status(po, S.CANCELLED, why=why, code="cancelled", actor=actor)
     ReorderSuggestion.objects.filter(purchase_order=po).update(purchase_order=None)
     return po
 
@@ -414,12 +350,12 @@ def po_cancel(*, po_id, actor=None, why: str) -> PurchaseOrder:
 def po_close(*, po_id, actor=None, why: str = "") -> PurchaseOrder:
     """Close a received order, or short-close a partially received one (``why`` required): what was
     not delivered is no longer on order."""
-    po = _lock(po_id)
-    _check(po, "close")
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "close")
     if po.status == S.PARTIALLY_RECEIVED:
-        why = _why_required(why)
+        why = why_required(why)
     open_units = {str(ln.sku_id): ln.open_quantity for ln in POLine.objects.filter(purchase_order=po) if ln.open_quantity}
-    _set_status(po, S.CLOSED, why=why or _("Closed."), code="closed", actor=actor,
+    WORKFLOW.set_status(po, S.CLOSED, why=why or _("Closed."), code="closed", actor=actor,
                 data={"not_delivered": open_units} if open_units else None)
     return po
 
@@ -493,11 +429,11 @@ def po_receive(*, po_id, reference: str, lines, actor=None, note: str = "", rece
     from inventory import services as inventory
 
     reference = _reference(reference)
-    po = _lock(po_id)
+    po = WORKFLOW.lock(po_id)
     found = _existing(ReceiptKind.RECEIPT, reference, po)
     if found is not None:
         return found
-    _check(po, "receive")
+    WORKFLOW.check(po, "receive")
     chosen = _receipt_lines(po, lines)
     tolerance = purchasing_settings().over_receipt_tolerance_percent
     problems = []
@@ -511,11 +447,11 @@ def po_receive(*, po_id, reference: str, lines, actor=None, note: str = "", rece
         raise ValidationError({"lines": problems})
     receipt = _create_numbered(GoodsReceipt, "GR", purchase_order=po, kind=ReceiptKind.RECEIPT, reference=reference,
                                warehouse_id=po.warehouse_id, received_at=received_at or timezone.now(),
-                               received_by=_actor(actor), currency=po.currency, note=(note or "")[:500])
+                               received_by=actor_user(actor), currency=po.currency, note=(note or "")[:500])
     receipt_lines = []
     for line, quantity in chosen:
         inventory.stock_receive(warehouse=po.warehouse, sku=line.sku, quantity=quantity,
-                                reason=f"purchase receipt {po.number}", source_doc=receipt.number, user=_actor(actor))
+                                reason=f"purchase receipt {po.number}", source_doc=receipt.number, user=actor_user(actor))
         if po.currency == line.sku.currency:
             inventory.sku_cost_update_on_receipt(sku=line.sku, quantity=quantity, unit_cost=line.unit_price)
         line.received_quantity += quantity
@@ -530,10 +466,10 @@ def po_receive(*, po_id, reference: str, lines, actor=None, note: str = "", rece
     message = _("Received %(n)s units (%(ref)s).") % {"n": receipt.total_quantity, "ref": reference}
     to = S.RECEIVED if complete else S.PARTIALLY_RECEIVED
     if to != po.status:
-        _set_status(po, to, why=message, code="received" if complete else "partially_received", actor=actor, data=data)
+        WORKFLOW.set_status(po, to, why=message, code="received" if complete else "partially_received", actor=actor, data=data)
     else:
         po.save()
-        _log(po, EventKind.RECEIPT, "receipt", message, actor=actor, data=data)
+        WORKFLOW.log(po, EventKind.RECEIPT, "receipt", message, actor=actor, data=data)
     events.publish("purchase.received", **_payload(receipt, po, receipt_lines))
     receipt.replayed = False
     return receipt
@@ -555,12 +491,12 @@ def po_return(*, po_id, reference: str, lines, why: str, actor=None, defective: 
     from inventory import services as inventory
 
     reference = _reference(reference)
-    po = _lock(po_id)
+    po = WORKFLOW.lock(po_id)
     found = _existing(ReceiptKind.RETURN, reference, po)
     if found is not None:
         return found
-    _check(po, "return")
-    why = _why_required(why)
+    WORKFLOW.check(po, "return")
+    why = why_required(why)
     chosen = _receipt_lines(po, lines)
     problems = [_("%(sku)s: %(q)s to return, only %(left)s received and not yet returned.")
                 % {"sku": line.sku.code, "q": quantity, "left": line.received_quantity - line.returned_quantity}
@@ -568,23 +504,23 @@ def po_return(*, po_id, reference: str, lines, why: str, actor=None, defective: 
     if problems:
         raise ValidationError({"lines": problems})
     receipt = _create_numbered(GoodsReceipt, "RT", purchase_order=po, kind=ReceiptKind.RETURN, reference=reference,
-                               warehouse_id=po.warehouse_id, received_by=_actor(actor), currency=po.currency,
+                               warehouse_id=po.warehouse_id, received_by=actor_user(actor), currency=po.currency,
                                defective=bool(defective), note=why[:500])
     receipt_lines = []
     for line, quantity in chosen:
         reason = f"return to supplier {po.number}: {why}"[:200]
         if defective:
             inventory.stock_scrap_defective(warehouse=po.warehouse, sku=line.sku, quantity=quantity, reason=reason,
-                                            source_doc=receipt.number, user=_actor(actor), publish_adjusted=False)
+                                            source_doc=receipt.number, user=actor_user(actor), publish_adjusted=False)
         else:  # purchase.returned books the return: no inventory.adjusted (it would book a loss too)
             inventory.stock_adjust(warehouse=po.warehouse, sku=line.sku, quantity=-quantity, reason=reason,
-                                   source_doc=receipt.number, user=_actor(actor), publish_adjusted=False)
+                                   source_doc=receipt.number, user=actor_user(actor), publish_adjusted=False)
         line.returned_quantity += quantity
         line.save(update_fields=["returned_quantity"])
         receipt_lines.append(GoodsReceiptLine(receipt=receipt, tenant_id=po.tenant_id, po_line=line, sku_id=line.sku_id,
                                               quantity=quantity, unit_cost=line.unit_price))
     _store_lines(receipt, receipt_lines)
-    _log(po, EventKind.RETURN, "returned", why, actor=actor,
+    WORKFLOW.log(po, EventKind.RETURN, "returned", why, actor=actor,
          data={"receipt": receipt.number, "reference": reference, "defective": bool(defective),
                "lines": [[ln.sku_id, ln.quantity] for ln in receipt_lines]})
     events.publish("purchase.returned", **_payload(receipt, po, receipt_lines))

@@ -163,7 +163,7 @@ def po_action(request, pk):
     else:
         try:
             funcs[action]()
-            messages.success(request, _("Done: %(action)s.") % {"action": services.ACTION_LABELS.get(action, action)})
+            messages.success(request, _("Done: %(action)s.") % {"action": services.WORKFLOW.label(action)})
         except (Conflict, ValidationError) as exc:
             messages.error(request, error_text(exc))
     return redirect("purchasing:detail", pk=po.pk)
