@@ -8,7 +8,17 @@ from datetime import timedelta
 from django.utils import timezone
 
 from .codec import bill_from_dict, order_from_dict, refund_from_dict
-from .models import Job, Outbox, PlatformBillLine, PlatformOrder, PlatformRefund, Shop, SyncCursor, SyncRun
+from .models import (
+    Job,
+    Outbox,
+    Platform,
+    PlatformBillLine,
+    PlatformOrder,
+    PlatformRefund,
+    Shop,
+    SyncCursor,
+    SyncRun,
+)
 from .normalized import NormalizedBillLine, NormalizedOrder, NormalizedRefund
 
 
@@ -34,6 +44,51 @@ def normalized_bill_lines(*, shop_id: int, platform_bill_ids: list[str]) -> list
 def shops_with_platform(*, platform: str | None = None):
     qs = Shop.objects.filter(is_active=True)
     return qs.filter(platform=platform) if platform else qs
+
+
+# --- shops, for other apps (they never import integrations.models) ------------------------------------
+def shops():
+    """The current tenant's shops (active or not) as a queryset: for a serializer field
+    (``ScopedPK(rows=shops)``), a form's choices or a filter. Fail-closed with no tenant set."""
+    return Shop.objects.all()
+
+
+def shop_get(*, shop_id: int) -> Shop:
+    """One shop of the current tenant; raises ``django.core.exceptions.ObjectDoesNotExist``
+    (Shop.DoesNotExist) when the id is not one of this tenant's shops."""
+    return Shop.objects.get(pk=shop_id)
+
+
+def shop_find(*, shop_id) -> Shop | None:
+    """One shop of the current tenant, or None for a missing/foreign/malformed id (query strings)."""
+    try:
+        return Shop.objects.filter(pk=int(shop_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def shops_by_ids(*, ids) -> dict[int, Shop]:
+    """The current tenant's shops with these ids, by id (ids of other tenants are simply absent)."""
+    return Shop.objects.in_bulk(list(ids))
+
+
+def shop_names(*, ids) -> dict[int, str]:
+    """{shop id: name} for these ids of the current tenant (for report labels)."""
+    return dict(Shop.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
+
+
+def shop_options():
+    """[{"id", "name"}] of the tenant's shops by name: the shop filter of an operator page."""
+    return Shop.objects.order_by("name", "pk").values("id", "name")
+
+
+def platform_choices() -> list[tuple[str, str]]:
+    """(value, label) of every platform a shop can be on (Taobao, JD, Pinduoduo, own shop)."""
+    return list(Platform.choices)
+
+
+def platform_values() -> list[str]:
+    return list(Platform.values)
 
 
 # --- health ---------------------------------------------------------------------------------------
