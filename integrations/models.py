@@ -3,10 +3,10 @@ import secrets
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
 from erp.fields import EncryptedJSONField
 from erp.money import MoneyField
+from erp.tenancy.history import TenantHistoricalRecords
 from erp.tenancy.models import TenantScopedModel, TimeStampedModel
 
 
@@ -49,7 +49,7 @@ class Shop(TenantScopedModel, TimeStampedModel):
     initial_lookback_hours = models.PositiveIntegerField(
         _("first pull looks back (h)"), default=72)
 
-    history = HistoricalRecords(excluded_fields=["credentials", "channel_secret"])
+    history = TenantHistoricalRecords(excluded_fields=["credentials", "channel_secret"])
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="uniq_shop_tenant_code")]

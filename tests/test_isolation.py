@@ -1,9 +1,12 @@
 """The generic tenant-isolation test.
 
 It walks every TenantScopedModel (ORM, row-level security, admin) and every API route, with two
-tenants, and fails on any row of tenant A that is visible, countable or editable from tenant B.
-Models and routes that later apps add are covered without edits; a model the automatic row builder
-cannot make registers a builder in ``tests/<app>/isolation.py`` (see erp.tenancy.testing).
+tenants, and fails on any row of tenant A that is visible, countable or editable from tenant B, or
+readable with no tenant set at all. The change-history models of tenant models (simple-history's
+Historical<Model>, built by erp.tenancy.history.TenantHistoricalRecords) are tenant models too and
+are walked the same way, plus their ``<Model>.history`` managers. Models and routes that later apps
+add are covered without edits; a model the automatic row builder cannot make registers a builder in
+``tests/<app>/isolation.py`` (see erp.tenancy.testing).
 """
 
 import importlib
@@ -16,7 +19,8 @@ from django.urls import reverse
 
 import tests
 from erp.tenancy.apps import tenant_models
-from erp.tenancy.context import tenant_context
+from erp.tenancy.context import TenantNotSetError, tenant_context
+from erp.tenancy.history import history_models
 from erp.tenancy.models import TenantScopedModel
 from erp.tenancy.permissions import RolePermission, view_roles
 from erp.tenancy.testing import api_routes, build_row, route_url, view_model
@@ -31,6 +35,8 @@ for _module in pkgutil.iter_modules(tests.__path__):
 
 MODELS = sorted(tenant_models(), key=lambda m: m._meta.label)
 ROUTES = sorted(api_routes(), key=lambda r: r[0])
+HISTORIES = sorted(((m, h) for m, h in history_models() if issubclass(m, TenantScopedModel)),
+                   key=lambda pair: pair[1]._meta.label)
 DETAIL_METHODS = ["get", "put", "patch", "delete"]
 
 
@@ -47,6 +53,47 @@ def _snapshot(world, model, pk):
 def test_there_are_models_and_routes_to_walk():
     assert MODELS, "no TenantScopedModel found"
     assert any(view_model(cb) is not None for _, cb in ROUTES), "no model-backed API route found"
+    assert HISTORIES, "no history model of a tenant model found"
+
+
+@pytest.mark.parametrize("pair", HISTORIES, ids=lambda pair: pair[1]._meta.label)
+def test_history_models_are_walked_as_tenant_models(pair):
+    assert pair[1] in MODELS, f"{pair[1]._meta.label} is not a TenantScopedModel: use TenantHistoricalRecords"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_model_fails_closed_without_tenant(model, tenant_a):
+    row = _row_in(tenant_a, model)
+    for read in (lambda: model.objects.count(), lambda: model.objects.filter(pk=row.pk).exists(),
+                 lambda: list(model.objects.all()), lambda: model.objects.filter(pk=row.pk).update()):
+        with pytest.raises(TenantNotSetError):
+            read()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(model._meta.db_table)}")
+            assert cursor.fetchone()[0] == 0, f"raw SQL with no tenant sees {model._meta.label} rows"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pair", HISTORIES, ids=lambda pair: pair[1]._meta.label)
+def test_history_manager_is_scoped_and_fails_closed(pair, tenant_a, tenant_b):
+    model, history_model = pair
+    with tenant_context(tenant_a.tenant):
+        parent = build_row(model)
+        parent.save()  # a second version: two history rows
+        assert parent.history.count() == model.history.count() >= 2
+        own = set(parent.history.values_list("pk", flat=True))
+        assert own <= set(history_model.objects.values_list("pk", flat=True))
+    with tenant_context(tenant_b.tenant):
+        assert model.history.count() == 0
+        assert not model.history.filter(pk__in=own).exists()
+        assert parent.history.count() == 0  # even holding tenant A's object
+        assert history_model.objects.count() == 0
+    with pytest.raises(TenantNotSetError):
+        model.history.count()
+    with pytest.raises(TenantNotSetError):
+        list(parent.history.all())
 
 
 @pytest.mark.django_db

@@ -152,3 +152,61 @@ def test_tenant_setting_never_outlives_its_context(tenant_a):
         assert raw_count() == 2
     with system_context("test: clean up"), connection.cursor() as cursor:
         cursor.execute("DELETE FROM tenantapp_widget")
+
+
+def test_history_of_a_tenant_model_must_be_tenant_scoped(monkeypatch):
+    """tenancy.E005: a plain HistoricalRecords() on a tenant model is refused by the system check."""
+    from django.db import models
+    from django.test.utils import isolate_apps
+    from simple_history.models import HistoricalRecords
+
+    from erp.tenancy import history as tenant_history
+    from erp.tenancy.apps import check_tenant_history
+    from erp.tenancy.models import TenantScopedModel
+
+    assert check_tenant_history() == []
+    with isolate_apps("tests.tenantapp"):
+        class Gadget(TenantScopedModel):
+            code = models.CharField(max_length=10)
+            history = HistoricalRecords()
+
+            class Meta:
+                app_label = "tenantapp"
+
+        class Gizmo(TenantScopedModel):
+            code = models.CharField(max_length=10)
+            history = tenant_history.TenantHistoricalRecords()
+
+            class Meta:
+                app_label = "tenantapp"
+
+        monkeypatch.setattr(tenant_history, "history_models", lambda: [
+            (Gadget, Gadget.history.model), (Gizmo, Gizmo.history.model)])
+        errors = check_tenant_history()
+    assert [(e.id, e.obj) for e in errors] == [("tenancy.E005", Gadget)]
+    with pytest.raises(TypeError):
+        tenant_history.TenantHistoricalRecords(bases=(models.Model,))
+
+
+def test_history_rows_carry_the_tenant_and_stay_in_it(tenant_a, tenant_b):
+    from django.utils import timezone
+
+    from erp.tenancy.models import TenantScopedModel
+
+    with tenant_a.context():
+        widget = Widget.objects.create(code="w1")
+        widget.quantity = 3
+        widget.save()
+    historical = Widget.history.model
+    assert issubclass(historical, TenantScopedModel)
+    with tenant_a.context():
+        assert [h.quantity for h in widget.history.all()] == [3, 0]
+        assert {h.tenant_id for h in historical.objects.all()} == {tenant_a.tenant.pk}
+        assert widget.history.as_of(widget.history.earliest().history_date).quantity == 0
+    with tenant_b.context():
+        assert not historical.objects.exists()
+        assert list(Widget.history.as_of(timezone.now())) == []
+    with pytest.raises(TenantNotSetError):
+        historical.objects.count()
+    with pytest.raises(TenantNotSetError):
+        Widget.history.count()

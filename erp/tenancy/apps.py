@@ -17,6 +17,7 @@ class TenancyConfig(AppConfig):
         api_schema.install()
         post_migrate.connect(rls.on_post_migrate, dispatch_uid="erp.tenancy.rls")
         checks.register(check_tenant_models, checks.Tags.models)
+        checks.register(check_tenant_history, checks.Tags.models)
 
 
 def tenant_models():
@@ -59,4 +60,24 @@ def check_tenant_models(app_configs=None, **kwargs):
         for index in meta.indexes:
             if index.fields and index.fields[0].lstrip("-") != "tenant":
                 errors.append(checks.Error(f"{label}: index {index.name} must start with 'tenant'.", obj=model, id="tenancy.E004"))
+    return errors
+
+
+def check_tenant_history(app_configs=None, **kwargs):
+    """The change history of a tenant model is a tenant model too (fail-closed managers, row-level
+    security, the isolation test): it must be built by erp.tenancy.history.TenantHistoricalRecords."""
+    from .history import TenantHistoryManager, history_models
+    from .models import TenantScopedModel
+
+    errors = []
+    for model, history_model in history_models():
+        if not issubclass(model, TenantScopedModel):
+            continue
+        manager = getattr(model, model._meta.simple_history_manager_attribute)
+        if not issubclass(history_model, TenantScopedModel) or not isinstance(manager, TenantHistoryManager):
+            errors.append(checks.Error(
+                f"{model._meta.label}: its history {history_model._meta.label} is not tenant-scoped.",
+                hint="Use history = erp.tenancy.history.TenantHistoricalRecords(...) instead of HistoricalRecords.",
+                obj=model, id="tenancy.E005",
+            ))
     return errors

@@ -73,7 +73,12 @@ class TenantScopedManager(models.Manager.from_queryset(TenantScopedQuerySet)):
     its querysets match nothing and raise TenantNotSetError when run."""
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        return self.scope(super().get_queryset())
+
+    @staticmethod
+    def scope(queryset):
+        """``queryset`` (a TenantScopedQuerySet) narrowed to the current tenant; with none set it
+        matches nothing and refuses to run."""
         tenant = get_current_tenant()
         if tenant is None:
             queryset = queryset.filter(tenant__isnull=True)  # matches nothing: tenant is NOT NULL

@@ -1,8 +1,8 @@
 """A minimal business model for the foundation's own tests (tenancy, RLS, API base classes)."""
 
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from erp.tenancy.history import TenantHistoricalRecords
 from erp.tenancy.models import TenantScopedModel
 
 
@@ -10,7 +10,7 @@ class Widget(TenantScopedModel):
     code = models.CharField(max_length=32)
     quantity = models.IntegerField(default=0)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    history = HistoricalRecords()
+    history = TenantHistoricalRecords()
 
     class Meta:
         constraints = [
