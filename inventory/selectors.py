@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from erp.tenancy.dates import day_start, tenant_today
+
 from . import stock_sql
 from .models import (
     SKU,
@@ -329,10 +331,11 @@ class StockHealthLine:
 
 
 def stock_health(*, days: int = 30, risk_days: int = 7, slow_days: int = 90, warehouse=None, status=None) -> list[StockHealthLine]:
-    """Per SKU: days of cover from the last ``days`` days' shipments; 'out' (nothing available but
-    it sells), 'risk' (less than risk_days of cover), 'slow' (stock but no sale, or more than
-    slow_days of cover)."""
-    since = timezone.now() - datetime.timedelta(days=days)
+    """Per SKU: days of cover from the shipments of the last ``days`` days of the tenant's calendar
+    (today and the ``days - 1`` before it, from the first day's midnight in the tenant's zone); 'out'
+    (nothing available but it sells), 'risk' (less than risk_days of cover), 'slow' (stock but no sale,
+    or more than slow_days of cover)."""
+    since = day_start(tenant_today() - datetime.timedelta(days=max(days, 1) - 1))
     levels = StockLevel.objects.all()
     moves = Q(moves__kind=MoveKind.SHIPMENT, moves__created_at__gte=since)
     if warehouse is not None:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from erp import events
 from erp.tenancy.context import require_tenant
+from erp.tenancy.dates import tenant_today
 
 from .. import stock_sql
 from ..models import SKU, BundleComponent, StockLevel, StockMove, Warehouse
@@ -181,7 +182,8 @@ def _lock_level_pairs(pairs) -> dict[tuple[int, int], StockLevel]:
 
 
 def _next_number(model, prefix: str) -> str:
-    stamp = timezone.now().strftime("%Y%m%d")
+    """The next document number of the tenant's day: ``<prefix><yyyymmdd>-<nnnn>`` (its own calendar)."""
+    stamp = tenant_today().strftime("%Y%m%d")
     n = model.objects.filter(number__startswith=f"{prefix}{stamp}").count() + 1
     while model.objects.filter(number=f"{prefix}{stamp}-{n:04d}").exists():
         n += 1

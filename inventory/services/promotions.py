@@ -4,11 +4,15 @@ ends them (``stock_locks_tick``), an operator may cancel one early.
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from erp.tenancy.dates import day_start, tenant_zone
 
 from .. import stock_sql
 from ..models import SKU, LockEventKind, LockStatus, StockLevel, StockLock, StockLockEvent, Warehouse
@@ -28,7 +32,8 @@ def stock_lock_create(*, shop, sku: SKU, quantity: int, starts_at, ends_at, name
     if sku.is_bundle:
         raise ValidationError({"sku": [_("Lock the bundle's components, not the bundle.")]})
     quantity = _quantity(quantity)
-    if not (starts_at and ends_at) or ends_at <= starts_at:
+    starts_at, ends_at = _window_bound(starts_at, "starts_at"), _window_bound(ends_at, "ends_at", end=True)
+    if ends_at <= starts_at:
         raise ValidationError({"ends_at": [_("The end must be after the start.")]})
     now = timezone.now()
     if ends_at <= now:
@@ -41,6 +46,17 @@ def stock_lock_create(*, shop, sku: SKU, quantity: int, starts_at, ends_at, name
     if starts_at <= now:
         _activate(lock, partial=False)
     return lock
+
+
+def _window_bound(value, field: str, *, end: bool = False) -> datetime.datetime:
+    """A lock's start or end as an aware datetime in the tenant's calendar: a naive datetime is the
+    tenant's wall clock, a date is a whole tenant day (its midnight as a start, the next midnight as
+    an end)."""
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=tenant_zone()) if timezone.is_naive(value) else value
+    if isinstance(value, datetime.date):
+        return day_start(value + datetime.timedelta(days=1) if end else value)
+    raise ValidationError({field: [_("Enter a date and time.")]})
 
 
 def _warehouse_for_lock(shop, sku, quantity) -> Warehouse:
