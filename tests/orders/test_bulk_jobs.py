@@ -12,7 +12,7 @@ from erp.tenancy.roles import Role
 from integrations.models import Shop
 from orders import services
 from orders.models import BulkJob, BulkJobStatus, Order, OrderStatus
-from orders.services import orders_ingest_normalized
+from orders.services import bulk_actions, orders_ingest_normalized
 from orders.tasks import orders_bulk_job_task, orders_bulk_jobs_sweep_tick
 
 from .conftest import address, norder
@@ -95,7 +95,7 @@ def test_running_the_task_twice_changes_nothing(orders, integ, django_capture_on
 
 
 def test_interrupted_job_resumes_where_it_stopped(orders, integ, monkeypatch):
-    monkeypatch.setattr(services, "BULK_JOB_CHUNK", 10)
+    monkeypatch.setattr(bulk_actions, "BULK_JOB_CHUNK", 10)
     job = services.bulk_job_start(action="ship", order_ids=[o.pk for o in orders]).job  # on_commit not run
     real, calls = services.BULK_ACTIONS["ship"], []
 
@@ -163,7 +163,7 @@ def test_a_job_whose_message_was_lost_is_queued_again_once(orders, integ, monkey
 
 
 def test_a_run_out_of_budget_hands_over_to_its_continuation(orders, integ, monkeypatch):
-    monkeypatch.setattr(services, "BULK_JOB_CHUNK", 10)
+    monkeypatch.setattr(bulk_actions, "BULK_JOB_CHUNK", 10)
     job = services.bulk_job_start(action="ship", order_ids=[o.pk for o in orders]).job
     assert services.bulk_job_run(job_id=job.pk, token="run-1", budget_seconds=0) == "more"  # one chunk per run
     job.refresh_from_db()
