@@ -58,7 +58,10 @@ def test_there_are_models_and_routes_to_walk():
 
 @pytest.mark.parametrize("pair", HISTORIES, ids=lambda pair: pair[1]._meta.label)
 def test_history_models_are_walked_as_tenant_models(pair):
+    from erp.tenancy.rls import tenant_tables
+
     assert pair[1] in MODELS, f"{pair[1]._meta.label} is not a TenantScopedModel: use TenantHistoricalRecords"
+    assert pair[1]._meta.db_table in tenant_tables(), "the history table has no row-level security policy"
 
 
 @pytest.mark.django_db
