@@ -6,6 +6,12 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 PG_URL_DEFAULT := postgres://postgres@127.0.0.1:5432/erp
 PYTEST_WORKERS ?= 2
+# The tenancy/RLS, sync, concurrency and compiled-query tests run a second time through PgBouncer in
+# transaction pooling mode (`bash .ci/db-services` starts it on 6432; without it the pass is skipped).
+PGBOUNCER_URL ?= postgres://postgres@127.0.0.1:6432/erp
+POOLED_TESTS ?= tests/test_pgbouncer.py tests/test_tenancy_core.py tests/integrations/test_sync.py \
+	tests/inventory/test_concurrency.py tests/finance/test_concurrency.py tests/test_compiled_queries.py \
+	--deselect tests/test_compiled_queries.py::test_prepared_statement_is_reused_and_row_level_security_still_applies
 
 .PHONY: install run test lint bench services-check clean
 
@@ -30,6 +36,11 @@ test: install
 	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@DATABASE_URL=$${DATABASE_URL:-$(PG_URL_DEFAULT)} TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 		$(PY) -m pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
+	@if pg_isready -q -h 127.0.0.1 -p $$(echo '$(PGBOUNCER_URL)' | sed -E 's#.*:([0-9]+)/.*#\1#') 2>/dev/null; then \
+		echo "Through PgBouncer (transaction pooling): $(PGBOUNCER_URL)"; \
+		DATABASE_URL=$(PGBOUNCER_URL) DATABASE_POOL_MODE=transaction TEST_DATABASE_NAME=$${TEST_DATABASE_NAME:-test_erp}_pooled \
+		TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} $(PY) -m pytest -p no:xdist --create-db $(POOLED_TESTS); \
+	else echo "No PgBouncer at $(PGBOUNCER_URL) (bash .ci/db-services starts one): the pooled pass is skipped"; fi
 
 lint: install
 	@$(VENV)/bin/ruff check .

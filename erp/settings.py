@@ -7,6 +7,7 @@ run in-process (Celery eager mode plus an embedded beat thread started by ``mana
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,14 +100,40 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "django.d
     # The ordinary role every connection switches to, so that row-level security applies even
     # when the login user is a superuser (superusers and BYPASSRLS roles skip every policy).
     DATABASES["default"]["APP_ROLE"] = env.str("DATABASE_APP_ROLE", default="erp_app")
-    # The per-request hot queries (token lookup, order list/detail) are prepared once per connection.
-    DATABASES["default"]["PREPARE_HOT_QUERIES"] = env.bool("DATABASE_PREPARE_HOT_QUERIES", default=True)
+    # Behind a pooler in transaction mode (PgBouncer pool_mode=transaction) nothing may be set for
+    # the session: the role and tenant settings become transaction-local (erp/db/backends/postgresql).
+    DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="session")
+    if DATABASE_POOL_MODE not in ("session", "transaction"):
+        raise ImproperlyConfigured("DATABASE_POOL_MODE must be 'session' (direct) or 'transaction' (PgBouncer).")
+    DATABASES["default"]["POOL_MODE"] = DATABASE_POOL_MODE
+    # The per-request hot queries (token lookup, order list/detail) are prepared once per connection;
+    # not behind a transaction pooler (PgBouncer < 1.21 cannot carry prepared statements).
+    DATABASES["default"]["PREPARE_HOT_QUERIES"] = env.bool(
+        "DATABASE_PREPARE_HOT_QUERIES", default=DATABASE_POOL_MODE != "transaction")
+    if DATABASE_POOL_MODE == "transaction":
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True  # a named cursor outlives no transaction there
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_erp")
+    # An optional streaming replica for reads that may lag a moment (reports, BI, big screens): only
+    # code under erp.db.routers.read_replica() reads there; everything else uses the primary.
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        DATABASES["replica"] = {
+            **env.db_url("DATABASE_REPLICA_URL"),
+            "ENGINE": "erp.db.backends.postgresql",
+            "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+            "CONN_HEALTH_CHECKS": True,
+            "APP_ROLE": DATABASES["default"]["APP_ROLE"],
+            "REPLICA": True,
+            "POOL_MODE": env.str("DATABASE_REPLICA_POOL_MODE", default="session"),
+            "PREPARE_HOT_QUERIES": False,
+            "ATOMIC_REQUESTS": False,  # read-only: no transaction per request on the standby
+            "TEST": {"MIRROR": "default"},  # tests read the primary's test database through it
+        }
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 # Every request is one transaction: a refused write (even a database constraint) leaves nothing behind.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "erp.db.backends.postgresql"
+DATABASE_ROUTERS = ["erp.db.routers.ReplicaRouter"]  # reads under read_replica() may go to the replica
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth, i18n, time ----------------------------------------------------------------------

@@ -7,8 +7,9 @@ shifts later rows forward: reading backwards turns that into a harmless duplicat
 it is picked up again by the next window). When the final read of page 1 reports more records than
 the distinct ids read, the window is read again (up to MAX_RESCANS). Each page is stored and the
 cursor moved in one transaction, so a worker killed mid-pull resumes at the next uncommitted page and a replayed page
-changes nothing. A session advisory lock per (shop, job) keeps two pulls of a shop from overlapping;
-it dies with the connection when a worker is killed.
+changes nothing. An advisory lock per (shop, job) keeps two pulls of a shop from overlapping
+(erp.db.locks: a transaction lock on a connection of its own, safe behind PgBouncer); it dies with
+the connection when a worker is killed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from erp.db.locks import advisory_lock
 
 from . import store
 from .adapters import get_adapter
@@ -46,8 +49,9 @@ _local_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 def shop_job_lock(shop_id: int, job: str):
     """Yield True when this process holds the (shop, job) lock, False when another one does.
 
-    Postgres: a session advisory lock (released by the server if the worker dies). The embedded
-    SQLite database has one process (web + in-process jobs), so a process lock does the same."""
+    Postgres: an advisory lock held by a transaction of its own connection (erp.db.locks; released
+    by the server if the worker dies). The embedded SQLite database has one process (web +
+    in-process jobs), so a process lock does the same."""
     key = _lock_key(shop_id, job)
     if connection.vendor != "postgresql":
         lock = _local_locks[key]
@@ -58,18 +62,8 @@ def shop_job_lock(shop_id: int, job: str):
             if got:
                 lock.release()
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = cursor.fetchone()[0]
-    try:
+    with advisory_lock(key) as got:
         yield got
-    finally:
-        if got:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-            except Exception:  # noqa: BLE001 - a dead connection released it already
-                logger.warning("could not release sync lock", exc_info=True)
 
 
 @dataclass(frozen=True)

@@ -166,17 +166,18 @@ def _execute_prepared(sql: str, params: list):
     statement's planning costs more than its execution) on a raw psycopg cursor kept per connection
     (no cursor set-up per call). A raw cursor skips Django's cursor wrappers, so the tenant's
     row-level-security setting is applied first, explicitly (a no-op when already in line)."""
-    connection.apply_tenant_setting()
-    raw = connection.connection
-    cursor = getattr(connection, "_inventory_hot_cursor", None)
-    if cursor is None or cursor.closed or cursor.connection is not raw:
-        import psycopg
+    with connection.pinned():  # behind a transaction pooler: the setting and the statement in one transaction
+        connection.apply_tenant_setting()
+        raw = connection.connection
+        cursor = getattr(connection, "_inventory_hot_cursor", None)
+        if cursor is None or cursor.closed or cursor.connection is not raw:
+            import psycopg
 
-        cursor = psycopg.Cursor(raw)
-        connection._inventory_hot_cursor = cursor
-    with connection.wrap_database_errors:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+            cursor = psycopg.Cursor(raw)
+            connection._inventory_hot_cursor = cursor
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
 
 
 def propagate_stock_changes(*, batch: int = 500) -> int:

@@ -75,8 +75,8 @@ def rows_together(queries: list[tuple[CompiledValues, dict]]) -> list[list[dict]
     else:
         connection.ensure_connection()
         cursors = [prepared_cursor() for _ in queries]
-        try:
-            with connection.wrap_database_errors, connection.connection.pipeline():
+        try:  # pinned(): behind a transaction pooler the pipeline runs in one transaction
+            with connection.pinned(), connection.wrap_database_errors, connection.connection.pipeline():
                 for cursor, (query, _values), args in zip(cursors, queries, params, strict=True):
                     cursor.execute(query.sql, args)
                 fetched = [cursor.fetchall() for cursor in cursors]
