@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "aftersales",
     "members",
     "integrations",
+    "dataimport",
 ]
 
 MIDDLEWARE = [

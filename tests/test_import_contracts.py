@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = {"services", "selectors", "ports", "events"}
-DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations"]
+DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport"]
 
 
 def _config():
