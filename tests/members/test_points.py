@@ -14,6 +14,7 @@ from erp import events
 from erp.api.exceptions import Conflict
 from members import services
 from members.models import Member, MemberOrder, MemberSettings, PointsEntry, PointsKind
+from members.services import handlers
 
 pytestmark = pytest.mark.django_db
 
@@ -198,7 +199,7 @@ def test_a_failing_earn_never_breaks_the_shipment(orders, monkeypatch, django_ca
     def boom(**kw):
         raise RuntimeError("orders unavailable")
 
-    monkeypatch.setattr(services, "points_earn_for_order", boom)
+    monkeypatch.setattr(handlers, "points_earn_for_order", boom)
     from members import tasks
 
     monkeypatch.setattr(tasks.earn_for_order, "delay", lambda **kw: calls.append(kw))
