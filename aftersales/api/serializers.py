@@ -2,6 +2,9 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from erp.api.fields import ScopedId, ScopedIds
+from inventory.selectors import skus, warehouses
+
 from ..models import AftersalesSettings, LineCondition, Ticket, TicketEvent, TicketKind, TicketLine
 from ..services import allowed_actions
 
@@ -55,21 +58,21 @@ class TicketDetailSerializer(TicketListSerializer):
 
 
 class TicketCreateLineSerializer(serializers.Serializer):
-    order_line_id = serializers.IntegerField(min_value=1)
+    order_line_id = ScopedId("orders.OrderLine")
     quantity = serializers.IntegerField(min_value=1, required=False)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
-    exchange_sku_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    exchange_sku_id = ScopedId(rows=skus, required=False, allow_null=True)
 
 
 class TicketCreateSerializer(serializers.Serializer):
-    order_id = serializers.IntegerField(min_value=1)
+    order_id = ScopedId("orders.Order")
     kind = serializers.ChoiceField(choices=TicketKind.choices)
     reason = serializers.CharField(max_length=300)
     lines = TicketCreateLineSerializer(many=True, required=False)
     requested_amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False,
                                                 allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    warehouse_id = ScopedId(rows=warehouses, required=False, allow_null=True)
 
 
 class TicketWhySerializer(serializers.Serializer):
@@ -99,11 +102,11 @@ class TicketReceiveLineSerializer(serializers.Serializer):
 class TicketReceiveGoodsSerializer(TicketWhySerializer):
     lines = TicketReceiveLineSerializer(many=True, required=False,
                                   help_text="Per line: resellable or defective. Default: every line, resellable.")
-    warehouse_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    warehouse_id = ScopedId(rows=warehouses, required=False, allow_null=True)
 
 
 class TicketBulkApproveSerializer(TicketWhySerializer):
-    ticket_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+    ticket_ids = ScopedIds(Ticket, allow_empty=False, max_length=500)
 
 
 class RefundReportSkuSerializer(serializers.Serializer):
@@ -141,6 +144,9 @@ class RefundReportSerializer(serializers.Serializer):
 
 
 class AftersalesSettingsSerializer(serializers.ModelSerializer):
+    default_warehouse_id = ScopedId(rows=warehouses, required=False, allow_null=True,
+                                    help_text="Where returns go when the order's warehouse is unknown.")
+
     class Meta:
         model = AftersalesSettings
         fields = ["id", "auto_approve_refund_below", "abuse_window_days", "abuse_ticket_limit",

@@ -3,7 +3,9 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from erp.api.fields import ScopedPK
+from erp.api.fields import ScopedId, ScopedPK
+from integrations.selectors import shops
+from inventory.selectors import skus
 
 from ..models import (
     Account,
@@ -96,12 +98,12 @@ class FinanceLineInputSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False, default="CNY")
     memo = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     tag = serializers.ChoiceField(choices=LineTag.choices, required=False, default="")
-    shop_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    shop_id = ScopedId(rows=shops, required=False, allow_null=True)
     platform = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
-    order_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    order_id = ScopedId("orders.Order", required=False, allow_null=True)
     platform_order_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    sku_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    supplier_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    sku_id = ScopedId(rows=skus, required=False, allow_null=True)
+    supplier_id = ScopedId("purchasing.Supplier", required=False, allow_null=True)
 
     def validate(self, attrs):
         if attrs.get("account") is None:

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
+from erp.api.fields import ScopedIds
 from erp.money import CENT
 
 from ..models import BulkJob, HoldReason, Order, OrderEvent, OrderLine, Waybill
@@ -207,13 +208,13 @@ class SplitSerializer(WhySerializer):
 
 
 class MergeSerializer(WhySerializer):
-    order_ids = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=100)
+    order_ids = ScopedIds(Order, min_length=2, max_length=100)
     dry_run = serializers.BooleanField(default=False)
 
 
 class BulkSerializer(WhySerializer):
     action = serializers.ChoiceField(choices=["approve", "hold", "release", "allocate", "pick", "ship", "cancel"])
-    order_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    order_ids = ScopedIds(Order, min_length=1, max_length=1000)
 
 
 class MergeVerdictSerializer(serializers.Serializer):
@@ -227,7 +228,7 @@ class BulkJobStartSerializer(WhySerializer):
     """A bulk action: up to 20 orders run at once; more (up to 5,000) become a background job."""
 
     action = serializers.ChoiceField(choices=["approve", "hold", "release", "allocate", "pick", "ship", "cancel"])
-    order_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+    order_ids = ScopedIds(Order, min_length=1, max_length=5000)
 
 
 BULK_JOB_FIELDS = ["id", "action", "why", "requested_by", "status", "total", "processed", "ok_count", "failed_count",
