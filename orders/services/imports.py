@@ -1,0 +1,232 @@
+"""Set-based writer for the data import (dataimport app): historical orders with their lines.
+
+A historical order is an ordinary platform order row (kind ``platform``, status ``completed`` or
+``cancelled``) marked ``source_ref = "hist:<shop id>:<platform order id>"`` and platform status
+``imported``. It feeds sales history (``selectors.daily_sales``), purchase planning and reports, but
+its lines are never reserved (``is_reserved``) nor committed (``is_committed``): it never moves
+today's stock, is never reviewed, allocated or shipped, and publishes no event (so finance books
+nothing and no shipment is pushed to a platform). An order already pulled from the platform is the
+truth: rows for it are refused.
+
+``historical_orders_import(*, rows, commit, options)`` takes one batch of order lines: one read of
+the shops, SKUs, the batch's orders and their lines; then COPY of the new orders and lines, one
+bulk UPDATE of changed lines and one UPDATE recomputing the touched orders' totals. A line's key is
+(shop, platform order id, line); the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from erp.tenancy.context import require_tenant
+from erp.tenancy.dates import tenant_date
+
+from ..models import Order, OrderKind, OrderLine, OrderStatus
+
+HIST = "hist:"
+IMPORTED = "imported"
+ZERO = Decimal("0.00")
+LINE_FIELDS = ("sku_id", "quantity", "price", "paid")
+
+
+def _ref(shop_id: int, platform_order_id: str) -> str:
+    return f"{HIST}{shop_id}:{platform_order_id}"
+
+
+def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
+    from integrations.selectors import shops
+    from inventory.selectors import skus_by_codes
+
+    result = {"created": 0, "updated": 0, "unchanged": 0, "errors": []}
+    shop_by_code = {s.code: s for s in shops()}
+    skus = skus_by_codes(codes={r["sku_code"] for r in rows})
+    good = []
+    for row in rows:
+        shop = shop_by_code.get(row["shop_code"])
+        if shop is None:
+            result["errors"].append((row["line"], "shop_code", _("unknown shop code “%(code)s”") % {"code": row["shop_code"]}))
+        elif row["sku_code"] not in skus:
+            result["errors"].append((row["line"], "sku_code", _("unknown SKU code “%(code)s”") % {"code": row["sku_code"]}))
+        elif len(_ref(shop.pk, row["platform_order_id"])) > 64:
+            result["errors"].append((row["line"], "platform_order_id", _("order id too long")))
+        else:
+            good.append((row, shop))
+    orders = _existing_orders({(shop.pk, row["platform_order_id"]) for row, shop in good})
+    live = {key for key, o in orders.items() if not o["source_ref"].startswith(HIST)}
+    lines = _existing_lines([o["pk"] for key, o in orders.items() if key not in live])
+    new_orders: dict[tuple, dict] = {}
+    new_lines, changed_lines, changed_orders = [], [], set()
+    for row, shop in good:
+        key = (shop.pk, row["platform_order_id"])
+        if key in live:
+            result["errors"].append((row["line"], "platform_order_id",
+                                     _("this order was pulled from the platform already; it is not imported again")))
+            continue
+        sku = skus[row["sku_code"]]
+        want = {"sku_id": sku.pk, "quantity": row["quantity"], "price": row.get("price", ZERO), "paid": row["paid"]}
+        order = orders.get(key)
+        old = lines.get((order["pk"], row["line_no"])) if order else None
+        if old is None:
+            result["created"] += 1
+            if order is None and key not in new_orders:
+                new_orders[key] = _order_values(row, shop)
+            new_lines.append((key, row, shop, sku, want))
+        elif any(old[f] != want[f] for f in LINE_FIELDS):
+            result["updated"] += 1
+            changed_orders.add(order["pk"])
+            changed_lines.append(OrderLine(pk=old["pk"], sku_id=sku.pk, sku_code=sku.code, outer_id=sku.code, title=sku.name[:300],
+                                           quantity=want["quantity"], price=want["price"], paid=want["paid"],
+                                           discount=max(ZERO, want["price"] * want["quantity"] - want["paid"])))
+        else:
+            result["unchanged"] += 1
+    if not commit or not (new_lines or changed_lines):
+        return result
+    tenant = require_tenant()
+    if new_orders:
+        _insert(Order, [{**values, "tenant_id": tenant.pk} for values in new_orders.values()])
+        orders.update(_existing_orders(set(new_orders)))
+    if new_lines:
+        _insert(OrderLine, [_line_values(tenant.pk, orders[key]["pk"], row, sku, want, orders[key]["status"])
+                            for key, row, shop, sku, want in new_lines])
+    if changed_lines:
+        OrderLine.objects.bulk_update(changed_lines, ["sku_id", "sku_code", "outer_id", "title", "quantity", "price",
+                                                      "paid", "discount"], batch_size=2000)
+    _recompute_totals(sorted({orders[key]["pk"] for key, *_rest in new_lines} | changed_orders))
+    return result
+
+
+def _order_values(row: dict, shop) -> dict:
+    cancelled = row.get("status") == "cancelled"
+    paid_at = row["paid_at"]
+    return {
+        "shop_id": shop.pk, "platform": shop.platform, "platform_order_id": row["platform_order_id"],
+        "kind": OrderKind.PLATFORM, "source_ref": _ref(shop.pk, row["platform_order_id"]),
+        "status": OrderStatus.CANCELLED if cancelled else OrderStatus.COMPLETED,
+        "platform_status": IMPORTED, "buyer_id": row.get("buyer_id", ""), "receiver_name": row.get("receiver_name", ""),
+        "receiver_province": row.get("receiver_province", ""), "receiver_city": row.get("receiver_city", ""),
+        "freight_amount": row.get("freight", ZERO), "paid_at": paid_at,
+        "platform_created_at": row.get("ordered_at") or paid_at, "platform_modified_at": row.get("shipped_at") or paid_at,
+        "shipped_at": None if cancelled else row.get("shipped_at"),
+    }
+
+
+def _line_values(tenant_id, order_id, row, sku, want, status) -> dict:
+    return {
+        "tenant_id": tenant_id, "order_id": order_id, "origin_order_id": order_id,
+        "platform_order_id": row["platform_order_id"], "platform_line_id": row["line_no"], "outer_id": sku.code,
+        "title": sku.name[:300], "sku_id": sku.pk, "sku_code": sku.code, "quantity": want["quantity"],
+        "price": want["price"], "paid": want["paid"],
+        "discount": max(ZERO, want["price"] * want["quantity"] - want["paid"]),
+        "is_stopped": status == OrderStatus.CANCELLED, "is_reserved": False, "is_committed": False,
+    }
+
+
+def _existing_orders(keys: set[tuple[int, str]]) -> dict[tuple, dict]:
+    if not keys:
+        return {}
+    by_shop = defaultdict(set)
+    for shop_id, poid in keys:
+        by_shop[shop_id].add(poid)
+    condition = Q()
+    for shop_id, poids in by_shop.items():
+        condition |= Q(shop_id=shop_id, platform_order_id__in=list(poids))
+    return {(o["shop_id"], o["platform_order_id"]): o for o in Order.objects.filter(condition, kind=OrderKind.PLATFORM)
+            .values("pk", "shop_id", "platform_order_id", "source_ref", "status")}
+
+
+def _existing_lines(order_ids: list[int]) -> dict[tuple[int, str], dict]:
+    if not order_ids:
+        return {}
+    return {(ln["order_id"], ln["platform_line_id"]): ln for ln in OrderLine.objects.filter(order_id__in=order_ids)
+            .values("pk", "order_id", "platform_line_id", *LINE_FIELDS)}
+
+
+def _column_defaults(model) -> list[tuple]:
+    now = timezone.now()
+    out = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            default = now
+        elif field.has_default():
+            default = field.get_default()
+        elif field.null:
+            default = None
+        else:
+            default = ""
+        out.append((field.attname, field.column, default, field))
+    return out
+
+
+def _insert(model, rows: list[dict]) -> None:
+    """COPY the rows into the model's table (Postgres), bulk_create elsewhere; every column not given
+    takes the field's default."""
+    if not rows:
+        return
+    columns = _column_defaults(model)
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**{a: r.get(a, d) for a, _c, d, _f in columns}) for r in rows], batch_size=2000)
+        return
+    table = model._meta.db_table
+    stage = f"dataimport_stage_{table}"
+    names = ", ".join(f'"{c}"' for _a, c, _d, _f in columns)
+    with connection.cursor() as cursor:
+        # COPY cannot write a table under row-level security: stage it in a temp table, then one INSERT
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
+        cursor.execute(f"TRUNCATE {stage}")
+        connection.apply_tenant_setting()  # COPY goes around Django's cursor wrappers (RLS setting)
+        with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([field.get_db_prep_save(r.get(attname, default), connection)
+                                for attname, _c, default, field in columns])
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
+        cursor.execute(f"TRUNCATE {stage}")
+
+
+def _recompute_totals(order_ids: list[int]) -> None:
+    if not order_ids:
+        return
+    order_table, line_table = Order._meta.db_table, OrderLine._meta.db_table
+    if connection.vendor != "postgresql":
+        from django.db.models import Count, F, Sum
+
+        for o in OrderLine.objects.filter(order_id__in=order_ids).values("order_id").annotate(
+                n=Count("id"), q=Sum("quantity"), g=Sum(F("price") * F("quantity")), p=Sum("paid")):
+            Order.objects.filter(pk=o["order_id"]).update(line_count=o["n"], total_quantity=o["q"], goods_amount=o["g"],
+                                                          paid_amount=o["p"] + F("freight_amount"))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {order_table} AS o SET line_count = t.n, total_quantity = t.q, goods_amount = t.g, "
+            "discount_amount = GREATEST(t.g - t.p, 0), paid_amount = t.p + o.freight_amount, updated_at = now() "
+            f"FROM (SELECT order_id, count(*) AS n, sum(quantity) AS q, sum(price * quantity) AS g, sum(paid) AS p "
+            f"FROM {line_table} WHERE tenant_id = %s AND order_id = ANY(%s) GROUP BY order_id) AS t "
+            "WHERE o.tenant_id = %s AND o.id = t.order_id",
+            [require_tenant().pk, order_ids, require_tenant().pk])
+
+
+def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
+    """Rows, paid amount and units per month (tenant's calendar, by paid time) read back for the
+    batch's line keys."""
+    from integrations.selectors import shops
+
+    shop_ids = {s.code: s.pk for s in shops()}
+    keys = {(shop_ids.get(r["shop_code"]), r["platform_order_id"], r["line_no"]) for r in rows}
+    refs = {_ref(s, p) for s, p, _l in keys if s}
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    totals["rows"] = Decimal(0)
+    for shop_id, poid, line_id, paid, qty, paid_at in OrderLine.objects.filter(order__source_ref__in=refs).values_list(
+            "order__shop_id", "platform_order_id", "platform_line_id", "paid", "quantity", "order__paid_at"):
+        if (shop_id, poid, line_id) in keys:
+            month = tenant_date(paid_at).strftime("%Y-%m")
+            totals["rows"] += 1
+            totals[f"amount:{month}"] += paid
+            totals[f"units:{month}"] += qty
+    return dict(totals)
