@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
 from erp.views_helpers import error_text, keyset_page, tenant_page
-from integrations.models import Shop
+from integrations import selectors as integrations
 
 from . import ports, selectors, services
 from .models import LineCondition, Ticket, TicketKind, TicketStatus
@@ -33,7 +33,7 @@ def queue(request):
         "tickets": rows, "next_url": next_url, "applied": applied, "params": params,
         "status_counts": [(value, label, counts.get(value, 0)) for value, label in TicketStatus.choices],
         "attention": attention, "statuses": TicketStatus.choices, "kinds": TicketKind.choices,
-        "shops": Shop.objects.order_by("name").values("id", "name"),
+        "shops": integrations.shop_options(),
     }
     return render(request, "aftersales/queue.html", context)
 
@@ -151,4 +151,4 @@ def report(request):
     shop = request.GET.get("shop") or ""
     data = selectors.refund_report(since=since, until=until, shop_id=int(shop) if shop.isdigit() else None)
     return render(request, "aftersales/report.html", {
-        "report": data, "shops": Shop.objects.order_by("name").values("id", "name"), "shop": shop})
+        "report": data, "shops": integrations.shop_options(), "shop": shop})

@@ -21,7 +21,7 @@ ITEMS = [
 
 
 def seed_demo(*, tenant) -> str:
-    from inventory.models import SKU, Warehouse
+    from inventory import selectors as inventory
 
     from . import services
     from .models import POLine, PurchaseOrder, Supplier, SupplierItem
@@ -32,7 +32,7 @@ def seed_demo(*, tenant) -> str:
             "name": name, "contact_name": contact, "phone": phone, "payment_terms_days": terms})
     items = 0
     for prefix, supplier_code, moq, case, lead in ITEMS:
-        for sku in SKU.objects.filter(code__startswith=prefix, is_bundle=False).order_by("code"):
+        for sku in inventory.skus(stock_only=True, code_prefix=prefix):
             if SupplierItem.objects.filter(sku=sku).exists():
                 continue
             price = (Decimal(sku.unit_cost or 0) * Decimal("0.95")).quantize(Decimal("0.01"))
@@ -40,7 +40,7 @@ def seed_demo(*, tenant) -> str:
                 supplier=suppliers[supplier_code], sku=sku, supplier_sku_code=f"{supplier_code[4:]}-{sku.code}",
                 unit_price=price, min_order_quantity=moq, order_multiple=case, lead_time_days=lead, is_preferred=True))
             items += 1
-    warehouse = Warehouse.objects.filter(is_active=True).order_by("priority", "code").first()
+    warehouse = inventory.active_warehouses().first()
     made = 0
     if warehouse is not None and not PurchaseOrder.objects.filter(note__startswith="[demo]").exists():
         fz_items = list(SupplierItem.objects.filter(supplier=suppliers["SUP-FZ"]).order_by("sku__code")[:3])

@@ -45,7 +45,7 @@ def po_list(request):
 def parse_lines(text: str) -> list[dict]:
     """Lines typed by an operator, one per line: ``SKU code, quantity[, unit price]`` (commas, tabs or
     spaces). Unknown codes and bad numbers are a ValidationError naming the line."""
-    from inventory.models import SKU
+    from inventory.selectors import skus_by_codes
 
     rows, errors = [], []
     for n, raw in enumerate((text or "").splitlines(), start=1):
@@ -59,7 +59,7 @@ def parse_lines(text: str) -> list[dict]:
         if len(parts) == 3:
             row["unit_price"] = parts[2].strip()
         rows.append(row)
-    skus = {sku.code: sku for sku in SKU.objects.filter(code__in=[r["code"] for r in rows])}
+    skus = skus_by_codes(codes=[r["code"] for r in rows])
     unknown = [r["code"] for r in rows if r["code"] not in skus]
     if unknown:
         errors.append(_("Unknown SKU codes: %(codes)s.") % {"codes": ", ".join(unknown)})

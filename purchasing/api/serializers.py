@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from erp.api.fields import ScopedPK
-from inventory.models import SKU, Warehouse
+from inventory import selectors as inventory
 
 from ..models import (
     GoodsReceipt,
@@ -30,7 +30,7 @@ class PurchasingSupplierSerializer(serializers.ModelSerializer):
 
 class PurchasingSupplierItemSerializer(serializers.ModelSerializer):
     supplier = ScopedPK(model=Supplier)
-    sku = ScopedPK(model=SKU)
+    sku = ScopedPK(rows=inventory.skus)
     sku_code = serializers.CharField(source="sku.code", read_only=True)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     min_order_quantity = serializers.IntegerField(min_value=1, max_value=MAX_QTY, required=False)
@@ -101,7 +101,7 @@ class PurchaseOrderDetailSerializer(PurchaseOrderSerializer):
 
 
 class POLineInputSerializer(serializers.Serializer):
-    sku = ScopedPK(model=SKU)
+    sku = ScopedPK(rows=inventory.skus)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True,
                                           help_text=_("Default: the supplier item's price."))
@@ -109,14 +109,14 @@ class POLineInputSerializer(serializers.Serializer):
 
 class PurchaseOrderCreateSerializer(serializers.Serializer):
     supplier = ScopedPK(model=Supplier)
-    warehouse = ScopedPK(model=Warehouse)
+    warehouse = ScopedPK(rows=inventory.warehouses)
     expected_date = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
     lines = POLineInputSerializer(many=True, allow_empty=False)
 
 
 class PurchaseOrderUpdateSerializer(serializers.Serializer):
-    warehouse = ScopedPK(model=Warehouse, required=False)
+    warehouse = ScopedPK(rows=inventory.warehouses, required=False)
     expected_date = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True)
 
@@ -211,7 +211,7 @@ def _explain(obj) -> str:
 
 class ReorderCreatePOsSerializer(serializers.Serializer):
     suggestions = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
-    warehouse = ScopedPK(model=Warehouse, required=False, allow_null=True,
+    warehouse = ScopedPK(rows=inventory.warehouses, required=False, allow_null=True,
                          help_text=_("Destination; default the first active warehouse by priority."))
     quantities = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=MAX_QTY), required=False,
                                        help_text=_("Override quantities: {suggestion id: quantity}."))

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from erp.money import CENT, to_money
 
@@ -18,6 +19,7 @@ from ..models import (
     POLine,
     PurchaseOrder,
     PurchasingSettings,
+    Supplier,
 )
 
 MAX_QUANTITY = 1_000_000
@@ -62,33 +64,40 @@ def _price(value, *, field: str) -> Decimal:
     return amount
 
 
-def _own(model, obj, field: str):
+def _own(obj, field: str, *, what, find):
+    """The current tenant's row named by ``obj`` (a row or its id); ``find(pk)`` returns it or None (a
+    selector of the app that owns it). Missing is "required", a bad or unknown id "Unknown <what>"."""
     if obj is None or obj == "":
         raise ValidationError({field: [_("This field is required.")]})
     pk = getattr(obj, "pk", obj)
     try:
         pk = int(pk)
     except (TypeError, ValueError):
-        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": model._meta.verbose_name}]}) from None
-    found = model.objects.filter(pk=pk).first()
+        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": what}]}) from None
+    found = find(pk)
     if found is None:
-        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": model._meta.verbose_name}]})
+        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": what}]})
     return found
 
 
-def _sku(obj, field: str = "sku"):
-    from inventory.models import SKU
+def _supplier(obj, field: str = "supplier") -> Supplier:
+    return _own(obj, field, what=Supplier._meta.verbose_name, find=lambda pk: Supplier.objects.filter(pk=pk).first())
 
-    sku = _own(SKU, obj, field)
+
+def _sku(obj, field: str = "sku"):
+    from inventory import selectors as inventory
+
+    sku = _own(obj, field, what=gettext_lazy("SKU"), find=lambda pk: inventory.sku_find(sku_id=pk))
     if sku.is_bundle:
         raise ValidationError({field: [_("A bundle is not purchased; purchase its components.")]})
     return sku
 
 
 def _warehouse(obj, field: str = "warehouse"):
-    from inventory.models import Warehouse
+    from inventory import selectors as inventory
 
-    warehouse = _own(Warehouse, obj, field)
+    warehouse = _own(obj, field, what=gettext_lazy("warehouse"),
+                     find=lambda pk: inventory.warehouse_find(warehouse_id=pk))
     if not warehouse.is_active:
         raise ValidationError({field: [_("This warehouse is not active.")]})
     return warehouse

@@ -25,7 +25,16 @@ from ..models import (
     SupplierItem,
 )
 from ..models import POStatus as S
-from .common import _create_numbered, _own, _price, _quantity, _sku, _totals, _warehouse, purchasing_settings
+from .common import (
+    _create_numbered,
+    _price,
+    _quantity,
+    _sku,
+    _supplier,
+    _totals,
+    _warehouse,
+    purchasing_settings,
+)
 from .suppliers import supplier_item_for
 from .workflow import WORKFLOW
 
@@ -66,7 +75,7 @@ def po_create(*, supplier, warehouse, lines, expected_date: date | None = None, 
               actor=None, source: str = POSource.MANUAL, why: str = "") -> PurchaseOrder:
     """A draft purchase order. ``lines``: dicts with ``sku`` (object or id), ``quantity`` and an
     optional ``unit_price`` (default: the supplier item's price)."""
-    supplier = _own(Supplier, supplier, "supplier")
+    supplier = _supplier(supplier)
     if not supplier.is_active:
         raise ValidationError({"supplier": [_("This supplier is not active.")]})
     warehouse = _warehouse(warehouse)
