@@ -255,8 +255,7 @@ register(ImportType(
 
 
 def _member_totals(rows, options):
-    return {"rows": len(rows), "points": sum(r.get("points", 0) for r in rows),
-            "lifetime_paid": sum(r.get("lifetime_paid", Decimal(0)) for r in rows)}
+    return {"rows": len(rows), "points": sum(r.get("points", 0) for r in rows)}
 
 
 register(ImportType(
@@ -276,10 +275,6 @@ register(ImportType(
                help_en="the name of an existing level", help_zh="已有等级的名称"),
         Column("points", "Points balance", "积分余额", partial(p.parse_int, minimum=0), example="1200",
                aliases=("points", "积分")),
-        Column("lifetime_paid", "Lifetime paid", "累计消费", money(), example="3560.00", aliases=("累计金额", "消费金额")),
-        Column("order_count", "Orders", "累计订单数", qty(0), example="12", aliases=("订单数",)),
-        Column("first_order_at", "First order at", "首次下单时间", when, example="2021-03-08 10:00"),
-        Column("last_order_at", "Last order at", "最近下单时间", when, example="2024-11-11 00:05"),
     ),
     writer="members.services.imports:members_import",
     reconcile="members.services.imports:members_reconcile",
