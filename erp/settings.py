@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "erp.tenancy.middleware.TenantMiddleware",
+    "erp.db.routers.ReadReplicaMiddleware",  # READ_REPLICA_VIEWS read the replica (when there is one)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -135,6 +136,15 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "erp.db.backends.postgresql"
 DATABASE_ROUTERS = ["erp.db.routers.ReplicaRouter"]  # reads under read_replica() may go to the replica
+# The views whose reads may lag a moment and go to the replica: reports, BI feeds, dashboards (view
+# names; erp.db.routers.ReadReplicaMiddleware). A big screen or a new report joins by its name here.
+READ_REPLICA_VIEWS = [
+    "dashboard",
+    "orders:reports", "orders:reports-export", "orders-report-sales",
+    "aftersales:report", "aftersales-ticket-report",
+    "finance:account-ledger", "finance-ledger-list", "finance-report-trial-balance",
+    "finance-report-profit-and-loss", "finance-report-profit-by", "finance-report-reconciliation",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth, i18n, time ----------------------------------------------------------------------

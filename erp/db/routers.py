@@ -82,3 +82,32 @@ class ReplicaRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         return db == DEFAULT_DB_ALIAS
+
+
+class ReadReplicaMiddleware:
+    """Runs the views named in ``settings.READ_REPLICA_VIEWS`` (or decorated with read_replica) under
+    read_replica(): the reports, BI feeds and dashboards are declared in one list, not in each view.
+    Authentication has already read the primary (the routers keep auth/tenancy reads there anyway)."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.views = frozenset(getattr(settings, "READ_REPLICA_VIEWS", ()))
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            token = getattr(request, "_erp_replica_token", None)
+            if token is not None:
+                _reading_replica.reset(token)
+                request._erp_replica_token = None
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        declared = match is not None and (match.view_name in self.views or match.url_name in self.views)
+        if declared or getattr(view_func, "reads_replica", False):
+            request._erp_replica_token = _reading_replica.set(True)
+        return None
+
