@@ -89,12 +89,12 @@ def seed_demo(*, tenant) -> str:
 
 def sync_rules_for_existing_shops() -> int:
     """A default sync rule (all warehouses, 100%, safety stock 2) for each shop without one."""
-    from integrations.models import Shop
+    from integrations.selectors import shops
 
     from . import services
 
     created = 0
-    for shop in Shop.objects.order_by("pk"):
+    for shop in shops().order_by("pk"):
         if not SyncRule.objects.filter(shop=shop).exists():
             services.sync_rule_save(shop=shop, safety_stock=2)
             created += 1

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from erp.api.fields import ScopedPK
-from integrations.models import Shop
+from integrations.selectors import shops
 
 from ..models import (
     SKU,
@@ -204,7 +204,7 @@ class StockLockSerializer(serializers.ModelSerializer):
 
 class StockLockCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    shop = ScopedPK(model=Shop)
+    shop = ScopedPK(rows=shops)
     sku = ScopedPK(model=SKU)
     warehouse = ScopedPK(model=Warehouse, required=False, allow_null=True,
                          help_text=_("Left out: the first warehouse feeding the shop with enough available."))
@@ -219,7 +219,7 @@ class StockLockCreateSerializer(serializers.Serializer):
 
 
 class SyncRuleSerializer(serializers.ModelSerializer):
-    shop = ScopedPK(model=Shop)
+    shop = ScopedPK(rows=shops)
     warehouses = ScopedPK(model=Warehouse, many=True, required=False,
                           help_text=_("Warehouses that feed the shop; empty: every active warehouse."))
     percentage = serializers.IntegerField(min_value=0, max_value=100, required=False)
@@ -253,7 +253,7 @@ class PlatformSkuMappingSerializer(serializers.ModelSerializer):
                   "match_method", "last_seen_at", "created_at", "updated_at"]
         read_only_fields = ["match_method", "last_seen_at"]
 
-    shop = ScopedPK(model=Shop)
+    shop = ScopedPK(rows=shops)
 
 
 class ReservationSerializer(serializers.ModelSerializer):

@@ -14,7 +14,7 @@ from erp.api.viewsets import (
     TenantReadOnlyModelViewSet,
 )
 from erp.tenancy import roles
-from integrations.models import Shop
+from integrations.selectors import shop_find
 
 from .. import selectors, services
 from ..models import (
@@ -385,7 +385,7 @@ class ShopStockViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[OpenApiParameter("shop", int, required=True)], responses=s.ShopStockLineSerializer(many=True))
     def list(self, request):
         shop_id = request.query_params.get("shop")
-        shop = Shop.objects.filter(pk=shop_id).first() if shop_id and shop_id.isdigit() else None
+        shop = shop_find(shop_id=shop_id)
         if shop is None:
             raise ValidationError({"shop": ["Give the id of one of your shops."]})
         return Response(s.ShopStockLineSerializer(selectors.sellable_stock_for_shop(shop=shop), many=True).data)

@@ -151,12 +151,30 @@ def _ref(ref_type, ref_id) -> tuple[str, str]:
     return ref_type, ref_id
 
 
+SHOP = "integrations.Shop"  # a shop is integrations' row: read through integrations.selectors, never its model
+
+
+def _is_own_shop(obj) -> bool:
+    """A Shop row (by its model label, without importing integrations.models) of the current tenant."""
+    meta = getattr(obj, "_meta", None)
+    return (getattr(meta, "label", None) == SHOP and obj.pk is not None
+            and obj.tenant_id == require_tenant().pk)
+
+
 def _own_shop(shop):
+    """The caller's shop if it is the current tenant's, else re-read (a pk) through integrations'
+    selector: another tenant's shop, or a malformed id, is unknown."""
     if shop is None:
         return None
-    from integrations.models import Shop
+    if _is_own_shop(shop):
+        return shop
+    from integrations.selectors import shop_find
 
-    return _own(Shop, shop, "shop")
+    pk = shop.pk if hasattr(shop, "pk") else shop
+    found = shop_find(shop_id=pk) if pk is not None and not isinstance(pk, bool) else None
+    if found is None:
+        raise ValidationError({"shop": [_("Unknown %(what)s.") % {"what": _("shop")}]})
+    return found
 
 
 def _lock_levels(warehouse_id: int, sku_ids) -> dict[int, StockLevel]:

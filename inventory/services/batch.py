@@ -27,7 +27,7 @@ from ..models import (
     StockLockEvent,
     Warehouse,
 )
-from ._common import InsufficientStock, _quantity, _ref
+from ._common import SHOP, InsufficientStock, _quantity, _ref
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,15 @@ class ReserveOutcome:
 _MISSING = object()
 
 
-def _own_many(model, objs, field: str) -> dict:
-    """{what the caller passed (object id or pk): the current tenant's row}, one query; unknown
-    ones are absent."""
+def _own_many(objs, *, label: str, fetch) -> dict:
+    """{what the caller passed (object id or pk): the current tenant's row}, one query (``fetch(ids)``
+    -> {id: row}); a row passed of model ``label`` ("app.Model") and of the current tenant is taken as
+    is; unknown ones are absent."""
     tenant_pk = require_tenant().pk
     found, wanted = {}, set()
     for obj in objs:
-        if isinstance(obj, model) and obj.pk is not None and obj.tenant_id == tenant_pk:
+        meta = getattr(obj, "_meta", None)
+        if getattr(meta, "label", None) == label and obj.pk is not None and obj.tenant_id == tenant_pk:
             found[id(obj)] = obj
             continue
         pk = obj.pk if hasattr(obj, "pk") else obj
@@ -103,11 +105,10 @@ def _own_many(model, objs, field: str) -> dict:
             wanted.add(int(pk))
         except (TypeError, ValueError):
             continue
-    rows = {row.pk: row for row in model.objects.filter(pk__in=wanted)} if wanted else {}
-    return {"objects": found, "pks": rows}
+    return {"objects": found, "pks": fetch(wanted) if wanted else {}}
 
 
-def _lookup(table: dict, obj, model, field: str):
+def _lookup(table: dict, obj, what, field: str):
     if id(obj) in table["objects"]:
         return table["objects"][id(obj)]
     pk = obj.pk if hasattr(obj, "pk") else obj
@@ -116,8 +117,12 @@ def _lookup(table: dict, obj, model, field: str):
     except (TypeError, ValueError):
         row = None
     if row is None:
-        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": model._meta.verbose_name}]})
+        raise ValidationError({field: [_("Unknown %(what)s.") % {"what": what}]})
     return row
+
+
+def _rows(model):
+    return lambda ids: {row.pk: row for row in model.objects.filter(pk__in=ids)}
 
 
 @transaction.atomic
@@ -131,7 +136,7 @@ def stock_reserve_batch(*, requests: Iterable[ReserveRequest]) -> list[ReserveOu
     reference already holding the same reservation is 'already reserved'); then one guarded UPDATE
     of the levels (flagging them for the channel push), one of the locks, one bulk INSERT of the
     reservations. A refused request changes nothing; the others go on."""
-    from integrations.models import Shop
+    from integrations.selectors import shops_by_ids
 
     requests = [r if isinstance(r, ReserveRequest) else ReserveRequest(**r) if isinstance(r, dict) else ReserveRequest(lines=tuple(r))
                 for r in requests]
@@ -143,9 +148,10 @@ def stock_reserve_batch(*, requests: Iterable[ReserveRequest]) -> list[ReserveOu
             lines.append(line if isinstance(line, ReserveLine) else ReserveLine(**line))
         raw.append(lines)
     all_lines = [ln for lines in raw for ln in lines]
-    warehouses = _own_many(Warehouse, [ln.warehouse for ln in all_lines], "warehouse")
-    skus = _own_many(SKU, [ln.sku for ln in all_lines], "sku")
-    shops = _own_many(Shop, [ln.shop for ln in all_lines if ln.shop is not None], "shop")
+    warehouses = _own_many([ln.warehouse for ln in all_lines], label="inventory.Warehouse", fetch=_rows(Warehouse))
+    skus = _own_many([ln.sku for ln in all_lines], label="inventory.SKU", fetch=_rows(SKU))
+    shops = _own_many([ln.shop for ln in all_lines if ln.shop is not None], label=SHOP,
+                      fetch=lambda ids: shops_by_ids(ids=ids))
 
     # 1. validate (a bad line refuses its request only)
     prepared: list[list[tuple] | None] = []
@@ -153,11 +159,11 @@ def stock_reserve_batch(*, requests: Iterable[ReserveRequest]) -> list[ReserveOu
         try:
             items = []
             for ln in lines:
-                warehouse = _lookup(warehouses, ln.warehouse, Warehouse, "warehouse")
-                sku = _lookup(skus, ln.sku, SKU, "sku")
+                warehouse = _lookup(warehouses, ln.warehouse, Warehouse._meta.verbose_name, "warehouse")
+                sku = _lookup(skus, ln.sku, SKU._meta.verbose_name, "sku")
                 ref_type, ref_id = _ref(ln.ref_type, ln.ref_id)
                 quantity = _quantity(ln.quantity)
-                shop = _lookup(shops, ln.shop, Shop, "shop") if ln.shop is not None else None
+                shop = _lookup(shops, ln.shop, _("shop"), "shop") if ln.shop is not None else None
                 items.append((warehouse.pk, sku, quantity, ref_type, ref_id, shop.pk if shop else None))
             prepared.append(items)
         except ValidationError as exc:
