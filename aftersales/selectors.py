@@ -9,6 +9,8 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from erp.tenancy.dates import day_range, tenant_today
+
 from . import ports
 from .models import TERMINAL, Ticket, TicketEvent, TicketKind, TicketLine, TicketStatus
 
@@ -131,10 +133,11 @@ def refund_report(*, since: date | None = None, until: date | None = None, shop_
     """Refund rate and reasons by SKU and by shop over tickets opened in [since, until] (rejected
     and cancelled tickets excluded). A SKU's rate is its units in tickets over the units sold in the
     period (orders.selectors.daily_sales), when orders offers it."""
-    today = timezone.localdate()
+    today = tenant_today()
     until = until or today
     since = since or until - timedelta(days=29)
-    tickets = Ticket.objects.filter(created_at__date__gte=since, created_at__date__lte=until).exclude(
+    start, end = day_range(since, until)
+    tickets = Ticket.objects.filter(created_at__gte=start, created_at__lt=end).exclude(
         status__in=[TicketStatus.REJECTED, TicketStatus.CANCELLED])
     if shop_id:
         tickets = tickets.filter(shop_id=shop_id)

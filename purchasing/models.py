@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from erp.money import CurrencyField, MoneyField
+from erp.tenancy.dates import tenant_today
 from erp.tenancy.models import TenantScopedModel, TimeStampedModel
 
 
@@ -164,7 +165,7 @@ class PurchaseOrder(TenantScopedModel, TimeStampedModel):
     @property
     def is_overdue(self) -> bool:
         return bool(self.expected_date and self.status in OPEN_STATUSES - {POStatus.DRAFT}
-                    and self.expected_date < timezone.localdate())
+                    and self.expected_date < tenant_today())
 
 
 class POLine(TenantScopedModel):

@@ -6,9 +6,10 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Sum
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+
+from erp.tenancy.dates import tenant_today
 
 from .models import (
     AWAITING_RECEIPT,
@@ -59,7 +60,7 @@ def po_filter(queryset, params) -> tuple:
                 errors[field] = [_("A whole number (id).")]
     overdue = (params.get("overdue") or "").strip()
     if overdue in ("1", "true"):
-        queryset = queryset.filter(status__in=OPEN_STATUSES - {POStatus.DRAFT}, expected_date__lt=timezone.localdate())
+        queryset = queryset.filter(status__in=OPEN_STATUSES - {POStatus.DRAFT}, expected_date__lt=tenant_today())
         applied["overdue"] = "1"
     elif overdue not in ("", "0", "false"):
         errors["overdue"] = [_("1 or 0.")]
@@ -84,7 +85,7 @@ def po_filter(queryset, params) -> tuple:
 
 
 def attention_counts() -> dict[str, int]:
-    today = timezone.localdate()
+    today = tenant_today()
     return {
         "awaiting_receipt": PurchaseOrder.objects.filter(status__in=AWAITING_RECEIPT).count(),
         "overdue": PurchaseOrder.objects.filter(status__in=OPEN_STATUSES - {POStatus.DRAFT}, expected_date__lt=today).count(),

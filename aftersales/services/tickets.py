@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp.api.exceptions import Conflict
+from erp.tenancy.dates import tenant_today, tenant_zone
 from erp.workflow import why_required
 
 from .. import ports
@@ -46,7 +47,7 @@ def _new_ticket(**fields) -> Ticket:
     ticket = Ticket(number=f"tmp-{uuid.uuid4().hex[:27]}", **fields)
     ticket.sla_due_at = _sla_due(ticket.kind, settings)
     ticket.save()
-    ticket.number = f"AS{timezone.localdate():%Y%m%d}-{ticket.pk}"
+    ticket.number = f"AS{tenant_today():%Y%m%d}-{ticket.pk}"
     Ticket.objects.filter(pk=ticket.pk).update(number=ticket.number)
     return ticket
 
@@ -253,5 +254,5 @@ def tickets_flag_overdue(*, now=None) -> int:
         ticket.overdue_flagged_at = now
         ticket.save(update_fields=["overdue_flagged_at", "updated_at"])
         WORKFLOW.log(ticket, EventKind.SYSTEM, "sla.overdue",
-             _("past its SLA (due %(due)s)") % {"due": timezone.localtime(ticket.sla_due_at).strftime("%Y-%m-%d %H:%M")})
+             _("past its SLA (due %(due)s)") % {"due": ticket.sla_due_at.astimezone(tenant_zone()).strftime("%Y-%m-%d %H:%M")})
     return len(due)

@@ -5,14 +5,9 @@ creating members) and member groups (a root member and those merged into it), lo
 from __future__ import annotations
 
 import logging
-import zoneinfo
-from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from erp.tenancy.context import require_tenant
 
 from ..models import (
     Member,
@@ -38,11 +33,6 @@ def member_settings(*, lock: bool = False) -> MemberSettings:
             pass
         row = (MemberSettings.objects.select_for_update() if lock else MemberSettings.objects).get()
     return row
-
-
-def tenant_today() -> date:
-    tenant = require_tenant()
-    return timezone.now().astimezone(zoneinfo.ZoneInfo(tenant.timezone or "Asia/Shanghai")).date()
 
 
 def group_ids(root_id: int) -> list[int]:

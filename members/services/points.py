@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from erp.api.exceptions import Conflict
 from erp.money import to_money
+from erp.tenancy.dates import tenant_today
 
 from .. import ports
 from ..models import (
@@ -28,7 +29,7 @@ from ..models import (
     PointsEntry,
     PointsKind,
 )
-from .common import ZERO, _get_member, _lock_members, group_ids, member_settings, tenant_today
+from .common import ZERO, _get_member, _lock_members, group_ids, member_settings
 from .identity import identity_match
 from .levels import member_refresh
 

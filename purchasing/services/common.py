@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from erp.money import CENT, to_money
+from erp.tenancy.dates import tenant_today
 
 from ..models import (
     POLine,
@@ -112,7 +113,7 @@ def _totals(po: PurchaseOrder) -> None:
 
 
 def _next_number(prefix: str, model) -> str:
-    stem = f"{prefix}{timezone.localdate():%Y%m%d}-"
+    stem = f"{prefix}{tenant_today():%Y%m%d}-"
     last = (model.objects.filter(number__startswith=stem).order_by("-number").values_list("number", flat=True).first())
     n = int(last.rsplit("-", 1)[1]) + 1 if last and last.rsplit("-", 1)[1].isdigit() else 1
     return f"{stem}{n:04d}"

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp.api.exceptions import Conflict
+from erp.tenancy.dates import tenant_today
 from erp.workflow import actor_user, why_required
 
 from ..models import (
@@ -168,7 +168,7 @@ def po_send(*, po_id, actor=None, why: str = "", expected_date: date | None = No
         leads = list(SupplierItem.objects.filter(supplier=po.supplier, sku_id__in=sku_ids)
                      .values_list("lead_time_days", flat=True))
         lead = max(leads) if leads else purchasing_settings().default_lead_time_days
-        po.expected_date = timezone.localdate() + timedelta(days=lead)
+        po.expected_date = tenant_today() + timedelta(days=lead)
     WORKFLOW.set_status(po, S.SENT, why=why or _("Sent to the supplier."), code="sent", actor=actor,
                 data={"expected_date": str(po.expected_date)})
     return po

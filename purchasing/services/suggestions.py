@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from erp.api.exceptions import Conflict
 from erp.money import CENT
+from erp.tenancy.dates import tenant_today
 
 from .. import planning
 from ..models import (
@@ -43,7 +44,7 @@ def suggestions_recompute(*, today: date | None = None, sku_ids: list[int] | Non
     from .. import selectors
 
     settings = purchasing_settings()
-    today = today or timezone.localdate()
+    today = today or tenant_today()
     window = settings.history_days
     review = settings.review_period_days
     z = float(settings.service_level_z)
