@@ -5,7 +5,7 @@ Idempotent: running it again changes nothing."""
 
 from decimal import Decimal
 
-from django.utils import timezone
+from erp.tenancy.dates import tenant_today
 
 from . import chart, services
 from .models import Account, SourceType, Voucher
@@ -14,7 +14,7 @@ from .models import Account, SourceType, Voucher
 def seed_demo(*, tenant) -> str:
     made = chart.chart_ensure()
     services.settings_get()
-    today = services.local_date(timezone.now())
+    today = tenant_today()
     period = services.period_get(year=today.year, month=today.month)
     opening = 0
     if not Voucher.objects.filter(source_type=SourceType.MANUAL, source_ref="seed:opening").exists() and period.is_open:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
-from django.utils import timezone
+
+from erp.tenancy.dates import tenant_today
 
 from . import chart
 from .models import (
@@ -50,9 +51,7 @@ def period_range(period: Period) -> tuple[datetime.date, datetime.date]:
 
 def current_period() -> Period:
     """This month's period (an unsaved open one when nothing was posted in it yet: reads create nothing)."""
-    from .services import local_date
-
-    today = local_date(timezone.now())
+    today = tenant_today()
     return period_of(year=today.year, month=today.month)
 
 
@@ -289,7 +288,7 @@ def _labels(by: str, keys: list) -> dict:
 
 
 def month_gross_profit() -> dict:
-    today = timezone.localdate()
+    today = tenant_today()
     start = today.replace(day=1)
     _rows, total = profit_by(by="platform", date_from=start, date_to=today)
     return {"gross_profit": total.gross_profit, "margin": total.margin, "net_revenue": total.net_revenue}

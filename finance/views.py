@@ -10,12 +10,12 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException
 
 from erp.admin_site import role_may
 from erp.exports import table_response
+from erp.tenancy.dates import tenant_today, tenant_zone
 from erp.views_helpers import error_text, tenant_page
 
 from . import selectors, services
@@ -43,6 +43,11 @@ def _period(value) -> Period:
 
 def export(name: str, header: list[str], rows, fmt: str) -> HttpResponse:
     return table_response(name, header, rows, fmt)
+
+
+def _wall_clock(when, zone):
+    """An aware datetime as the tenant's naive wall-clock time (spreadsheet cells carry no zone)."""
+    return when.astimezone(zone).replace(tzinfo=None) if when else None
 
 
 
@@ -115,7 +120,7 @@ def voucher_new(request):
 
     accounts = list(Account.objects.filter(is_active=True, children__isnull=True).order_by("code"))
     by_id = {str(a.pk): a for a in accounts}
-    form = {"date": request.POST.get("date") or timezone.localdate().isoformat(), "memo": request.POST.get("memo", ""),
+    form = {"date": request.POST.get("date") or tenant_today().isoformat(), "memo": request.POST.get("memo", ""),
             "lines": [{"account": request.POST.get(f"account-{i}", ""), "debit": request.POST.get(f"debit-{i}", ""),
                        "credit": request.POST.get(f"credit-{i}", ""), "memo": request.POST.get(f"memo-{i}", "")}
                       for i in range(NEW_LINES)]}
@@ -221,7 +226,7 @@ def reconciliation_detail(request, pk):
 
 @tenant_page(app_label="finance")
 def profit(request):
-    today = timezone.localdate()
+    today = tenant_today()
     try:
         year = int(request.GET.get("year") or today.year)
     except ValueError:
@@ -268,10 +273,10 @@ def reconciliation(request):
     if request.GET.get("format") in ("csv", "xlsx"):
         header = [_("Platform order"), _("Platform"), _("Shop"), _("Status"), _("Shipped"), _("Refunded"), _("Settled"),
                   _("Fees"), _("Difference"), _("Shipped at"), _("Last bill at"), _("Note")]
+        zone = tenant_zone()
         rows = ([r.platform_order_id, r.platform, r.shop_id, r.get_status_display(), r.shipped_amount, r.refunded_amount,
                  r.settled_amount, r.fees_amount, r.difference,
-                 timezone.localtime(r.shipped_at).replace(tzinfo=None) if r.shipped_at else None,
-                 timezone.localtime(r.last_bill_at).replace(tzinfo=None) if r.last_bill_at else None, r.note]
+                 _wall_clock(r.shipped_at, zone), _wall_clock(r.last_bill_at, zone), r.note]
                 for r in qs.iterator())
         return export("reconciliation", header, rows, request.GET["format"])
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))

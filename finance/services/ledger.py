@@ -10,7 +10,6 @@ twice posts once.
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +24,7 @@ from django.utils.translation import gettext as _
 from erp.api.exceptions import Conflict
 from erp.money import to_money
 from erp.tenancy.context import require_tenant
+from erp.tenancy.dates import tenant_date, tenant_today
 
 from .. import chart
 from ..models import Account, FinanceSettings, Period, SourceType, Voucher, VoucherLine, VoucherStatus
@@ -70,16 +70,14 @@ def settings_get() -> FinanceSettings:
 
 
 def local_date(when) -> datetime.date:
-    """The tenant-local calendar date of an aware datetime (or the date itself)."""
+    """The booking date of an event: the tenant-local calendar date of an aware datetime (naive = UTC;
+    an ISO string, as a stored payload carries it, is parsed first), a date as is, None = the tenant's
+    today (erp.tenancy.dates)."""
     if when is None:
-        when = timezone.now()
+        return tenant_today()
     if isinstance(when, str):
         when = parse_datetime(when) or datetime.datetime.fromisoformat(when)
-    if isinstance(when, datetime.datetime):
-        if timezone.is_naive(when):
-            when = timezone.make_aware(when, datetime.UTC)
-        return when.astimezone(zoneinfo.ZoneInfo(require_tenant().timezone)).date()
-    return when
+    return tenant_date(when)
 
 
 def period_get(*, year: int, month: int, lock: bool = False) -> Period:
@@ -256,7 +254,7 @@ def voucher_reverse(*, voucher: Voucher, date: datetime.date | None = None, memo
     lines = _specs_of(voucher)
     for ln in lines:
         ln.debit, ln.credit = ln.credit, ln.debit
-    date = date or local_date(timezone.now())
+    date = date or tenant_today()
     resolved = _check_lines(lines, balanced=True)
     period = _writable_period(date)
     reversal = Voucher.objects.create(
