@@ -9,13 +9,12 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models.base import ModelState
-from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from erp import events
-from erp.api.exceptions import Conflict
 from erp.money import to_money
 from erp.tenancy.context import get_current_tenant, tenant_context
+from erp.workflow import Action, DocumentWorkflow
 from integrations.normalized import NormalizedOrder
 
 from .. import ports
@@ -25,7 +24,7 @@ from ..models import EventKind, Order, OrderEvent, OrderLine, OrderSettings, Ord
 logger = logging.getLogger("orders")
 S = OrderStatus
 
-# The status machine: which status may follow which. Every change goes through _set_status().
+# The status machine: which status may follow which. Every change goes through WORKFLOW.set_status().
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING_REVIEW: frozenset({S.ON_HOLD, S.APPROVED, S.CANCELLED, S.CLOSED, S.SHIPPED}),
     S.ON_HOLD: frozenset({S.PENDING_REVIEW, S.APPROVED, S.CANCELLED, S.CLOSED, S.SHIPPED}),
@@ -53,6 +52,9 @@ ACTION_STATES: dict[str, frozenset[str]] = {
     "ship": frozenset({S.ALLOCATED, S.PICKING}),
     "cancel": frozenset({S.PENDING_REVIEW, S.ON_HOLD, S.APPROVED, S.ALLOCATED, S.PICKING}),
 }
+# the verb of each action in a refusal ("Cannot <verb> order ..."), translated when shown
+ACTION_VERBS = {name: pgettext_lazy("order action", name) for name in (
+    "approve", "hold", "release", "merge", "unmerge", "split", "allocate", "deallocate", "pick", "ship", "cancel")}
 RESERVED_STATES = frozenset({S.ALLOCATED, S.PICKING})
 
 
@@ -68,53 +70,9 @@ def order_settings() -> OrderSettings:
     return obj
 
 
-def _actor_fields(actor) -> dict:
-    if actor is None:
-        return {"actor": None, "actor_label": "system"}
-    return {"actor": actor, "actor_label": getattr(actor, "username", str(actor))[:150]}
-
-
-_EVENT_ATTNAMES: tuple[str, ...] = ()
-
-
-def _event(order, kind, code, message, *, actor=None, from_status="", to_status="", data=None) -> OrderEvent:
-    if actor is not None:
-        return OrderEvent(tenant_id=order.tenant_id, order=order, kind=kind, code=code, message=message[:1000],
-                          from_status=from_status, to_status=to_status, data=data or {}, **_actor_fields(actor))
-    # the hot path (thousands per ingested page): the same instance Model.__init__ would build
-    # (no actor, order cached like an assignment), without its per-field keyword handling
-    global _EVENT_ATTNAMES
-    if not _EVENT_ATTNAMES:
-        _EVENT_ATTNAMES = tuple(f.attname for f in OrderEvent._meta.concrete_fields)
-    ev = OrderEvent.__new__(OrderEvent)
-    values = dict.fromkeys(_EVENT_ATTNAMES)
-    values.update(tenant_id=order.tenant_id, order_id=order.pk, created_at=timezone.now(), kind=kind, code=code,
-                  from_status=from_status, to_status=to_status, actor_id=None, actor_label="system",
-                  message=message[:1000], data=data or {})
-    ev.__dict__.update(values)
-    ev._state = ModelState()
-    ev._state.fields_cache["order"] = order
-    return ev
-
-
-def _log(order, kind, code, message, **kwargs) -> OrderEvent:
-    ev = _event(order, kind, code, message, **kwargs)
-    ev.save()
-    return ev
-
-
-def _set_status(order: Order, to: str, *, why: str, code: str = "", actor=None, kind=EventKind.STATUS,
-                data=None) -> OrderEvent | None:
-    """Change the status (refusing a change the machine does not allow) and return the event to save."""
-    if order.status == to:
-        return None
-    if to not in TRANSITIONS[order.status]:
-        raise Conflict(f"Order {order.display_no or order.pk} cannot go from {order.status} to {to}.")
-    ev = _event(order, kind, code or f"status.{to}", why, actor=actor, from_status=order.status, to_status=to, data=data)
-    order.status = to
+def _after_status(order: Order, before: str, to: str) -> None:
     if to == S.CANCELLED:
         _publish_after_commit("order.cancelled", order_id=order.pk)
-    return ev
 
 
 def _publish_after_commit(event: str, **payload) -> None:
@@ -128,27 +86,16 @@ def _publish_after_commit(event: str, **payload) -> None:
     transaction.on_commit(publish)
 
 
-def _check_action(order: Order, action: str) -> None:
-    allowed = ACTION_STATES[action]
-    if order.status not in allowed:
-        raise Conflict(
-            f"Cannot {action} order {order.display_no or order.pk}: it is {order.get_status_display()} "
-            f"(allowed when {', '.join(sorted(allowed))}).",
-        )
-
-
-def _lock(order_ids) -> list[Order]:
-    """The orders, row-locked in id order (the fixed order avoids deadlocks)."""
-    return list(Order.objects.select_for_update().filter(pk__in=list(order_ids)).order_by("pk"))
-
-
-def _lock_one(order_id) -> Order:
-    found = _lock([order_id])
-    if not found:
-        from django.http import Http404
-
-        raise Http404("No such order.")
-    return found[0]
+# Checks, status changes, timeline entries and row locks (erp.workflow). The services change an
+# order in memory and write it with its events themselves, often in bulk: status changes are made
+# with ``save=False`` and return the unsaved event (None when the order already has that status).
+WORKFLOW = DocumentWorkflow(
+    model=Order, event_model=OrderEvent, event_fk="order", status_kind=EventKind.STATUS, not_found="No such order.",
+    number=lambda order: order.display_no or order.pk,
+    refusal=gettext_lazy("Cannot %(action)s order %(no)s: it is %(status)s (allowed when %(allowed)s)."),
+    actions={name: Action(states, ACTION_VERBS[name]) for name, states in ACTION_STATES.items()},
+    transitions=TRANSITIONS, skip_unchanged=True, after_status=_after_status,
+)
 
 
 def _active_lines(order_ids) -> dict[int, list[OrderLine]]:
@@ -187,7 +134,7 @@ def _release_order(order: Order, why: str) -> OrderEvent | None:
     order.warehouse_id = None
     order.allocated_at = None
     if lines:
-        return _event(order, EventKind.SYSTEM, "stock.released", f"released {units} reserved unit(s): {why}")
+        return WORKFLOW.event(order, EventKind.SYSTEM, "stock.released", f"released {units} reserved unit(s): {why}")
     return None
 
 

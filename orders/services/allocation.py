@@ -13,13 +13,10 @@ from .. import bulk, ports
 from ..allocation import choose_carrier, consume, plan_allocation, priority_key
 from ..models import CarrierRule, EventKind, HoldReason, Order, OrderEvent, OrderLine, OrderSettings
 from ._common import (
+    WORKFLOW,
     S,
     _active_lines,
-    _check_action,
-    _event,
-    _lock_one,
     _release_order,
-    _set_status,
     order_settings,
 )
 from .split import _carve
@@ -64,7 +61,7 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         return out
     if strict:
         for o in orders:
-            _check_action(o, "allocate")
+            WORKFLOW.check(o, "allocate")
     inv = ports.inventory()
     lines_by = _active_lines([o.pk for o in orders if o.pk not in preloaded]) if len(preloaded) < len(orders) else {}
     for pk, (_o, lines) in preloaded.items():
@@ -86,8 +83,8 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
             continue
         if any(ln.sku_id is None for ln in lines):
             order.set_hold_reasons(set(order.hold_reason_list) | {HoldReason.UNMATCHED_SKU})
-            evs.append(_set_status(order, S.ON_HOLD, why="a line has no SKU", code="hold.unmatched_sku",
-                                   kind=EventKind.RULE))
+            evs.append(WORKFLOW.set_status(order, S.ON_HOLD, why="a line has no SKU", code="hold.unmatched_sku",
+                                           kind=EventKind.RULE, save=False))
             changed_orders.append(order)
             out.held.append(order.pk)
             continue
@@ -109,7 +106,7 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         if not parts:
             if order.out_of_stock_since is None:
                 order.out_of_stock_since = now
-                evs.append(_event(order, EventKind.RULE, "out_of_stock", why, actor=actor))
+                evs.append(WORKFLOW.event(order, EventKind.RULE, "out_of_stock", why, actor=actor))
                 changed_orders.append(order)
             out.out_of_stock.append(order.pk)
     refused = ports.reserve_batch(inv, [
@@ -120,8 +117,8 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         exc = refused.get(i)
         if exc is not None:  # someone took it meanwhile: wait in the queue
             r.order.out_of_stock_since = r.order.out_of_stock_since or now
-            evs.append(_event(r.order, EventKind.RULE, "out_of_stock",
-                              f"out of stock while reserving: SKU {exc.sku_id} in warehouse {exc.warehouse_id}"))
+            evs.append(WORKFLOW.event(r.order, EventKind.RULE, "out_of_stock",
+                                      f"out of stock while reserving: SKU {exc.sku_id} in warehouse {exc.warehouse_id}"))
             changed_orders.append(r.order)
             out.out_of_stock.append(r.order.pk)
             continue
@@ -151,9 +148,10 @@ def _finish_allocation(order, part, rules, settings, now, evs, why, actor):
     order.allocated_at = now
     order.out_of_stock_since = None
     order.updated_at = now
-    evs.append(_set_status(order, S.ALLOCATED, why=why, code="allocated", actor=actor,
-                           kind=EventKind.ACTION if actor else EventKind.RULE, data={"warehouse_id": part.warehouse.id}))
-    evs.append(_event(order, EventKind.RULE, "carrier", carrier_why, data={"carrier": code, "cost": str(cost)}))
+    evs.append(WORKFLOW.set_status(order, S.ALLOCATED, why=why, code="allocated", actor=actor,
+                                   kind=EventKind.ACTION if actor else EventKind.RULE, data={"warehouse_id": part.warehouse.id}, save=False))
+    evs.append(WORKFLOW.event(order, EventKind.RULE, "carrier", carrier_why, data={"carrier": code,
+                                                                                   "cost": str(cost)}))
 
 
 def _split_by_plan(order: Order, plan, *, why: str, settings: OrderSettings):
@@ -174,8 +172,8 @@ def orders_allocate(*, order_ids: list[int], actor=None) -> AllocationOutcome:
 
 @transaction.atomic
 def order_allocate(*, order_id: int, actor=None) -> Order:
-    order = _lock_one(order_id)
-    _check_action(order, "allocate")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "allocate")
     outcome = _allocate(Order.objects.filter(pk=order.pk), settings=order_settings(), actor=actor)
     if order.pk in outcome.out_of_stock:
         order.refresh_from_db()
@@ -196,11 +194,11 @@ def orders_retry_out_of_stock(*, limit: int = 1000) -> AllocationOutcome:
 
 @transaction.atomic
 def order_deallocate(*, order_id: int, actor=None, why: str = "") -> Order:
-    order = _lock_one(order_id)
-    _check_action(order, "deallocate")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "deallocate")
     evs = [_release_order(order, why or "deallocated by an operator")]
-    evs.append(_set_status(order, S.APPROVED, why=why or "deallocated by an operator", code="deallocated", actor=actor,
-                           kind=EventKind.ACTION))
+    evs.append(WORKFLOW.set_status(order, S.APPROVED, why=why or "deallocated by an operator", code="deallocated",
+                                   actor=actor, kind=EventKind.ACTION, save=False))
     order.carrier_code = ""
     order.save()
     OrderEvent.objects.bulk_create([e for e in evs if e])
@@ -209,9 +207,10 @@ def order_deallocate(*, order_id: int, actor=None, why: str = "") -> Order:
 
 @transaction.atomic
 def order_pick(*, order_id: int, actor=None) -> Order:
-    order = _lock_one(order_id)
-    _check_action(order, "pick")
-    ev = _set_status(order, S.PICKING, why="picking started", code="picking", actor=actor, kind=EventKind.ACTION)
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "pick")
+    ev = WORKFLOW.set_status(order, S.PICKING, why="picking started", code="picking", actor=actor,
+                             kind=EventKind.ACTION, save=False)
     order.save()
     ev.save()
     return order

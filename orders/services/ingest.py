@@ -24,7 +24,7 @@ from ..models import (
 )
 from ..rules import ReviewContext
 from ..status_mapping import PRE_SHIPMENT, map_order
-from ._common import S, _event, _fill_from_normalized, _money, _recount, order_settings
+from ._common import WORKFLOW, S, _fill_from_normalized, _money, _recount, order_settings
 from .allocation import _allocate
 from .interception import _apply_update
 from .merge import _auto_merge
@@ -230,8 +230,8 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings,
     ctx = ReviewContext.load(settings=settings, orders=orders) if settings.auto_review else None
     evs = []
     for order, m, lines in zip(orders, mapped, lines_by_order, strict=True):
-        evs.append(_event(order, EventKind.PLATFORM, "created", f"received from {order.platform}: {m.explanation}",
-                          to_status=m.status))
+        evs.append(WORKFLOW.event(order, EventKind.PLATFORM, "created",
+                                  f"received from {order.platform}: {m.explanation}", to_status=m.status))
         holds = set(m.platform_holds)
         if any(ln.refund_state == RefundState.REQUESTED for ln in lines) and m.status in PRE_SHIPMENT:
             holds.add(HoldReason.REFUND)
@@ -239,12 +239,13 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings,
             active = [ln for ln in lines if not ln.is_stopped]
             if not active and not holds - {HoldReason.UNPAID}:
                 order.status = S.CANCELLED
-                evs.append(_event(order, EventKind.RULE, "cancelled.no_lines", "every line is refunded or cancelled",
-                                  to_status=S.CANCELLED))
+                evs.append(WORKFLOW.event(order, EventKind.RULE, "cancelled.no_lines",
+                                          "every line is refunded or cancelled", to_status=S.CANCELLED))
                 continue
             evs += _decide(order, lines, holds, ctx)
         elif m.status == S.SHIPPED:
-            evs.append(_event(order, EventKind.PLATFORM, "shipped.outside", "already shipped on the platform when received"))
+            evs.append(WORKFLOW.event(order, EventKind.PLATFORM, "shipped.outside",
+                                      "already shipped on the platform when received"))
     all_lines = [ln for lines in lines_by_order for ln in lines]
     if pending is not None and connection.vendor == "postgresql":
         bulk.assign_ids(Order, orders)

@@ -27,14 +27,12 @@ from ..models import (
 from ..status_mapping import PRE_SHIPMENT, map_order
 from ._common import (
     RESERVED_STATES,
+    WORKFLOW,
     S,
     _fill_from_normalized,
-    _lock,
-    _log,
     _recount,
     _release_lines,
     _release_order,
-    _set_status,
     order_settings,
 )
 from .allocation import _allocate
@@ -52,7 +50,8 @@ def _apply_update(order: Order, n: NormalizedOrder, settings: OrderSettings) -> 
     lines = list(OrderLine.objects.filter(origin_order=order).order_by("pk"))
     lines_changed = _sync_line_refunds(lines, n)
     order.save()
-    _log(order, EventKind.PLATFORM, "platform.update", f"platform update: {old_state or '-'} -> {m.state} ({order.platform_status})")
+    WORKFLOW.log(order, EventKind.PLATFORM, "platform.update",
+                 f"platform update: {old_state or '-'} -> {m.state} ({order.platform_status})")
 
     if m.state == OrderState.CANCELLED:
         return _stop_origin_lines(order, lines, why=f"cancelled on the platform ({order.platform_status})",
@@ -90,7 +89,7 @@ def _apply_update(order: Order, n: NormalizedOrder, settings: OrderSettings) -> 
 def _owners(origin: Order, lines: list[OrderLine]) -> list[Order]:
     """The orders currently holding the origin's lines (itself, its split parts, a merged shipment)."""
     ids = sorted({ln.order_id for ln in lines} | ({origin.pk} if origin.merged_into_id is None else set()))
-    return _lock(ids) if ids else []
+    return WORKFLOW.lock_many(ids) if ids else []
 
 
 def _sync_line_refunds(lines: list[OrderLine], n: NormalizedOrder) -> bool:
@@ -137,7 +136,8 @@ def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refun
                 ev = _release_order(owner, why)
                 evs += [ev] if ev else []
             _recount(owner, [], settings)
-            ev = _set_status(owner, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM)
+            ev = WORKFLOW.set_status(owner, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM,
+                                     save=False)
             evs += [ev] if ev else []
             owner.set_hold_reasons(())
             owner.out_of_stock_since = None
@@ -145,12 +145,13 @@ def _stop_origin_lines(origin: Order, lines: list[OrderLine], *, why: str, refun
             OrderEvent.objects.bulk_create(evs)
         else:
             if todo:
-                _log(owner, EventKind.PLATFORM, "lines.stopped", f"{origin.platform_order_id}: {why}")
+                WORKFLOW.log(owner, EventKind.PLATFORM, "lines.stopped", f"{origin.platform_order_id}: {why}")
             _recheck_owner(owner, settings)
             if owner.status == S.APPROVED:
                 approved.append(owner.pk)
     if origin.status == S.CLOSED and not shipped:
-        ev = _set_status(origin, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM)
+        ev = WORKFLOW.set_status(origin, S.CANCELLED, why=why, code="cancelled.platform", kind=EventKind.PLATFORM,
+                                 save=False)
         origin.save()
         ev.save()
     return approved
@@ -169,14 +170,14 @@ def _platform_shipped(order: Order, lines: list[OrderLine], *, completed: bool) 
                 mine = [ln for ln in lines if ln.order_id == owner.pk and not ln.is_stopped]
                 _release_lines(mine)
                 OrderLine.objects.filter(pk__in=[ln.pk for ln in mine]).update(is_stopped=True)
-                _log(owner, EventKind.PLATFORM, "lines.shipped_outside",
-                     f"{order.platform_order_id} was shipped outside the ERP")
+                WORKFLOW.log(owner, EventKind.PLATFORM, "lines.shipped_outside",
+                             f"{order.platform_order_id} was shipped outside the ERP")
                 _recheck_owner(owner, settings)
                 continue
             ev = _release_order(owner, "shipped outside the ERP")
             evs += [ev] if ev else []
-            ev = _set_status(owner, S.SHIPPED, why="the platform reports it shipped outside the ERP",
-                             code="shipped.outside", kind=EventKind.PLATFORM)
+            ev = WORKFLOW.set_status(owner, S.SHIPPED, why="the platform reports it shipped outside the ERP",
+                                     code="shipped.outside", kind=EventKind.PLATFORM, save=False)
             evs += [ev] if ev else []
             owner.set_hold_reasons(())
             owner.out_of_stock_since = None
@@ -185,18 +186,19 @@ def _platform_shipped(order: Order, lines: list[OrderLine], *, completed: bool) 
             others_done = owner.kind != OrderKind.MERGED or not Order.objects.filter(merged_into=owner).exclude(
                 pk=order.pk).exclude(platform_state=OrderState.COMPLETED).exists()
             if others_done:
-                ev = _set_status(owner, S.COMPLETED, why="received by the buyer", code="completed", kind=EventKind.PLATFORM)
+                ev = WORKFLOW.set_status(owner, S.COMPLETED, why="received by the buyer", code="completed",
+                                         kind=EventKind.PLATFORM, save=False)
                 evs += [ev] if ev else []
         owner.save()
         OrderEvent.objects.bulk_create(evs)
     if order.merged_into_id:
         evs = []
         if order.status == S.CLOSED:
-            evs.append(_set_status(order, S.SHIPPED, why="the platform reports it shipped", code="shipped.outside",
-                                   kind=EventKind.PLATFORM))
+            evs.append(WORKFLOW.set_status(order, S.SHIPPED, why="the platform reports it shipped",
+                                           code="shipped.outside", kind=EventKind.PLATFORM, save=False))
         if completed and order.status == S.SHIPPED:
-            evs.append(_set_status(order, S.COMPLETED, why="received by the buyer", code="completed",
-                                   kind=EventKind.PLATFORM))
+            evs.append(WORKFLOW.set_status(order, S.COMPLETED, why="received by the buyer", code="completed",
+                                           kind=EventKind.PLATFORM, save=False))
         order.save()
         OrderEvent.objects.bulk_create([e for e in evs if e])
 
@@ -205,7 +207,8 @@ def _after_sale(order: Order, *, refund_id: str, why: str) -> bool:
     """Open an after-sales case once per platform refund (the after-sales app subscribes)."""
     if OrderEvent.objects.filter(order=order, code="after_sale.opened", data__refund_id=refund_id).exists():
         return False
-    _log(order, EventKind.PLATFORM, "after_sale.opened", f"after shipment: {why}", data={"refund_id": refund_id})
+    WORKFLOW.log(order, EventKind.PLATFORM, "after_sale.opened", f"after shipment: {why}",
+                 data={"refund_id": refund_id})
     events.publish("order.after_sale_opened", order_id=order.pk, platform_refund_id=refund_id)
     return True
 
@@ -230,7 +233,7 @@ def orders_intercept_refunds(*, shop, refunds: list[NormalizedRefund]) -> int:
         origin = origins.get(poid)
         if origin is None:
             continue
-        _lock([origin.pk])
+        WORKFLOW.lock_many([origin.pk])
         lines = list(OrderLine.objects.filter(origin_order=origin).order_by("pk"))
         changed = False
         for r in sorted(items, key=lambda r: (r.version, r.modified_at)):
@@ -254,9 +257,9 @@ def orders_intercept_refunds(*, shop, refunds: list[NormalizedRefund]) -> int:
                 changed = True
                 _release_lines([ln]) if ln.is_stopped else None
                 ln.save(update_fields=["refund_version", "platform_refund_id", "refund_state", "is_stopped"])
-                _log(ln.order, EventKind.PLATFORM, f"refund.{r.status}",
-                     f"refund {r.platform_refund_id} {r.status} on line {ln.platform_line_id or ln.pk}: {r.reason}"[:1000],
-                     data={"refund_id": r.platform_refund_id, "line_id": ln.pk})
+                WORKFLOW.log(ln.order, EventKind.PLATFORM, f"refund.{r.status}",
+                             f"refund {r.platform_refund_id} {r.status} on line {ln.platform_line_id or ln.pk}: {r.reason}"[:1000],
+                             data={"refund_id": r.platform_refund_id, "line_id": ln.pk})
         if changed:
             touched += 1
             for owner in _owners(origin, lines):

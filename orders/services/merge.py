@@ -18,14 +18,10 @@ from ._common import (
     ACTION_STATES,
     RESERVED_STATES,
     TRANSITIONS,
+    WORKFLOW,
     S,
-    _check_action,
-    _event,
-    _lock,
-    _lock_one,
     _recount,
     _release_order,
-    _set_status,
     order_settings,
 )
 
@@ -95,7 +91,7 @@ def merge_candidates(*, order: Order) -> list[Order]:
 def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_window: bool = True) -> Order:
     """Merge orders into one shipment (a 'merged' order holding their lines). Different receivers or
     addresses never merge (409 with the reason)."""
-    orders = _lock(set(order_ids))
+    orders = WORKFLOW.lock_many(set(order_ids))
     if len(orders) < 2:
         raise Conflict("Pick at least two orders to merge.")
     settings = order_settings()
@@ -104,7 +100,7 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
         raise Conflict("Two merged shipments cannot merge; unmerge one first.")
     base = merged[0] if merged else orders[0]
     for o in orders:
-        _check_action(o, "merge")
+        WORKFLOW.check(o, "merge")
         problems = _merge_problems(base, o, settings, check_window=check_window)
         if problems:
             raise Conflict(f"Order {o.display_no} cannot merge with {base.display_no}: {'; '.join(problems)}.")
@@ -114,7 +110,8 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
         if o.status in RESERVED_STATES:
             ev = _release_order(o, "merging")
             evs += [ev] if ev else []
-            evs.append(_set_status(o, S.APPROVED, why="merging: allocation released", code="deallocated"))
+            evs.append(WORKFLOW.set_status(o, S.APPROVED, why="merging: allocation released", code="deallocated",
+                                           save=False))
             o.carrier_code = ""
             o.save()
     if merged:
@@ -140,16 +137,17 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
     OrderLine.objects.filter(order__in=sources).update(order=target)
     for o in sources:
         o.previous_status = o.status
-        evs.append(_set_status(o, S.CLOSED, why=f"merged into M{target.pk}: {why or 'same buyer and address'}",
-                               code="merged", actor=actor, kind=EventKind.ACTION if actor else EventKind.RULE,
-                               data={"merged_into": target.pk}))
+        evs.append(WORKFLOW.set_status(o, S.CLOSED,
+                                       why=f"merged into M{target.pk}: {why or 'same buyer and address'}",
+                                       code="merged", actor=actor, kind=EventKind.ACTION if actor else EventKind.RULE,
+                                       data={"merged_into": target.pk}, save=False))
         o.merged_into = target
         o.save(update_fields=["status", "previous_status", "merged_into", "updated_at"])
     _recount(target, list(OrderLine.objects.filter(order=target)), settings)
     target.save()
-    evs.append(_event(target, EventKind.ACTION if actor else EventKind.RULE, "merged",
-                      f"merged {', '.join(o.display_no for o in sources)}: {why or 'same buyer and address'}",
-                      actor=actor, to_status=target.status, data={"sources": [o.pk for o in sources]}))
+    evs.append(WORKFLOW.event(target, EventKind.ACTION if actor else EventKind.RULE, "merged",
+                              f"merged {', '.join(o.display_no for o in sources)}: {why or 'same buyer and address'}",
+                              actor=actor, to_status=target.status, data={"sources": [o.pk for o in sources]}))
     OrderEvent.objects.bulk_create([e for e in evs if e])
     return target
 
@@ -158,32 +156,32 @@ def orders_merge(*, order_ids: list[int], actor=None, why: str = "", check_windo
 def order_unmerge(*, order_id: int, actor=None, why: str = "") -> list[Order]:
     """Dissolve a merged shipment: every line goes back to its platform order, which gets its status
     from before the merge; the merged order is closed."""
-    target = _lock_one(order_id)
+    target = WORKFLOW.lock(order_id)
     if target.kind != OrderKind.MERGED:
         raise Conflict(f"Order {target.display_no} is not a merged shipment.")
-    _check_action(target, "unmerge")
+    WORKFLOW.check(target, "unmerge")
     if Order.objects.filter(split_from=target).exclude(status__in=[S.CANCELLED, S.CLOSED]).exists():
         raise Conflict(f"Merged shipment {target.display_no} has split parts; ship or cancel them first.")
     evs = []
     if target.status in RESERVED_STATES:
         ev = _release_order(target, "unmerged")
         evs += [ev] if ev else []
-    sources = _lock(Order.objects.filter(merged_into=target).values_list("pk", flat=True))
+    sources = WORKFLOW.lock_many(Order.objects.filter(merged_into=target).values_list("pk", flat=True))
     OrderLine.objects.filter(order=target).update(order=F("origin_order_id"))
     settings = order_settings()
     for o in sources:
         back = o.previous_status or S.PENDING_REVIEW
         if back not in TRANSITIONS[S.CLOSED]:
             back = S.PENDING_REVIEW
-        evs.append(_set_status(o, back, why=f"unmerged from M{target.pk}: {why or 'by an operator'}", code="unmerged",
-                               actor=actor, kind=EventKind.ACTION))
+        evs.append(WORKFLOW.set_status(o, back, why=f"unmerged from M{target.pk}: {why or 'by an operator'}",
+                                       code="unmerged", actor=actor, kind=EventKind.ACTION, save=False))
         o.merged_into = None
         o.previous_status = ""
         _recount(o, list(OrderLine.objects.filter(order=o)), settings)
         o.save()
     target.line_count = target.total_quantity = target.weight_g = 0
-    evs.append(_set_status(target, S.CLOSED if S.CLOSED in TRANSITIONS[target.status] else S.CANCELLED,
-                           why=f"unmerged: {why or 'by an operator'}", code="unmerged", actor=actor, kind=EventKind.ACTION))
+    evs.append(WORKFLOW.set_status(target, S.CLOSED if S.CLOSED in TRANSITIONS[target.status] else S.CANCELLED,
+                                   why=f"unmerged: {why or 'by an operator'}", code="unmerged", actor=actor, kind=EventKind.ACTION, save=False))
     target.save()
     OrderEvent.objects.bulk_create([e for e in evs if e])
     return sources

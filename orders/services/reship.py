@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import ports
 from ..models import EventKind, Order, OrderEvent, OrderKind, OrderLine
-from ._common import S, _event, _recount, order_settings
+from ._common import WORKFLOW, S, _recount, order_settings
 from .allocation import _allocate
 
 # --- reshipment (after-sales) -----------------------------------------------------------------------
@@ -74,10 +74,10 @@ def order_create_reship(*, order_id: int, lines: list[tuple[int, int]], why: str
     order.save()
     kind = EventKind.ACTION if actor else EventKind.RULE
     OrderEvent.objects.bulk_create([
-        _event(order, kind, "reship.created", f"reshipment of {original.display_no}: {why}", actor=actor,
-               to_status=S.APPROVED, data={"original": original.pk, "source_ref": source_ref}),
-        _event(original, kind, "reship.opened", f"reshipment {order.display_no}: {why}", actor=actor,
-               data={"reship": order.pk, "source_ref": source_ref}),
+        WORKFLOW.event(order, kind, "reship.created", f"reshipment of {original.display_no}: {why}", actor=actor,
+                       to_status=S.APPROVED, data={"original": original.pk, "source_ref": source_ref}),
+        WORKFLOW.event(original, kind, "reship.opened", f"reshipment {order.display_no}: {why}", actor=actor,
+                       data={"reship": order.pk, "source_ref": source_ref}),
     ])
     if settings.auto_allocate:
         _allocate(Order.objects.filter(pk=order.pk), settings=settings, actor=None, strict=False)

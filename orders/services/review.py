@@ -21,14 +21,10 @@ from ..models import (
 from ..rules import ReviewContext, review
 from ._common import (
     RESERVED_STATES,
+    WORKFLOW,
     S,
-    _check_action,
-    _event,
-    _lock,
-    _lock_one,
     _recount,
     _release_order,
-    _set_status,
     _SkuResolver,
 )
 
@@ -42,23 +38,26 @@ def _decide(order: Order, lines, platform_holds: set, ctx: ReviewContext | None,
         if holds:
             order.set_hold_reasons(holds)
             order.status = S.ON_HOLD
-            evs.append(_event(order, EventKind.RULE, "hold", "on hold: " + ", ".join(sorted(holds)), to_status=S.ON_HOLD))
+            evs.append(WORKFLOW.event(order, EventKind.RULE, "hold", "on hold: " + ", ".join(sorted(holds)),
+                                      to_status=S.ON_HOLD))
         else:
             order.set_hold_reasons(())
             order.status = S.PENDING_REVIEW
-            evs.append(_event(order, EventKind.RULE, "review.manual", "auto review is off: waiting for an operator",
-                              to_status=S.PENDING_REVIEW))
+            evs.append(WORKFLOW.event(order, EventKind.RULE, "review.manual",
+                                      "auto review is off: waiting for an operator", to_status=S.PENDING_REVIEW))
         return evs
     found = review(order, lines, ctx)
     for reason, why in found:
         holds.add(reason)
-        evs.append(_event(order, EventKind.RULE, f"hold.{reason}", why, actor=actor, data={"reason": reason}))
+        evs.append(WORKFLOW.event(order, EventKind.RULE, f"hold.{reason}", why, actor=actor, data={"reason": reason}))
     for reason in sorted(set(platform_holds)):
-        evs.append(_event(order, EventKind.RULE, f"hold.{reason}", f"platform hold: {reason}", data={"reason": reason}))
+        evs.append(WORKFLOW.event(order, EventKind.RULE, f"hold.{reason}", f"platform hold: {reason}",
+                                  data={"reason": reason}))
     order.set_hold_reasons(holds)
     order.status = S.ON_HOLD if holds else S.APPROVED
     if not holds:
-        evs.append(_event(order, EventKind.RULE, "approved.auto", "auto review: every rule passed", to_status=S.APPROVED))
+        evs.append(WORKFLOW.event(order, EventKind.RULE, "approved.auto", "auto review: every rule passed",
+                                  to_status=S.APPROVED))
     return evs
 
 
@@ -74,7 +73,8 @@ def _rereview(order: Order, settings: OrderSettings, *, platform_holds: set, why
         order.status = S.APPROVED
     active = [ln for ln in lines if not ln.is_stopped]
     if not active and HoldReason.REFUND not in platform_holds:
-        ev = _set_status(order, S.CANCELLED, why=f"no line left to ship ({why})", code="cancelled.no_lines")
+        ev = WORKFLOW.set_status(order, S.CANCELLED, why=f"no line left to ship ({why})", code="cancelled.no_lines",
+                                 save=False)
         evs += [ev] if ev else []
         order.set_hold_reasons(())
     else:
@@ -122,15 +122,15 @@ def _recheck_owner(owner: Order, settings: OrderSettings) -> None:
 @transaction.atomic
 def order_approve(*, order_id: int, actor=None, why: str = "") -> Order:
     """An operator approves: a held order is released past its rule holds (platform holds stay)."""
-    order = _lock_one(order_id)
-    _check_action(order, "approve")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "approve")
     platform = set(order.hold_reason_list) & PLATFORM_HOLDS
     if platform:
         raise Conflict(f"Order {order.display_no} waits for the platform ({', '.join(sorted(platform))}); "
                        "it cannot be approved by hand.")
     _require_matched(order)
-    ev = _set_status(order, S.APPROVED, why=why or "approved by an operator", code="approved.manual",
-                     actor=actor, kind=EventKind.ACTION, data={"released": order.hold_reason_list})
+    ev = WORKFLOW.set_status(order, S.APPROVED, why=why or "approved by an operator", code="approved.manual",
+                             actor=actor, kind=EventKind.ACTION, data={"released": order.hold_reason_list}, save=False)
     order.set_hold_reasons(())
     order.save()
     ev.save()
@@ -157,8 +157,8 @@ def _require_matched(order: Order) -> None:
 
 @transaction.atomic
 def order_hold(*, order_id: int, actor=None, why: str = "", reason: str = HoldReason.MANUAL) -> Order:
-    order = _lock_one(order_id)
-    _check_action(order, "hold")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "hold")
     if reason not in HoldReason.values or reason in PLATFORM_HOLDS:
         from django.core.exceptions import ValidationError
 
@@ -168,10 +168,10 @@ def order_hold(*, order_id: int, actor=None, why: str = "", reason: str = HoldRe
         ev = _release_order(order, "held by an operator")
         evs += [ev] if ev else []
     order.set_hold_reasons(set(order.hold_reason_list) | {reason})
-    ev = _set_status(order, S.ON_HOLD, why=why or "held by an operator", code=f"hold.{reason}", actor=actor,
-                     kind=EventKind.ACTION, data={"reason": reason})
-    evs += [ev] if ev else [_event(order, EventKind.ACTION, f"hold.{reason}", why or "hold reason added", actor=actor,
-                                   data={"reason": reason})]
+    ev = WORKFLOW.set_status(order, S.ON_HOLD, why=why or "held by an operator", code=f"hold.{reason}", actor=actor,
+                             kind=EventKind.ACTION, data={"reason": reason}, save=False)
+    evs += [ev] if ev else [WORKFLOW.event(order, EventKind.ACTION, f"hold.{reason}", why or "hold reason added",
+                                           actor=actor, data={"reason": reason})]
     order.out_of_stock_since = None
     order.save()
     OrderEvent.objects.bulk_create(evs)
@@ -181,8 +181,8 @@ def order_hold(*, order_id: int, actor=None, why: str = "", reason: str = HoldRe
 @transaction.atomic
 def order_release(*, order_id: int, actor=None, why: str = "", reasons: list[str] | None = None) -> Order:
     """Clear hold reasons (all an operator may clear by default); with none left, the order is approved."""
-    order = _lock_one(order_id)
-    _check_action(order, "release")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "release")
     current = set(order.hold_reason_list)
     wanted = set(reasons) if reasons else current - PLATFORM_HOLDS
     blocked = wanted & PLATFORM_HOLDS
@@ -192,11 +192,12 @@ def order_release(*, order_id: int, actor=None, why: str = "", reasons: list[str
     if not left:
         _require_matched(order)
     order.set_hold_reasons(left)
-    evs = [_event(order, EventKind.ACTION, "released", why or f"released {', '.join(sorted(wanted & current)) or '-'}",
-                  actor=actor, data={"released": sorted(wanted & current)})]
+    evs = [WORKFLOW.event(order, EventKind.ACTION, "released",
+                          why or f"released {', '.join(sorted(wanted & current)) or '-'}",
+                          actor=actor, data={"released": sorted(wanted & current)})]
     if not left:
-        ev = _set_status(order, S.APPROVED, why="no hold reason left", code="approved.released", actor=actor,
-                         kind=EventKind.ACTION)
+        ev = WORKFLOW.set_status(order, S.APPROVED, why="no hold reason left", code="approved.released", actor=actor,
+                                 kind=EventKind.ACTION, save=False)
         evs.append(ev)
     order.save()
     OrderEvent.objects.bulk_create([e for e in evs if e])
@@ -205,23 +206,23 @@ def order_release(*, order_id: int, actor=None, why: str = "", reasons: list[str
 
 @transaction.atomic
 def order_cancel(*, order_id: int, actor=None, why: str = "") -> Order:
-    order = _lock_one(order_id)
-    _check_action(order, "cancel")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "cancel")
     evs = []
     if order.status in RESERVED_STATES:
         ev = _release_order(order, "cancelled")
         evs += [ev] if ev else []
     OrderLine.objects.filter(order=order).update(is_stopped=True)
-    ev = _set_status(order, S.CANCELLED, why=why or "cancelled by an operator", code="cancelled.manual", actor=actor,
-                     kind=EventKind.ACTION)
+    ev = WORKFLOW.set_status(order, S.CANCELLED, why=why or "cancelled by an operator", code="cancelled.manual",
+                             actor=actor, kind=EventKind.ACTION, save=False)
     evs.append(ev)
     order.set_hold_reasons(())
     order.out_of_stock_since = None
     order.save()
     if order.kind == OrderKind.MERGED:
-        for source in _lock(Order.objects.filter(merged_into=order).values_list("pk", flat=True)):
-            e = _set_status(source, S.CANCELLED, why=f"its merged shipment M{order.pk} was cancelled", actor=actor,
-                            kind=EventKind.ACTION)
+        for source in WORKFLOW.lock_many(Order.objects.filter(merged_into=order).values_list("pk", flat=True)):
+            e = WORKFLOW.set_status(source, S.CANCELLED, why=f"its merged shipment M{order.pk} was cancelled",
+                                    actor=actor, kind=EventKind.ACTION, save=False)
             source.save()
             evs.append(e)
     OrderEvent.objects.bulk_create([e for e in evs if e])

@@ -15,7 +15,7 @@ from erp.api.exceptions import Conflict
 from .. import ports
 from ..allocation import shipping_cost
 from ..models import CarrierRule, EventKind, Order, OrderEvent, OrderKind, OrderLine, Waybill
-from ._common import S, _check_action, _lock, _lock_one, _set_status, order_settings
+from ._common import WORKFLOW, S, order_settings
 
 
 # --- shipping ---------------------------------------------------------------------------------------
@@ -29,8 +29,8 @@ def mock_tracking_no(*, carrier_code: str, tenant_id: int, order_id: int) -> str
 @transaction.atomic
 def order_ship(*, order_id: int, actor=None, tracking_no: str = "", carrier_code: str = "") -> Order:
     """Waybill, stock committed through inventory, shipment pushed to each platform order (outbox)."""
-    order = _lock_one(order_id)
-    _check_action(order, "ship")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "ship")
     lines = list(OrderLine.objects.filter(order=order, is_stopped=False).order_by("pk"))
     if not lines:
         raise Conflict(f"Order {order.display_no} has no line left to ship.")
@@ -73,14 +73,14 @@ def order_ship(*, order_id: int, actor=None, tracking_no: str = "", carrier_code
     order.carrier_code = carrier
     order.tracking_no = tracking
     order.shipped_at = timezone.now()
-    evs = [_set_status(order, S.SHIPPED, why=f"shipped with {carrier} {tracking}", code="shipped", actor=actor,
-                       kind=EventKind.ACTION if actor else EventKind.SYSTEM,
-                       data={"tracking_no": tracking, "carrier": carrier, "pushed": pushes})]
+    evs = [WORKFLOW.set_status(order, S.SHIPPED, why=f"shipped with {carrier} {tracking}", code="shipped",
+                               actor=actor, kind=EventKind.ACTION if actor else EventKind.SYSTEM,
+                               data={"tracking_no": tracking, "carrier": carrier, "pushed": pushes}, save=False)]
     order.save()
     if order.kind == OrderKind.MERGED:
-        for source in _lock(Order.objects.filter(merged_into=order).values_list("pk", flat=True)):
-            evs.append(_set_status(source, S.SHIPPED, why=f"shipped in M{order.pk} with {carrier} {tracking}",
-                                   code="shipped", actor=actor, kind=EventKind.SYSTEM))
+        for source in WORKFLOW.lock_many(Order.objects.filter(merged_into=order).values_list("pk", flat=True)):
+            evs.append(WORKFLOW.set_status(source, S.SHIPPED, why=f"shipped in M{order.pk} with {carrier} {tracking}",
+                                           code="shipped", actor=actor, kind=EventKind.SYSTEM, save=False))
             source.carrier_code, source.tracking_no, source.shipped_at = carrier, tracking, order.shipped_at
             source.save()
     OrderEvent.objects.bulk_create([e for e in evs if e])

@@ -11,7 +11,7 @@ from erp.api.exceptions import Conflict
 from erp.money import CENT
 
 from ..models import EventKind, Order, OrderEvent, OrderKind, OrderLine, OrderSettings
-from ._common import _check_action, _event, _lock_one, _recount, order_settings
+from ._common import WORKFLOW, _recount, order_settings
 
 
 # --- split ------------------------------------------------------------------------------------------
@@ -65,9 +65,9 @@ def _carve(order: Order, items: list[tuple[OrderLine, int]], *, why: str, code: 
     part.save()
     kind = EventKind.ACTION if actor else EventKind.RULE
     OrderEvent.objects.bulk_create([
-        _event(order, kind, code, f"split off {part.display_no}: {why}", actor=actor, data={"part": part.pk}),
-        _event(part, kind, code, f"split from {order.display_no}: {why}", actor=actor, to_status=part.status,
-               data={"split_from": order.pk}),
+        WORKFLOW.event(order, kind, code, f"split off {part.display_no}: {why}", actor=actor, data={"part": part.pk}),
+        WORKFLOW.event(part, kind, code, f"split from {order.display_no}: {why}", actor=actor, to_status=part.status,
+                       data={"split_from": order.pk}),
     ])
     return part
 
@@ -78,8 +78,8 @@ def order_split(*, order_id: int, mode: str = "manual", lines: dict[int, int] | 
     """Split by hand ({line id: quantity} moves to a new part) or by presale vs in-stock lines."""
     from django.core.exceptions import ValidationError
 
-    order = _lock_one(order_id)
-    _check_action(order, "split")
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "split")
     current = list(OrderLine.objects.filter(order=order, is_stopped=False).order_by("pk"))
     if mode == "presale":
         items = [(ln, ln.quantity) for ln in current if ln.is_presale]
