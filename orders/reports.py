@@ -48,6 +48,8 @@ from django.db.models.functions import Coalesce, ExtractHour, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from integrations.selectors import platform_choices, platform_values, shop_names
+
 from .models import Order, OrderKind, OrderLine, OrderStatus, RefundState
 from .ports import province_key
 
@@ -119,8 +121,6 @@ def report_params(params, *, today: date | None = None) -> ReportParams:
     """Parse ``date_from``, ``date_to`` (YYYY-MM-DD), ``shop`` (id), ``platform`` and ``range`` (a
     preset; explicit dates win). Missing dates: the last 7 days. Raises ValidationError naming each
     bad field: a malformed date, from after to, a range longer than 366 days, an unknown platform."""
-    from integrations.models import Platform
-
     today = today or local_today()
     errors: dict[str, list[str]] = {}
     preset = (params.get("range") or "").strip()
@@ -154,8 +154,8 @@ def report_params(params, *, today: date | None = None) -> ReportParams:
         else:
             errors["shop"] = [str(_("A shop id (a whole number)."))]
     platform = (params.get("platform") or "").strip()
-    if platform and platform not in Platform.values:
-        errors["platform"] = [str(_("One of: %(values)s.") % {"values": ", ".join(Platform.values)})]
+    if platform and platform not in platform_values():
+        errors["platform"] = [str(_("One of: %(values)s.") % {"values": ", ".join(platform_values())})]
     if errors:
         raise ValidationError(errors)
     if not preset:
@@ -421,8 +421,6 @@ def _sku_rows(qs, order: str) -> list[SkuRow]:
 
 def sales_report(*, params: ReportParams) -> SalesReport:
     """The sales report of ``params`` (see the module docstring for what each figure means)."""
-    from integrations.models import Platform, Shop
-
     tz = tenant_zone()
     p = params
     prev_from, _prev_to = p.previous
@@ -505,13 +503,13 @@ def sales_report(*, params: ReportParams) -> SalesReport:
                  for name, n, u, g in sorted(merged.values(), key=lambda x: (-x[3], -x[1], x[0]))[:TOP]]
 
     # 8. breakdowns by shop and by platform
-    names = dict(Shop.objects.filter(pk__in=list(shops)).values_list("pk", "name")) if shops else {}
+    names = shop_names(ids=list(shops)) if shops else {}
     by_shop = sorted((GroupRow(key=k, label=names.get(k, f"#{k}"), figures=f) for k, f in shops.items()),
                      key=lambda g: (-g.figures.gmv, -g.figures.orders, g.label))
     platforms: dict[str, Figures] = {}
     for shop_id, f in shops.items():
         platforms.setdefault(shop_platform[shop_id], Figures()).add(f)
-    labels = dict(Platform.choices)
+    labels = dict(platform_choices())
     by_platform = sorted((GroupRow(key=k, label=str(labels.get(k, k)), figures=f) for k, f in platforms.items()),
                          key=lambda g: (-g.figures.gmv, -g.figures.orders, g.label))
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.apps import apps
 from django.utils import timezone
 
-from integrations.normalized import NormalizedAddress, NormalizedLine, NormalizedOrder, OrderState
+from integrations.ports import NormalizedAddress, NormalizedLine, NormalizedOrder, OrderState
+from integrations.selectors import shops_with_platform
 
 from . import services
 from .models import BlacklistEntry, CarrierRule, Order, OrderStatus
@@ -39,14 +40,14 @@ def seed_demo(*, tenant) -> str:
     existing = Order.objects.count()
     if existing:
         return f"{existing} orders already there"
-    Shop = apps.get_model("integrations", "Shop")
     # Made-up orders go to the own web shop only: the platform shops' orders come from the simulated
     # platforms, where a made-up order could never be shipped back (nor its SKUs' stock pushed).
-    shops = list(Shop.objects.filter(is_active=True, platform="own").order_by("pk")[:1])
+    shops = list(shops_with_platform(platform="own").order_by("pk")[:1])
     codes = []
     if apps.is_installed("inventory"):
-        codes = list(apps.get_model("inventory", "SKU").objects.filter(is_bundle=False).order_by("pk")
-                     .values_list("code", flat=True)[:12])
+        from inventory.selectors import skus
+
+        codes = list(skus(stock_only=True).order_by("pk").values_list("code", flat=True)[:12])
     if not shops or not codes:
         return f"settings and {made} carrier rules; demo orders come once shops and SKUs exist (run seed_demo again)"
     rng = random.Random(5)

@@ -9,7 +9,7 @@ fallback when an adapter sends a state we do not know, and the tests check the w
 
 from dataclasses import dataclass
 
-from integrations.normalized import NormalizedOrder, OrderState
+from integrations.ports import NormalizedOrder, OrderState
 
 from .models import HoldReason, OrderStatus
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from erp.api.exceptions import Conflict
 from erp.exports import table_response
 from erp.views_helpers import filtered, keyset_page, tenant_page
-from integrations.models import Shop
+from integrations.selectors import platform_choices, shop_options
 
 from . import ports, selectors, services
 from .models import HoldReason, Order, OrderLine, OrderStatus, Waybill
@@ -54,7 +54,7 @@ def workbench(request):
         "hold_counts": [(value, label, n) for (value, label), n in
                         zip(HoldReason.choices, selectors.hold_reason_counts().values(), strict=True) if n],
         "out_of_stock": selectors.attention_counts()["out_of_stock"],
-        "shops": Shop.objects.order_by("name").values("id", "name"),
+        "shops": shop_options(),
         "statuses": OrderStatus.choices, "hold_reasons": HoldReason.choices,
         "bulk_actions": [("approve", pgettext("order action", "Approve")), ("hold", _("Hold")), ("release", _("Release")),
                          ("allocate", _("Allocate")), ("pick", _("Start picking")), ("ship", _("Ship")),
@@ -293,8 +293,6 @@ def _may_read_finance(request) -> bool:
 
 @tenant_page(app_label="orders")
 def sales_report(request):
-    from integrations.models import Platform
-
     from . import reports
 
     params = _report_params(request)
@@ -311,7 +309,7 @@ def sales_report(request):
         "breakdowns": [(_("By shop"), "by-shop", _("Shop"), report.by_shop),
                        (_("By platform"), "by-platform", _("Platform"), report.by_platform)],
         "hours": [{"hour": h, "n": n, "pct": round(n * 100 / hours_max)} for h, n in report.hours],
-        "shops": Shop.objects.order_by("name").values("id", "name"), "platforms": Platform.choices,
+        "shops": shop_options(), "platforms": platform_choices(),
         "export_query": urlencode(params.query()), "today": today,
         "finance_link": _may_read_finance(request),
         "profit_query": urlencode({"by": "shop", "from": params.date_from.isoformat(), "to": params.date_to.isoformat()}),

@@ -15,7 +15,7 @@ from erp import events
 from erp.money import to_money
 from erp.tenancy.context import get_current_tenant, tenant_context
 from erp.workflow import Action, DocumentWorkflow
-from integrations.normalized import NormalizedOrder
+from integrations.ports import NormalizedOrder
 
 from .. import ports
 from ..addressing import address_hash, place_hash

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.db.models.base import ModelState
 
-from integrations.normalized import NormalizedOrder
+from integrations.ports import NormalizedOrder
+from integrations.selectors import shop_get
 
 from .. import bulk, ports
 from ..models import (
@@ -262,9 +263,7 @@ def _create_orders(shop, batch: list[NormalizedOrder], settings: OrderSettings,
 
 def on_platform_orders_changed(*, shop_id, platform_order_ids, **_):
     """erp.events handler: integrations committed new versions of these platform orders."""
-    from integrations.models import Shop
-
-    shop = Shop.objects.get(pk=shop_id)
+    shop = shop_get(shop_id=shop_id)
     ids = list(platform_order_ids)
     for start in range(0, len(ids), 500):
         normalized = ports.integrations().normalized_orders(shop_id=shop_id, platform_order_ids=ids[start:start + 500])

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from erp import events
-from integrations.normalized import NormalizedOrder, NormalizedRefund, OrderState
+from integrations.ports import NormalizedOrder, NormalizedRefund, OrderState
+from integrations.selectors import shop_get
 
 from .. import ports
 from ..models import (
@@ -273,9 +274,7 @@ def orders_intercept_refunds(*, shop, refunds: list[NormalizedRefund]) -> int:
 
 
 def on_platform_refunds_changed(*, shop_id, platform_refund_ids, **_):
-    from integrations.models import Shop
-
-    shop = Shop.objects.get(pk=shop_id)
+    shop = shop_get(shop_id=shop_id)
     refunds = ports.integrations().normalized_refunds(shop_id=shop_id, platform_refund_ids=list(platform_refund_ids))
     if refunds:
         orders_intercept_refunds(shop=shop, refunds=refunds)
