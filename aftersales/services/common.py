@@ -13,18 +13,11 @@ from django.utils.translation import gettext as _
 
 from erp.money import to_money
 
-from ..models import (
-    AftersalesSettings,
-    TicketKind,
-)
+from ..models import AftersalesSettings, TicketKind
 
 logger = logging.getLogger("aftersales")
-
-
 EVENT_KIND = {TicketKind.REFUND_ONLY: "refund", TicketKind.RETURN_REFUND: "return_refund",
               TicketKind.EXCHANGE: "exchange", TicketKind.RESHIP: "reship"}
-
-
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 

@@ -14,37 +14,17 @@ from django.utils.translation import gettext_lazy
 from erp.workflow import actor_label
 
 from .. import ports
-from ..models import (
-    EventKind,
-    Ticket,
-    TicketEvent,
-    TicketSource,
-)
+from ..models import EventKind, Ticket, TicketEvent, TicketSource
 from .common import aftersales_settings
 from .workflow import WORKFLOW
 
 AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE = "agree_refund", "agree_return", "confirm_receipt", "refuse"
-
-
-AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE = "agree_refund", "agree_return", "confirm_receipt", "refuse"
-
-
-AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE = "agree_refund", "agree_return", "confirm_receipt", "refuse"
-
-
-AGREE_REFUND, AGREE_RETURN, CONFIRM_RECEIPT, REFUSE = "agree_refund", "agree_return", "confirm_receipt", "refuse"
-
-
 DECISION_LABELS = {AGREE_REFUND: gettext_lazy("agree to refund"), AGREE_RETURN: gettext_lazy("agree to the return"),
                    CONFIRM_RECEIPT: gettext_lazy("confirm the returned goods arrived"),
                    REFUSE: gettext_lazy("refuse the refund")}
-
-
 # the platform refund states that show a decision was applied
 CONFIRMED_BY = {AGREE_REFUND: frozenset({"agreed", "success"}), AGREE_RETURN: frozenset({"wait_return", "success"}),
                 CONFIRM_RECEIPT: frozenset({"success"}), REFUSE: frozenset({"refused"})}
-
-
 SETTLED_ON_PLATFORM = frozenset({"success", "refused", "closed"})
 
 

@@ -12,15 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import ports
-from ..models import (
-    RETURN_KINDS,
-    AftersalesSettings,
-    EventKind,
-    Ticket,
-    TicketKind,
-    TicketLine,
-    TicketSource,
-)
+from ..models import RETURN_KINDS, AftersalesSettings, EventKind, Ticket, TicketKind, TicketLine, TicketSource
 from ..models import TicketStatus as S
 from .common import _NEVER, aftersales_settings, logger
 from .decisions import _confirm_decisions

@@ -12,12 +12,7 @@ from django.utils.translation import gettext as _
 from erp import events
 
 from .. import ports
-from ..models import (
-    OUTGOING_KINDS,
-    EventKind,
-    Ticket,
-    TicketKind,
-)
+from ..models import OUTGOING_KINDS, EventKind, Ticket, TicketKind
 from ..models import TicketStatus as S
 from .common import EVENT_KIND, _amount
 from .workflow import WORKFLOW

@@ -14,13 +14,7 @@ from django.utils.translation import gettext as _
 from erp import events
 
 from .. import ports
-from ..models import (
-    REFUND_KINDS,
-    EventKind,
-    LineCondition,
-    Ticket,
-    TicketLine,
-)
+from ..models import REFUND_KINDS, EventKind, LineCondition, Ticket, TicketLine
 from ..models import TicketStatus as S
 from .common import aftersales_settings
 from .decisions import CONFIRM_RECEIPT, _push_decision

@@ -17,15 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from erp.workflow import ALLOW, Action, DocumentWorkflow, Stamp
 
-from ..models import (
-    REFUND_KINDS,
-    RETURN_KINDS,
-    TERMINAL,
-    EventKind,
-    Ticket,
-    TicketEvent,
-    TicketKind,
-)
+from ..models import REFUND_KINDS, RETURN_KINDS, TERMINAL, EventKind, Ticket, TicketEvent, TicketKind
 from ..models import TicketStatus as S
 
 
@@ -80,8 +72,5 @@ WORKFLOW = DocumentWorkflow(
             Stamp("goods_received_at", {S.GOODS_RECEIVED}, keep_first=True), Stamp("closed_at", TERMINAL)],
 )
 
-
 allowed_actions = WORKFLOW.allowed_actions
-
-
 action_refusal = WORKFLOW.refusal

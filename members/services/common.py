@@ -9,14 +9,9 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from ..models import (
-    Member,
-    MemberSettings,
-)
+from ..models import Member, MemberSettings
 
 logger = logging.getLogger(__name__)
-
-
 ZERO = Decimal("0.00")
 
 

@@ -20,13 +20,7 @@ from django.utils.translation import gettext as _
 from erp.api.exceptions import Conflict
 from erp.tenancy.context import require_tenant
 
-from ..models import (
-    Member,
-    MemberIdentity,
-    MemberMerge,
-    MergeReason,
-    PointsEntry,
-)
+from ..models import Member, MemberIdentity, MemberMerge, MergeReason, PointsEntry
 from .common import _get_member, _lock_members, group_ids
 from .levels import member_refresh
 

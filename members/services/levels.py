@@ -11,13 +11,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
-from ..models import (
-    DowngradePolicy,
-    Member,
-    MemberLevel,
-    MemberOrder,
-    PointsEntry,
-)
+from ..models import DowngradePolicy, Member, MemberLevel, MemberOrder, PointsEntry
 from .common import ZERO, group_ids, member_settings
 
 

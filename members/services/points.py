@@ -23,12 +23,7 @@ from erp.money import to_money
 from erp.tenancy.dates import tenant_today
 
 from .. import ports
-from ..models import (
-    Member,
-    MemberOrder,
-    PointsEntry,
-    PointsKind,
-)
+from ..models import Member, MemberOrder, PointsEntry, PointsKind
 from .common import ZERO, _get_member, _lock_members, group_ids, member_settings
 from .identity import identity_match
 from .levels import member_refresh

@@ -12,10 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import (
-    Member,
-    Segment,
-)
+from ..models import Member, Segment
 from .common import ZERO
 
 SEGMENTS = {

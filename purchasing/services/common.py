@@ -16,12 +16,7 @@ from django.utils.translation import gettext_lazy
 from erp.money import CENT, to_money
 from erp.tenancy.dates import tenant_today
 
-from ..models import (
-    POLine,
-    PurchaseOrder,
-    PurchasingSettings,
-    Supplier,
-)
+from ..models import POLine, PurchaseOrder, PurchasingSettings, Supplier
 
 MAX_QUANTITY = 1_000_000
 

@@ -19,14 +19,7 @@ from erp.api.exceptions import Conflict
 from erp.money import CENT
 from erp.workflow import actor_user
 
-from ..models import (
-    EventKind,
-    GoodsReceipt,
-    GoodsReceiptLine,
-    POLine,
-    PurchaseOrder,
-    ReceiptKind,
-)
+from ..models import EventKind, GoodsReceipt, GoodsReceiptLine, POLine, PurchaseOrder, ReceiptKind
 from ..models import POStatus as S
 from .common import _create_numbered, _quantity, _totals, purchasing_settings
 from .workflow import WORKFLOW

@@ -12,12 +12,7 @@ from django.utils.translation import gettext as _
 from erp import events
 from erp.workflow import actor_user, why_required
 
-from ..models import (
-    EventKind,
-    GoodsReceipt,
-    GoodsReceiptLine,
-    ReceiptKind,
-)
+from ..models import EventKind, GoodsReceipt, GoodsReceiptLine, ReceiptKind
 from .common import _create_numbered
 from .receiving import _existing, _payload, _receipt_lines, _reference, _store_lines
 from .workflow import WORKFLOW

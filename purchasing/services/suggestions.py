@@ -18,13 +18,7 @@ from erp.money import CENT
 from erp.tenancy.dates import tenant_today
 
 from .. import planning
-from ..models import (
-    POSource,
-    PurchaseOrder,
-    ReorderSuggestion,
-    SuggestionStatus,
-    SupplierItem,
-)
+from ..models import POSource, PurchaseOrder, ReorderSuggestion, SuggestionStatus, SupplierItem
 from .common import purchasing_settings
 from .orders import po_create
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from ..models import (
-    Supplier,
-    SupplierItem,
-)
+from ..models import Supplier, SupplierItem
 
 
 @transaction.atomic

@@ -13,11 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from erp.workflow import Action, DocumentWorkflow, Stamp
 
-from ..models import (
-    EventKind,
-    PurchaseOrder,
-    PurchaseOrderEvent,
-)
+from ..models import EventKind, PurchaseOrder, PurchaseOrderEvent
 from ..models import POStatus as S
 
 
@@ -44,8 +40,5 @@ WORKFLOW = DocumentWorkflow(
             Stamp("closed_at", {S.CLOSED, S.CANCELLED})],
 )
 
-
 allowed_actions = WORKFLOW.allowed_actions
-
-
 action_refusal = WORKFLOW.refusal
