@@ -42,7 +42,17 @@ def parse_text(value, *, max_length: int = 200) -> str:
     return text
 
 
+_PLAIN_NUMBER = {n: re.compile(rf"-?\d{{1,{14 - n}}}(\.\d{{1,{n}}})?" if n else r"-?\d{1,14}") for n in range(0, 7)}
+_QUANTUM = {n: Decimal(1).scaleb(-n) for n in range(0, 7)}
+_PLAIN_INT = re.compile(r"-?\d{1,10}")
+
+
 def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = None, max_digits: int = 14) -> Decimal:
+    if value.__class__ is str and max_digits == 14 and places in _PLAIN_NUMBER and _PLAIN_NUMBER[places].fullmatch(value):
+        number = Decimal(value).quantize(_QUANTUM[places])  # the common case: "12.50", "3"
+        if minimum is not None and number < minimum:
+            raise CellError(_("must be at least %(min)s") % {"min": minimum})
+        return number
     if isinstance(value, bool):
         raise CellError(_("is not a number"))
     if isinstance(value, int):
@@ -96,6 +106,13 @@ def parse_decimal(value, *, places: int = 2, minimum: Decimal | None = None, max
 
 
 def parse_int(value, *, minimum: int | None = None, maximum: int = 2_000_000_000) -> int:
+    if value.__class__ is str and _PLAIN_INT.fullmatch(value):
+        result = int(value)
+        if minimum is not None and result < minimum:
+            raise CellError(_("must be at least %(min)s") % {"min": minimum})
+        if result > maximum:
+            raise CellError(_("must be at most %(max)s") % {"max": maximum})
+        return result
     number = parse_decimal(value, places=6, max_digits=20)
     if number != number.to_integral_value():
         raise CellError(_("must be a whole number"))
@@ -177,8 +194,16 @@ def parse_date(value) -> dt.date:
     return _date_from_text(text)
 
 
+_PLAIN_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
+
+
 def parse_datetime(value, *, zone) -> dt.datetime:
     """An aware datetime; a time without zone is the tenant's local time (``zone``)."""
+    if value.__class__ is str and _PLAIN_STAMP.fullmatch(value):
+        try:  # the common case: "2024-01-31 20:15:00" in the tenant's zone
+            return dt.datetime.fromisoformat(value).replace(tzinfo=zone)
+        except ValueError:
+            pass
     if isinstance(value, dt.datetime):
         result = value
     elif isinstance(value, dt.date):

@@ -36,8 +36,8 @@ class ImportIssueSerializer(serializers.ModelSerializer):
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
-    committed_by = serializers.CharField(source="committed_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True, allow_null=True)
+    committed_by = serializers.CharField(source="committed_by.username", default=None, read_only=True, allow_null=True)
     progress_percent = serializers.IntegerField(read_only=True)
 
     class Meta:

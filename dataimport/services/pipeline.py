@@ -37,11 +37,15 @@ class Issue(NamedTuple):
 
 @dataclass
 class Mapping:
-    positions: list[tuple[int, object]]  # (index in the row, Column)
+    positions: list[tuple[int, object, str]]  # (index in the row, Column, the file's header)
     unknown: list[str]  # headers in the file mapped to nothing
     missing: list[str]  # required column keys without a header
     problems: list[str]  # file-level problems (two headers for one column...)
     mapped: dict[str, str]  # header -> column key
+
+    def header_of(self, key: str) -> str | None:
+        """The file's own header of a column (what the person who filled the file calls it)."""
+        return next((h for h, k in self.mapped.items() if k == key), None)
 
 
 def map_headers(import_type: ImportType, headers: list[str], overrides: dict | None = None) -> Mapping:
@@ -71,7 +75,7 @@ def map_headers(import_type: ImportType, headers: list[str], overrides: dict | N
             continue
         taken[key] = header
         mapped[header] = key
-        positions.append((i, import_type.column(key)))
+        positions.append((i, import_type.column(key), header))
     missing = [k for k in import_type.required_keys() if k not in taken]
     return Mapping(positions=positions, unknown=unknown, missing=missing, problems=problems, mapped=mapped)
 
@@ -83,16 +87,16 @@ def _blank(value) -> bool:
 def parse_row(line: int, values: list, mapping: Mapping) -> tuple[dict, list[Issue]]:
     row = {"line": line}
     issues = []
-    for index, column in mapping.positions:
+    for index, column, header in mapping.positions:
         raw = values[index] if index < len(values) else None
         if _blank(raw):
             if column.required:
-                issues.append(Issue(line, column.label(), "", _("is required")))
+                issues.append(Issue(line, header, "", _("is required")))
             continue
         try:
             row[column.key] = column.parse(raw)
         except CellError as exc:
-            issues.append(Issue(line, column.label(), text_of(raw)[:200], str(exc)))
+            issues.append(Issue(line, header, text_of(raw)[:200], str(exc)))
     return row, issues
 
 
@@ -141,7 +145,7 @@ def _batches(import_type: ImportType, table: Table, mapping: Mapping):
     seen: set[int] = set()
     size = MAX_WHOLE_FILE_ROWS + 1 if import_type.whole_file else import_type.batch_size
     rows, issues, ordinal = [], [], 0
-    key_labels = " + ".join(import_type.column(k).label() for k in import_type.key)
+    key_labels = " + ".join(mapping.header_of(k) or import_type.column(k).label() for k in import_type.key)
     for line, values in table.rows():
         ordinal += 1
         row, row_issues = parse_row(line, values, mapping)
@@ -175,11 +179,11 @@ def _store_issues(job: ImportJob, phase: str, issues: list[Issue], already: int)
     ])
 
 
-def _writer_issues(import_type: ImportType, result: dict) -> list[Issue]:
+def _writer_issues(import_type: ImportType, result: dict, mapping: Mapping) -> list[Issue]:
     out = []
     for line, column_key, message in result.get("errors", []):
         try:
-            label = import_type.column(column_key).label()
+            label = mapping.header_of(column_key) or import_type.column(column_key).label()
         except StopIteration:
             label = column_key or ""
         out.append(Issue(int(line), label, "", str(message)))
@@ -211,7 +215,7 @@ def dry_run(*, job_id: int) -> ImportJob:
         stored = 0
         for rows, issues, ordinal in _batches(import_type, table, mapping):
             result = writer(rows=rows, commit=False, options=_options(job)) if rows else {}
-            issues = issues + _writer_issues(import_type, result)
+            issues = issues + _writer_issues(import_type, result, mapping)
             _store_issues(job, IssuePhase.DRY_RUN, issues, stored)
             stored += len(issues)
             ImportJob.objects.filter(pk=job.pk).update(
@@ -261,7 +265,7 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
                 return "done"  # another run took over (or the job was stopped)
             options = _options(locked)
             result = writer(rows=rows, commit=True, options=options) if rows else {}
-            writer_issues = _writer_issues(import_type, result)
+            writer_issues = _writer_issues(import_type, result, mapping)
             if books is not None and result.get("posted"):
                 books(posted=result["posted"], options=options)
             bad_lines = {i.line for i in writer_issues}

@@ -118,13 +118,14 @@ def skus_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
             update_conflicts=True, unique_fields=["tenant", "code"], update_fields=list(PRODUCT_FIELDS))
         products.update({p["code"]: p for p in Product.objects.filter(code__in=list(product_writes)).values("pk", "code", *PRODUCT_FIELDS)})
     if sku_writes:
-        objs = []
+        from dataimport.ports import copy_upsert
+
+        currency = tenant.currency or "CNY"
+        out = []
         for values, product_code in sku_writes:
-            product_id = products[product_code]["pk"] if product_code else values.pop("product_id")
-            values.pop("product_id", None)
-            objs.append(SKU(tenant=tenant, product_id=product_id, currency=tenant.currency or "CNY", **values))
-        SKU.objects.bulk_create(objs, batch_size=5000, update_conflicts=True, unique_fields=["tenant", "code"],
-                                update_fields=[*SKU_FIELDS, "product"])
+            product_id = products[product_code]["pk"] if product_code else values.get("product_id")
+            out.append({**values, "product_id": product_id, "currency": currency})
+        copy_upsert(SKU, out, conflict=["tenant_id", "code"], update=[*SKU_FIELDS, "product_id"])
     return result
 
 

@@ -21,7 +21,6 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp.tenancy.context import require_tenant
@@ -88,11 +87,13 @@ def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -
     if not commit or not (new_lines or changed_lines):
         return result
     tenant = require_tenant()
+    from dataimport.ports import copy_insert
+
     if new_orders:
-        _insert(Order, [{**values, "tenant_id": tenant.pk} for values in new_orders.values()])
+        copy_insert(Order, [{**values, "tenant_id": tenant.pk} for values in new_orders.values()])
         orders.update(_existing_orders(set(new_orders)))
     if new_lines:
-        _insert(OrderLine, [_line_values(tenant.pk, orders[key]["pk"], row, sku, want, orders[key]["status"])
+        copy_insert(OrderLine, [_line_values(tenant.pk, orders[key]["pk"], row, sku, want, orders[key]["status"])
                             for key, row, shop, sku, want in new_lines])
     if changed_lines:
         OrderLine.objects.bulk_update(changed_lines, ["sku_id", "sku_code", "outer_id", "title", "quantity", "price",
@@ -145,49 +146,6 @@ def _existing_lines(order_ids: list[int]) -> dict[tuple[int, str], dict]:
         return {}
     return {(ln["order_id"], ln["platform_line_id"]): ln for ln in OrderLine.objects.filter(order_id__in=order_ids)
             .values("pk", "order_id", "platform_line_id", *LINE_FIELDS)}
-
-
-def _column_defaults(model) -> list[tuple]:
-    now = timezone.now()
-    out = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            default = now
-        elif field.has_default():
-            default = field.get_default()
-        elif field.null:
-            default = None
-        else:
-            default = ""
-        out.append((field.attname, field.column, default, field))
-    return out
-
-
-def _insert(model, rows: list[dict]) -> None:
-    """COPY the rows into the model's table (Postgres), bulk_create elsewhere; every column not given
-    takes the field's default."""
-    if not rows:
-        return
-    columns = _column_defaults(model)
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**{a: r.get(a, d) for a, _c, d, _f in columns}) for r in rows], batch_size=2000)
-        return
-    table = model._meta.db_table
-    stage = f"dataimport_stage_{table}"
-    names = ", ".join(f'"{c}"' for _a, c, _d, _f in columns)
-    with connection.cursor() as cursor:
-        # COPY cannot write a table under row-level security: stage it in a temp table, then one INSERT
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")
-        cursor.execute(f"TRUNCATE {stage}")
-        connection.apply_tenant_setting()  # COPY goes around Django's cursor wrappers (RLS setting)
-        with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row([field.get_db_prep_save(r.get(attname, default), connection)
-                                for attname, _c, default, field in columns])
-        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
-        cursor.execute(f"TRUNCATE {stage}")
 
 
 def _recompute_totals(order_ids: list[int]) -> None:

@@ -118,7 +118,7 @@ def test_api_flow(tenant_a, tenant_b, django_capture_on_commit_callbacks):
     assert detail["status"] == "done" and detail["created_count"] == 1 and detail["reconciliation_ok"] is True
     assert detail["created_by"] == tenant_a.owner.user.username
     csv_text = api.get(f"/api/v1/imports/jobs/{job_id}/rejected-rows/").content.decode("utf-8-sig")
-    assert "abc" in csv_text and "Unit cost" in csv_text
+    assert "abc" in csv_text and "unit_cost: " in csv_text
     assert api.get(f"/api/v1/imports/jobs/{job_id}/issues/").json()["count"] == 1
     # bad input: 400, never 500
     assert api.post("/api/v1/imports/jobs/", {"import_type": "nope"}, format="multipart").status_code == 400

@@ -110,8 +110,8 @@ def test_opening_stock_rejects_unknown_codes_and_a_changed_quantity(in_tenant_a)
                                               ["WH-SH", "A", "6"], ["WH-XX", "A", "1"], ["WH-SH", "NOPE", "1"],
                                               ["WH-SH", "B", "-1"], ["WH-SH", "C", "2"]]))
     found = issues(job)
-    assert [(line, col) for line, col, _m in found] == [(2, "Quantity on hand"), (3, "Warehouse code"),
-                                                        (4, "SKU code"), (5, "Quantity on hand")]
+    assert [(line, col) for line, col, _m in found] == [(2, "quantity"), (3, "warehouse_code"),
+                                                        (4, "sku_code"), (5, "quantity")]
     assert "already has opening stock of 5" in found[0][2]
     assert "unknown SKU code" in found[2][2]
     assert job.rejected == 4 and job.to_create == 1
@@ -143,7 +143,7 @@ def test_sku_mappings(in_tenant_a):
     rows = [["店铺编码", "平台商品ID", "平台SKU ID", "商家编码"], ["tb-main", "1001", "s1", "A"], ["tb-main", "1001", "", "B"],
             ["nope", "1", "", "A"]]
     job = dry_run("sku_mappings", csv_bytes(rows))
-    assert issues(job) == [(4, "Shop code", "unknown shop code “nope”")]
+    assert issues(job) == [(4, "店铺编码", "unknown shop code “nope”")]
     job = commit(job, valid_only=True)
     assert job.created_count == 2
     assert set(PlatformSkuMapping.objects.values_list("platform_sku_id", "sku__code", "match_method")) == {

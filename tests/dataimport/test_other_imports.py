@@ -19,7 +19,7 @@ def test_suppliers_and_items(in_tenant_a):
     rows = [["供应商编码", "供应商名称", "联系人", "邮箱", "账期(天)", "启用"], ["S1", "杭州服饰", "张三", "a@example.com", "45", "是"],
             ["S2", "义乌小商品", "", "", "", "否"], ["S3", "坏邮箱", "", "not-an-email", "", ""]]
     job = dry_run("suppliers", csv_bytes(rows, encoding="gb18030"))
-    assert issues(job) == [(4, "Email", "“not-an-email” is not an email address")]
+    assert issues(job) == [(4, "邮箱", "“not-an-email” is not an email address")]
     job = commit(job, valid_only=True)
     assert job.created_count == 2 and recon_ok(job)
     assert Supplier.objects.get(code="S1").payment_terms_days == 45 and not Supplier.objects.get(code="S2").is_active
@@ -52,7 +52,7 @@ def test_members_identities_points_and_levels(in_tenant_a):
             ["taobao", "tb_2", "赵六", "", "钻石", "10"],
             ["weibo", "wb_1", "", "", "", ""]]
     job = dry_run("members", xlsx_bytes(rows), name="members.xlsx")
-    assert [(line, col) for line, col, _m in issues(job)] == [(5, "Level"), (6, "Platform")]
+    assert [(line, col) for line, col, _m in issues(job)] == [(5, "会员等级"), (6, "平台")]
     job = commit(job, valid_only=True)
     assert job.created_count == 3 and recon_ok(job), job.reconciliation
     tb = MemberIdentity.objects.get(platform="taobao", buyer_id="tb_1").member
