@@ -24,9 +24,8 @@ hours, provinces and the shops' names.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
@@ -48,6 +47,7 @@ from django.db.models.functions import Coalesce, ExtractHour, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from erp.tenancy.dates import day_range, day_start, tenant_date, tenant_today, tenant_zone
 from integrations.selectors import platform_choices, platform_values, shop_names
 
 from .models import Order, OrderKind, OrderLine, OrderStatus, RefundState
@@ -94,16 +94,6 @@ class ReportParams:
         return out
 
 
-def tenant_zone() -> zoneinfo.ZoneInfo:
-    from erp.tenancy.context import require_tenant
-
-    return zoneinfo.ZoneInfo(require_tenant().timezone or "Asia/Shanghai")
-
-
-def local_today() -> date:
-    return timezone.now().astimezone(tenant_zone()).date()
-
-
 def preset_range(preset: str, today: date) -> tuple[date, date]:
     if preset == "today":
         return today, today
@@ -121,7 +111,7 @@ def report_params(params, *, today: date | None = None) -> ReportParams:
     """Parse ``date_from``, ``date_to`` (YYYY-MM-DD), ``shop`` (id), ``platform`` and ``range`` (a
     preset; explicit dates win). Missing dates: the last 7 days. Raises ValidationError naming each
     bad field: a malformed date, from after to, a range longer than 366 days, an unknown platform."""
-    today = today or local_today()
+    today = today or tenant_today()
     errors: dict[str, list[str]] = {}
     preset = (params.get("range") or "").strip()
     if preset and preset not in PRESETS:
@@ -321,10 +311,6 @@ class Median(Aggregate):
     output_field = DurationField()
 
 
-def _bounds(d_from: date, d_to: date, tz) -> tuple[datetime, datetime]:
-    return datetime.combine(d_from, time.min, tzinfo=tz), datetime.combine(d_to + timedelta(days=1), time.min, tzinfo=tz)
-
-
 def _scoped_orders(p: ReportParams, prefix: str = "") -> Q:
     q = Q()
     if p.shop_id is not None:
@@ -424,8 +410,8 @@ def sales_report(*, params: ReportParams) -> SalesReport:
     tz = tenant_zone()
     p = params
     prev_from, _prev_to = p.previous
-    wide_start, end = _bounds(prev_from, p.date_to, tz)
-    start, _ = _bounds(p.date_from, p.date_to, tz)
+    wide_start, end = day_range(prev_from, p.date_to)
+    start = day_start(p.date_from)
 
     days = {p.date_from + timedelta(days=i): Figures() for i in range(p.days)}
     total, previous = Figures(), Figures()
@@ -525,12 +511,11 @@ def sales_report(*, params: ReportParams) -> SalesReport:
 def gmv_today_vs_yesterday() -> tuple[Decimal, Decimal | None]:
     """GMV paid today (tenant's day) and its % change from yesterday up to the same time of day (a
     morning is not compared with a whole day), for the dashboard. Two queries."""
-    tz = tenant_zone()
     now = timezone.now()
-    today = now.astimezone(tz).date()
+    today = tenant_date(now)
     yesterday = today - timedelta(days=1)
-    start, _ = _bounds(yesterday, yesterday, tz)
-    split, end = _bounds(today, today, tz)
+    start, split = day_range(yesterday)
+    end = day_range(today)[1]
     same_time = now - timedelta(days=1)
     p = ReportParams(date_from=yesterday, date_to=today)
     lines = sales_lines(p, start, end).filter(LINE_SOLD).aggregate(

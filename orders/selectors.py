@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
@@ -12,6 +11,7 @@ from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 
 from erp.db.compiled import CompiledValues, rows_together
+from erp.tenancy.dates import day_range, day_start, tenant_zone, today_range
 
 from .models import HoldReason, Order, OrderEvent, OrderKind, OrderLine, OrderStatus
 
@@ -46,12 +46,8 @@ def status_counts() -> dict[str, int]:
 
 def shipped_today() -> int:
     """Orders shipped since midnight in the tenant's timezone."""
-    from django.utils import timezone
-
-    from erp.tenancy.context import require_tenant
-
-    now = timezone.now().astimezone(zoneinfo.ZoneInfo(require_tenant().timezone or "Asia/Shanghai"))
-    return Order.objects.filter(shipped_at__gte=now.replace(hour=0, minute=0, second=0, microsecond=0),
+    start, end = today_range()
+    return Order.objects.filter(shipped_at__gte=start, shipped_at__lt=end,
                                 status__in=[OrderStatus.SHIPPED, OrderStatus.COMPLETED]).count()
 
 
@@ -84,16 +80,12 @@ def order_filter(queryset, params) -> tuple:
             d = None if dt is not None else parse_date(value)
         except ValueError:
             dt = d = None
-        if d is not None:
-            import datetime
-
+        if d is not None:  # the tenant's day: from its first instant, or up to its last one
+            dt = day_range(d)[1] - timedelta(microseconds=1) if end else day_start(d)
+        elif dt is not None and dt.tzinfo is None:  # a wall-clock time in the tenant's zone
             from django.utils import timezone
 
-            dt = timezone.make_aware(datetime.datetime.combine(d, datetime.time.max if end else datetime.time.min))
-        elif dt is not None and dt.tzinfo is None:
-            from django.utils import timezone
-
-            dt = timezone.make_aware(dt)
+            dt = timezone.make_aware(dt, tenant_zone())
         if dt is None:
             errors[key] = ["not a date (YYYY-MM-DD) or an ISO 8601 date and time"]
         return dt
@@ -376,14 +368,11 @@ def daily_sales(*, since: date, until: date | None = None, sku_ids: list[int] | 
     platform order they came from)."""
     from django.db.models.functions import TruncDate
 
-    from erp.tenancy.context import require_tenant
-
-    tz = zoneinfo.ZoneInfo(require_tenant().timezone or "Asia/Shanghai")
-    start = datetime.combine(since, time.min, tzinfo=tz)
-    qs = OrderLine.objects.filter(origin_order__kind=OrderKind.PLATFORM, origin_order__paid_at__gte=start,
+    tz = tenant_zone()
+    qs = OrderLine.objects.filter(origin_order__kind=OrderKind.PLATFORM, origin_order__paid_at__gte=day_start(since),
                                   is_stopped=False, sku_id__isnull=False).exclude(origin_order__status__in=_NOT_SOLD)
     if until is not None:
-        qs = qs.filter(origin_order__paid_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz))
+        qs = qs.filter(origin_order__paid_at__lt=day_range(since, until)[1])
     if sku_ids is not None:
         qs = qs.filter(sku_id__in=list(sku_ids))
     rows = (qs.annotate(day=TruncDate("origin_order__paid_at", tzinfo=tz)).values("day", "sku_id")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
 from erp.exports import table_response
+from erp.tenancy.dates import tenant_today
 from erp.views_helpers import filtered, keyset_page, tenant_page
 from integrations.selectors import platform_choices, shop_options
 
@@ -297,7 +298,7 @@ def sales_report(request):
 
     params = _report_params(request)
     report = reports.sales_report(params=params)
-    today = reports.local_today()
+    today = tenant_today()
     base = {k: v for k, v in params.query().items() if k in ("shop", "platform")}
     presets = [{"key": key, "label": reports.PRESET_LABELS[key], "active": params.preset == key,
                 "query": urlencode({**base, "range": key})} for key in reports.PRESETS[:-1]]

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from openpyxl import load_workbook
 
+from erp.tenancy.dates import tenant_today
 from erp.tenancy.roles import Role
 from integrations.models import Shop
 from integrations.normalized import OrderState
@@ -284,7 +285,7 @@ def test_dashboard_card_and_nav(client_a, in_tenant_a):
 
 def test_dashboard_card_compares_today_with_yesterday_by_this_time(world, inv, client_a):
     inv.stock(1, "A", 10)
-    today = reports.local_today()
+    today = tenant_today()
     ingest(world, norder("T1", created=at(today, 0), lines=[line("A", 1, "30.00")], **who(1)),
            norder("Y1", created=at(today - timedelta(days=1), 0), lines=[line("A", 1, "20.00")], **who(2)))
     assert reports.gmv_today_vs_yesterday() == (Decimal("30.00"), Decimal("50.0"))
