@@ -82,3 +82,12 @@ class ClientErrorMiddleware:
         if isinstance(exception, CLIENT_ERRORS):
             return client_error_response(request, exception)
         return None
+
+
+def not_found(request, exception=None):
+    """404 for a URL that matches no route: the API's error shape under /api/, the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
+handler404 = "erp.client_errors.not_found"  # JSON under /api/
+
 urlpatterns = [
     path("", views.dashboard_view, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),

@@ -77,3 +77,40 @@ class AutoSchema(_SpectacularAutoSchema):
             if not name.startswith(prefix):
                 name = prefix + name
         return name
+
+    # --- the error answers every operation may give (one shape: erp.api.exceptions) ------------------
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None or not path.startswith("/api/v1/"):
+            return operation
+        responses = operation.setdefault("responses", {})
+        for code, description in error_responses(method, has_body="requestBody" in operation):
+            responses.setdefault(code, {"description": description,
+                                        "content": {"application/json": {"schema": ERROR_SCHEMA}}})
+        return operation
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'Every error: {"detail": "...", "errors": {"field": ["message"]}}.',
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["detail", "errors"],
+}
+
+
+def error_responses(method: str, *, has_body: bool) -> list[tuple[str, str]]:
+    """The 4xx answers of an operation: bad input (body, query or path), authentication, role,
+    a missing object (or page), a wrong state, a too large body, throttling."""
+    codes = [("400", "Invalid input (field messages under errors)."),
+             ("401", "No or an invalid token."),
+             ("403", "The token's role may not do this."),
+             ("404", "No such object in this tenant (or no such page).")]
+    if method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+        codes.append(("409", "The object's state does not allow this, or the change conflicts with stored data."))
+    if has_body:
+        codes.append(("413", "The request body is too large."))
+    codes.append(("429", "Too many requests for this token."))
+    return codes

@@ -245,7 +245,7 @@ class SyncRuleSerializer(serializers.ModelSerializer):
 
 class PlatformSkuMappingSerializer(serializers.ModelSerializer):
     sku = ScopedPK(model=SKU, required=False, allow_null=True)
-    sku_code = serializers.CharField(source="sku.code", read_only=True, default=None)
+    sku_code = serializers.CharField(source="sku.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = PlatformSkuMapping

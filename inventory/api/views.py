@@ -74,7 +74,7 @@ class SKUViewSet(TenantModelViewSet):
         services.sku_mappings_automatch()
 
     @extend_schema(responses=s.AvailabilitySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # one list per warehouse, not paged
     def availability(self, request, pk=None):
         """Per-warehouse figures; for a bundle the whole bundles its components allow."""
         sku = self.get_object()

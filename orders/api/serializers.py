@@ -236,7 +236,7 @@ BULK_JOB_FIELDS = ["id", "action", "why", "requested_by", "status", "total", "pr
 
 
 class BulkJobListSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True, allow_null=True)
     processed = serializers.IntegerField(read_only=True)
     percent = serializers.IntegerField(read_only=True)
 

@@ -186,7 +186,7 @@ class PurchasingGoodsReceiptSerializer(serializers.ModelSerializer):
 class ReorderSuggestionSerializer(serializers.ModelSerializer):
     sku_code = serializers.CharField(source="sku.code", read_only=True)
     sku_name = serializers.CharField(source="sku.name", read_only=True)
-    supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None)
+    supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None, allow_null=True)
     explanation = serializers.SerializerMethodField(help_text=_("How the quantity was reached, in words."))
 
     class Meta:
