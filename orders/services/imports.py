@@ -89,7 +89,18 @@ def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -
     tenant = require_tenant()
     from dataimport.ports import copy_insert
 
-    if new_orders:
+    if new_orders:  # their lines are all in this batch: the totals are known before the insert
+        for key, _row, _shop, _sku, want in new_lines:
+            values = new_orders.get(key)
+            if values is not None:
+                values["line_count"] = values.get("line_count", 0) + 1
+                values["total_quantity"] = values.get("total_quantity", 0) + want["quantity"]
+                values["goods_amount"] = values.get("goods_amount", ZERO) + want["price"] * want["quantity"]
+                values["_paid"] = values.get("_paid", ZERO) + want["paid"]
+        for values in new_orders.values():
+            paid = values.pop("_paid", ZERO)
+            values["discount_amount"] = max(ZERO, values.get("goods_amount", ZERO) - paid)
+            values["paid_amount"] = paid + values["freight_amount"]
         copy_insert(Order, [{**values, "tenant_id": tenant.pk} for values in new_orders.values()])
         orders.update(_existing_orders(set(new_orders)))
     if new_lines:
@@ -98,7 +109,7 @@ def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -
     if changed_lines:
         OrderLine.objects.bulk_update(changed_lines, ["sku_id", "sku_code", "outer_id", "title", "quantity", "price",
                                                       "paid", "discount"], batch_size=2000)
-    _recompute_totals(sorted({orders[key]["pk"] for key, *_rest in new_lines} | changed_orders))
+    _recompute_totals(sorted({orders[key]["pk"] for key, *_rest in new_lines if key not in new_orders} | changed_orders))
     return result
 
 
@@ -165,7 +176,7 @@ def _recompute_totals(order_ids: list[int]) -> None:
             f"UPDATE {order_table} AS o SET line_count = t.n, total_quantity = t.q, goods_amount = t.g, "
             "discount_amount = GREATEST(t.g - t.p, 0), paid_amount = t.p + o.freight_amount, updated_at = now() "
             f"FROM (SELECT order_id, count(*) AS n, sum(quantity) AS q, sum(price * quantity) AS g, sum(paid) AS p "
-            f"FROM {line_table} WHERE tenant_id = %s AND order_id = ANY(%s) GROUP BY order_id) AS t "
+            f"FROM {line_table} WHERE tenant_id = %s AND order_id = ANY(%s::bigint[]) GROUP BY order_id) AS t "
             "WHERE o.tenant_id = %s AND o.id = t.order_id",
             [require_tenant().pk, order_ids, require_tenant().pk])
 
