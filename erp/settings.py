@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "members",
     "integrations",
     "dataimport",
+    "warehouse",
 ]
 
 MIDDLEWARE = [

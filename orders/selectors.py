@@ -379,3 +379,21 @@ def daily_sales(*, since: date, until: date | None = None, sku_ids: list[int] | 
             .annotate(quantity=Sum("quantity"), amount=Sum("paid")).order_by("day", "sku_id"))
     return [DailySales(day=r["day"], sku_id=r["sku_id"], quantity=int(r["quantity"]),
                        amount=r["amount"] if r["amount"] is not None else Decimal("0.00")) for r in rows]
+
+
+def orders_ready_to_ship(*, warehouse_id: int, exclude_ids=(), limit: int = 200) -> list[OrderSnapshot]:
+    """Orders allocated to ``warehouse_id`` and not picked yet (the warehouse app's wave candidates),
+    oldest first, with the lines they hold."""
+    orders = list(Order.objects.filter(status=OrderStatus.ALLOCATED, warehouse_id=warehouse_id)
+                  .exclude(pk__in=list(exclude_ids)).order_by("id").values(*_SNAPSHOT_FIELDS)[:limit])
+    return _snapshots(orders, owner="order_id")
+
+
+def order_find_by_ref(*, ref: str) -> OrderSnapshot | None:
+    """The order whose platform order id or tracking number is ``ref`` (a scanned code), newest first."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    row = (Order.objects.filter(Q(platform_order_id=ref) | Q(tracking_no=ref)).exclude(kind=OrderKind.MERGED)
+           .order_by("-id").values(*_SNAPSHOT_FIELDS).first())
+    return _snapshots([row], owner="order_id")[0] if row else None

@@ -35,6 +35,7 @@ APP_ACCESS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "aftersales": (ALL, roles(Role.SERVICE, Role.OPERATOR, Role.WAREHOUSE)),
     "members": (roles(Role.OPERATOR, Role.SERVICE), roles(Role.SERVICE)),
     "integrations": (roles(Role.OPERATOR), MANAGERS),
+    "warehouse": (roles(Role.OPERATOR, Role.WAREHOUSE), roles(Role.OPERATOR, Role.WAREHOUSE)),
 }
 
 

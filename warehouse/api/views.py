@@ -1,0 +1,74 @@
+"""/api/v1/warehouse/: pick waves (create, pick list), parcels (scan, weigh and ship, scans)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from erp.api.viewsets import TenantReadOnlyModelViewSet
+
+from .. import selectors, services
+from ..models import Parcel, PickWave
+from .serializers import (
+    ParcelSerializer,
+    PickRowSerializer,
+    ScanOutcomeSerializer,
+    ScanRecordSerializer,
+    ScanSerializer,
+    WaveCreateSerializer,
+    WaveSerializer,
+    WeighSerializer,
+)
+
+
+class WaveViewSet(mixins.CreateModelMixin, TenantReadOnlyModelViewSet):
+    model = PickWave
+    serializer_class = WaveSerializer
+
+    @extend_schema(request=WaveCreateSerializer, responses={201: WaveSerializer},
+                   summary="Make a pick wave of the warehouse's allocated orders")
+    def create(self, request, *args, **kwargs):
+        data = WaveCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wave = services.wave_create(warehouse_id=data.validated_data["warehouse"], kind=data.validated_data["kind"],
+                                    carrier_code=data.validated_data["carrier_code"],
+                                    limit=data.validated_data["limit"], actor=request.user)
+        return Response(WaveSerializer(wave).data, status=201)
+
+    @extend_schema(responses={200: PickRowSerializer(many=True)}, summary="The wave's pick list in bin order")
+    @action(detail=True, methods=["get"], url_path="pick-list")
+    def pick_list(self, request, pk=None):
+        return Response(PickRowSerializer(selectors.pick_list(wave=self.get_object()), many=True).data)
+
+
+class ParcelViewSet(TenantReadOnlyModelViewSet):
+    model = Parcel
+    serializer_class = ParcelSerializer
+    prefetch_related = ("tracking",)
+
+    @extend_schema(request=ScanSerializer, responses={200: ScanOutcomeSerializer},
+                   summary="Scan one item at the packing station (refusals answer ok=false and are recorded)")
+    @action(detail=True, methods=["post"])
+    def scan(self, request, pk=None):
+        data = ScanSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.pack_scan(parcel_id=self.get_object().pk, code=data.validated_data["code"],
+                                     user=request.user)
+        return Response(ScanOutcomeSerializer({"ok": outcome.ok, "message": outcome.message,
+                                               "complete": outcome.complete, "counts": outcome.counts,
+                                               "parcel": outcome.parcel}).data)
+
+    @extend_schema(request=WeighSerializer, responses={200: ParcelSerializer},
+                   summary="Weigh the packed parcel, price the freight and ship it with the carrier's number")
+    @action(detail=True, methods=["post"])
+    def weigh(self, request, pk=None):
+        data = WeighSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        parcel = services.parcel_weigh_and_ship(parcel_id=self.get_object().pk,
+                                                weight_g=data.validated_data["weight_g"], actor=request.user)
+        return Response(ParcelSerializer(parcel).data)
+
+    @extend_schema(responses={200: ScanRecordSerializer(many=True)}, summary="Every scan of the parcel")
+    @action(detail=True, methods=["get"])
+    def scans(self, request, pk=None):
+        return Response(ScanRecordSerializer(self.get_object().scans.order_by("id"), many=True).data)

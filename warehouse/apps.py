@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WarehouseConfig(AppConfig):
+    name = "warehouse"
+    label = "warehouse"
+    verbose_name = _("Warehouse floor")
+
+    def ready(self):
+        from erp import dashboard
+
+        from . import tasks  # noqa: F401  (register the Celery tasks)
+
+        dashboard.register_nav(dashboard.NavLink(_("Warehouse"), "warehouse:waves", "warehouse"))
