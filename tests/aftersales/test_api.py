@@ -10,7 +10,7 @@ from aftersales import ports, services
 from aftersales.models import Ticket, TicketKind, TicketStatus
 from erp.tenancy.roles import Role
 
-from .conftest import line
+from .conftest import T0, line
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/aftersales/tickets/"
@@ -120,7 +120,8 @@ def test_bulk_approve_queues_and_report(api, ship_order, real):
     assert api.post(BASE + "bulk-approve/", {"ticket_ids": []}, format="json").status_code == 400
     queues = api.get(BASE + "queues/").json()
     assert queues["status"]["approved"] == 1 and queues["status"]["cancelled"] == 1
-    report = api.get(BASE + "report/").json()
+    # the order was paid on T0 (a fixed day), the tickets are opened now: the window spans both
+    report = api.get(BASE + "report/", {"since": T0.date().isoformat()}).json()
     assert report["by_sku"][0]["sku_id"] == real["A"].pk and report["by_sku"][0]["tickets"] == 1
     assert report["by_sku"][0]["units"] == 1 and report["by_sku"][0]["sold_units"] == 2  # orders.selectors.daily_sales
     assert report["by_sku"][0]["refund_rate"] == "0.5000"
