@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from erp.money import MoneyField
+from erp.money import CurrencyField, MoneyField
 from erp.tenancy.models import TenantScopedModel, TimeStampedModel
 
 
@@ -308,3 +308,104 @@ class PointsEntry(TenantScopedModel):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Points entries are append-only: add a new entry instead.")
+
+
+class CouponKind(models.TextChoices):
+    AMOUNT = "amount", _("Amount off")
+    PERCENT = "percent", _("Percent off")
+
+
+class CouponTemplate(TenantScopedModel, TimeStampedModel):
+    """What a coupon gives: an amount or a percent off an order of at least ``threshold``, valid in a
+    window (fixed dates and/or N days from issue), at most ``per_member_limit`` per member."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=CouponKind.choices)
+    amount_off = MoneyField(_("amount off"), default=0)
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, default=0)
+    max_discount = MoneyField(_("largest discount"), null=True, blank=True,
+                              help_text=_("Percent coupons: the discount never exceeds this (empty: no cap)."))
+    threshold = MoneyField(_("order amount from"), default=0)
+    currency = CurrencyField(_("currency"))
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    valid_days = models.PositiveIntegerField(_("valid for (days after issue)"), null=True, blank=True,
+                                             help_text=_("Empty: until the template's end date."))
+    per_member_limit = models.PositiveIntegerField(_("per member"), default=1)
+    active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("coupon template")
+        verbose_name_plural = _("coupon templates")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_coupontemplate_tenant_name"),
+            models.CheckConstraint(condition=models.Q(amount_off__gte=0), name="coupontemplate_amount_gte_0"),
+            models.CheckConstraint(condition=models.Q(threshold__gte=0), name="coupontemplate_threshold_gte_0"),
+            models.CheckConstraint(condition=models.Q(percent_off__gte=0, percent_off__lte=100),
+                                   name="coupontemplate_percent_0_100"),
+            models.CheckConstraint(condition=models.Q(per_member_limit__gte=1), name="coupontemplate_limit_gte_1"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="amount", amount_off__gt=0) | models.Q(kind="percent", percent_off__gt=0)),
+                name="coupontemplate_value_by_kind"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CouponStatus(models.TextChoices):
+    ISSUED = "issued", _("Issued")
+    REDEEMED = "redeemed", _("Redeemed")
+    EXPIRED = "expired", _("Expired")
+    VOID = "void", _("Void")
+
+
+class Coupon(TenantScopedModel):
+    """A coupon issued to a member: one per (template, member, issue reference); a code unique in the
+    tenant; redeemed against one order (``order_id``) with the discount it gave."""
+
+    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="coupons",
+                                 verbose_name=_("template"))
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("member"))
+    code = models.CharField(_("code"), max_length=32)
+    issue_ref = models.CharField(_("issue reference"), max_length=100,
+                                 help_text=_("A campaign or another reference: issuing again with it changes nothing."))
+    status = models.CharField(_("status"), max_length=10, choices=CouponStatus.choices, default=CouponStatus.ISSUED)
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    currency = CurrencyField(_("currency"))
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    order_amount = MoneyField(_("order amount"), null=True, blank=True)
+    discount_amount = MoneyField(_("discount"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("expired or voided at"), null=True, blank=True)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", verbose_name=_("issued by"))
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="uniq_coupon_tenant_code"),
+            models.UniqueConstraint(fields=["tenant", "template", "member", "issue_ref"],
+                                    name="uniq_coupon_tenant_template_member_ref"),
+            models.UniqueConstraint(fields=["tenant", "order_id"], condition=models.Q(order_id__isnull=False),
+                                    name="uniq_coupon_tenant_order"),
+            models.CheckConstraint(
+                condition=(~models.Q(status="redeemed")
+                           | models.Q(order_id__isnull=False, discount_amount__isnull=False)),
+                name="coupon_redeemed_has_order"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "member", "status"], name="coupon_t_member_status"),
+            models.Index(fields=["tenant", "status", "valid_until"], name="coupon_t_status_until"),
+            models.Index(fields=["tenant", "template", "status"], name="coupon_t_template_status"),
+        ]
+
+    def __str__(self):
+        return self.code

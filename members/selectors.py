@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
@@ -154,3 +156,91 @@ def attention_counts() -> dict[str, int]:
         members=Count("id"), important=Count("id", filter=Q(segment=Segment.IMPORTANT_VALUE)),
         retain=Count("id", filter=Q(segment=Segment.IMPORTANT_RETAIN)))
     return {k: v or 0 for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class MemberBenefits:
+    """What a buyer's member gets (its root's level when merged): level discount and shipping, and the
+    coupons it can redeem now (code, template name, threshold, currency, valid until)."""
+
+    member_id: int | None
+    level_rank: int = 0
+    level_name: str = ""
+    discount_percent: Decimal = Decimal("0")
+    free_shipping: bool = False
+    priority_shipping: bool = False
+    coupons: tuple = ()
+
+
+def member_benefits(*, buyer_id: str, platform: str, member_id: int | None = None) -> MemberBenefits:
+    """The benefits of a platform buyer (or of ``member_id``); an unknown buyer gets none
+    (``member_id`` None). Meant for order review: the level's discount and free / priority shipping,
+    and the coupons open to the member now."""
+    from django.utils import timezone
+
+    from .models import Coupon, CouponStatus
+
+    member = None
+    if member_id is not None:
+        member = Member.objects.select_related("level", "merged_into__level").filter(pk=member_id).first()
+    elif buyer_id and platform:
+        ident = (MemberIdentity.objects.select_related("member__level", "member__merged_into__level")
+                 .filter(platform=platform, buyer_id=str(buyer_id)).first())
+        member = ident.member if ident else None
+    if member is None:
+        return MemberBenefits(member_id=None)
+    root = member.merged_into or member
+    level = root.level
+    now = timezone.now()
+    coupons = tuple(
+        Coupon.objects.filter(member_id__in=member_group_ids(root), status=CouponStatus.ISSUED)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now), Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("valid_until", "pk")
+        .values_list("code", "template__name", "template__threshold", "currency", "valid_until"))
+    return MemberBenefits(
+        member_id=root.pk, level_rank=level.rank if level else 0, level_name=level.name if level else "",
+        discount_percent=level.discount_percent if level else Decimal("0"),
+        free_shipping=bool(level and level.free_shipping), priority_shipping=bool(level and level.priority_shipping),
+        coupons=coupons)
+
+
+def coupon_template_rows():
+    """Templates with their coupons counted by status."""
+    from .models import CouponTemplate
+
+    return CouponTemplate.objects.annotate(
+        n_issued=Count("coupons", filter=Q(coupons__status="issued")),
+        n_redeemed=Count("coupons", filter=Q(coupons__status="redeemed")),
+        n_expired=Count("coupons", filter=Q(coupons__status="expired")),
+        n_void=Count("coupons", filter=Q(coupons__status="void")),
+        discount_total=Sum("coupons__discount_amount")).order_by("-id")
+
+
+COUPON_FILTER_KEYS = ("template", "status", "member", "code")
+
+
+def coupon_filter(queryset, params) -> tuple:
+    """Issued coupons filtered by template id, status, member id or code; bad values raise ValidationError."""
+    from .models import CouponStatus
+
+    applied, errors = {}, {}
+    for key in COUPON_FILTER_KEYS:
+        value = (params.get(key) or "").strip()
+        if not value:
+            continue
+        if key in ("template", "member"):
+            if not value.isdigit() or len(value) > 18:
+                errors[key] = ["An id."]
+                continue
+            queryset = queryset.filter(**{f"{key}_id": int(value)})
+        elif key == "status":
+            if value not in CouponStatus.values:
+                errors[key] = ["One of: " + ", ".join(CouponStatus.values)]
+                continue
+            queryset = queryset.filter(status=value)
+        else:
+            queryset = queryset.filter(code__iexact=value[:32])
+        applied[key] = value
+    if errors:
+        raise ValidationError(errors)
+    return queryset, applied

@@ -71,3 +71,24 @@ def review_levels(*, tenant_id: int) -> int:
     from .services import members_review_levels
 
     return members_review_levels()
+
+
+@tenant_task(name="members.expire_coupons", acks_late=True)
+def expire_coupons_for_tenant(*, tenant_id: int) -> int:
+    from .services.coupons import coupons_expire
+
+    return coupons_expire()
+
+
+@system_task(reason="members: expire coupons past their end", name="members.coupons_expiry_tick")
+def coupons_expiry_tick() -> int:
+    """Beat tick (hourly): one task per tenant holding issued coupons whose end has passed."""
+    from django.utils import timezone
+
+    from .models import Coupon, CouponStatus
+
+    tenant_ids = sorted(set(Coupon.all_tenants.filter(status=CouponStatus.ISSUED, valid_until__lte=timezone.now())
+                            .values_list("tenant_id", flat=True).distinct()))
+    for tenant_id in tenant_ids:
+        expire_coupons_for_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)

@@ -1,0 +1,20 @@
+"""Row builders for the coupon models (their check constraints need a value by kind)."""
+
+from decimal import Decimal
+
+from erp.tenancy.testing import build_row, register_row_builder
+from members.models import Coupon, CouponTemplate, Member
+
+
+def _template():
+    n = CouponTemplate.objects.count()
+    return CouponTemplate.objects.create(name=f"iso {n}", kind="amount", amount_off=Decimal("5.00"))
+
+
+def _coupon():
+    n = Coupon.objects.count()
+    return Coupon.objects.create(template=_template(), member=build_row(Member), code=f"ISO{n:07d}", issue_ref="iso")
+
+
+register_row_builder(CouponTemplate, _template)
+register_row_builder(Coupon, _coupon)
