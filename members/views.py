@@ -87,3 +87,98 @@ def recompute_segments(request):
     services.members_recompute_rfm()
     messages.success(request, _("Segments recomputed."))
     return redirect("members:list")
+
+
+def _page_int(value, field: str, errors: dict, *, required: bool = True):
+    value = (value or "").strip()
+    if not value:
+        if required:
+            errors[field] = [_("Required.")]
+        return None
+    if not value.isdigit() or len(value) > 9:
+        errors[field] = [_("A whole number.")]
+        return None
+    return int(value)
+
+
+def _page_day(value, field: str, errors: dict):
+    import datetime as dt
+
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        errors[field] = [_("A date, e.g. 2026-12-31.")]
+        return None
+
+
+@tenant_page(app_label="members")
+def coupon_list(request):
+    """Coupon templates with their counts, the coupons issued (filtered), and forms to add a template
+    and to issue a coupon."""
+    from .models import Coupon, CouponKind, CouponStatus, CouponTemplate
+
+    errors = ""
+    try:
+        qs, applied = selectors.coupon_filter(Coupon.objects.all(), request.GET)
+    except ValidationError as exc:
+        errors = error_text(exc)
+        qs, applied = Coupon.objects.none(), {}
+    page = keyset_page(request, qs.select_related("template", "member"), size=PAGE)
+    context = {
+        "templates": list(selectors.coupon_template_rows()), "coupons": page.rows, "next_url": page.next_url,
+        "params": page.params, "applied": applied, "errors": errors, "statuses": CouponStatus.choices,
+        "kinds": CouponKind.choices, "active_templates": CouponTemplate.objects.filter(active=True).order_by("name"),
+    }
+    return render(request, "members/coupons.html", context)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def coupon_action(request):
+    """The coupon page's forms: add a template, issue a coupon, void one."""
+    from erp.tenancy.dates import day_range
+
+    from .services import coupons as coupon_services
+
+    post = request.POST
+    action = post.get("action", "")
+    errors: dict = {}
+    try:
+        if action == "template":
+            first = _page_day(post.get("valid_from"), "valid_from", errors)
+            last = _page_day(post.get("valid_until"), "valid_until", errors)
+            days = _page_int(post.get("valid_days"), "valid_days", errors, required=False)
+            limit = _page_int(post.get("per_member_limit") or "1", "per_member_limit", errors)
+            if errors:
+                raise ValidationError(errors)
+            coupon_services.coupon_template_create(
+                name=post.get("name", ""), kind=post.get("kind", ""), amount_off=post.get("amount_off") or "0",
+                percent_off=post.get("percent_off") or "0", max_discount=post.get("max_discount") or None,
+                threshold=post.get("threshold") or "0", currency=post.get("currency") or "CNY",
+                valid_from=day_range(first)[0] if first else None, valid_until=day_range(last)[1] if last else None,
+                valid_days=days, per_member_limit=limit, description=post.get("description", ""))
+            messages.success(request, _("Coupon template added."))
+        elif action == "issue":
+            template_id = _page_int(post.get("template"), "template", errors)
+            member_id = _page_int(post.get("member"), "member", errors)
+            if errors:
+                raise ValidationError(errors)
+            coupon = coupon_services.coupon_issue(template_id=template_id, member_id=member_id,
+                                                  issue_ref=post.get("issue_ref", ""), actor=request.user)
+            messages.success(request, _("Coupon %(code)s issued.") % {"code": coupon.code})
+        elif action == "void":
+            coupon_id = _page_int(post.get("coupon"), "coupon", errors)
+            if errors:
+                raise ValidationError(errors)
+            coupon_services.coupon_void(coupon_id=coupon_id, reason=post.get("reason", ""), actor=request.user)
+            messages.success(request, _("Coupon voided."))
+        else:
+            messages.error(request, _("Unknown action."))
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+    except Http404:
+        messages.error(request, _("No such member."))
+    return redirect("members:coupons")

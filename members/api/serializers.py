@@ -2,6 +2,8 @@ from rest_framework import serializers
 
 from .. import selectors
 from ..models import (
+    Coupon,
+    CouponTemplate,
     Member,
     MemberIdentity,
     MemberLevel,
@@ -176,3 +178,57 @@ class MemberSettingsSerializer(serializers.ModelSerializer):
         if value < 0:
             raise serializers.ValidationError("Zero or more.")
         return value
+
+
+class CouponTemplateSerializer(serializers.ModelSerializer):
+    """A coupon template; writes go through members.services.coupons (which checks the values)."""
+
+    class Meta:
+        model = CouponTemplate
+        fields = ["id", "name", "kind", "amount_off", "percent_off", "max_discount", "threshold", "currency",
+                  "valid_from", "valid_until", "valid_days", "per_member_limit", "active", "description",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators = []  # the name's uniqueness is checked by the service (a field error, 400)
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    template_name = serializers.CharField(source="template.name", read_only=True)
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "code", "template", "template_name", "member", "issue_ref", "status", "valid_from",
+                  "valid_until", "currency", "order_id", "order_amount", "discount_amount", "issued_at", "redeemed_at",
+                  "closed_at", "note"]
+        read_only_fields = fields
+
+
+class CouponIssueSerializer(serializers.Serializer):
+    template = serializers.IntegerField(min_value=1)
+    member = serializers.IntegerField(min_value=1)
+    issue_ref = serializers.CharField(max_length=100, help_text="A campaign or another reference: "
+                                      "the same template, member and reference issue one coupon.")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class CouponRedeemSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+    order_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    order_amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    currency = serializers.CharField(max_length=3, min_length=3, required=False, default="CNY")
+    member = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                      help_text="The buyer's member: the coupon must belong to its group.")
+
+
+class CouponVoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class MemberBenefitsSerializer(serializers.Serializer):
+    member_id = serializers.IntegerField(allow_null=True)
+    level_rank = serializers.IntegerField()
+    level_name = serializers.CharField()
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    free_shipping = serializers.BooleanField()
+    priority_shipping = serializers.BooleanField()
+    coupons = serializers.ListField(child=serializers.DictField())

@@ -12,7 +12,8 @@ from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet, Ten
 from erp.tenancy import roles
 
 from .. import selectors, services
-from ..models import Member, MemberLevel, MemberSettings
+from ..models import Coupon, CouponTemplate, Member, MemberLevel, MemberSettings, Platform
+from ..services import coupons as coupon_services
 from . import serializers as s
 
 FILTERS = [
@@ -149,3 +150,120 @@ class MemberSettingsViewSet(TenantSettingsViewSet):
 
     def settings_row(self):
         return services.member_settings()
+
+
+class CouponTemplateViewSet(TenantModelViewSet):
+    """Coupon templates (优惠券模板): amount or percent off, threshold, validity window (dates and/or
+    days after issue), per-member limit. Managers write; a template with coupons cannot be deleted (409)."""
+
+    model = CouponTemplate
+    serializer_class = s.CouponTemplateSerializer
+    write_roles = roles.MANAGERS
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        return queryset.order_by("-id")
+
+    def perform_create(self, serializer):
+        serializer.instance = coupon_services.coupon_template_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = coupon_services.coupon_template_update(template_id=serializer.instance.pk,
+                                                                     **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise Conflict("Coupons were issued from this template: deactivate it instead.") from None
+
+
+COUPON_FILTERS = [
+    OpenApiParameter("template", int, description="a template id"),
+    OpenApiParameter("status", str, description="issued | redeemed | expired | void"),
+    OpenApiParameter("member", int, description="a member id"),
+    OpenApiParameter("code", str, description="a coupon code"),
+]
+
+
+class CouponViewSet(TenantReadOnlyModelViewSet):
+    """Coupons issued to members. ``issue`` is idempotent on (template, member, issue_ref); ``redeem``
+    applies a code to an order (the same order again changes nothing); ``void`` withdraws one."""
+
+    model = Coupon
+    serializer_class = s.CouponSerializer
+    write_roles = roles.roles(roles.Role.OPERATOR, roles.Role.SERVICE)  # operators run the marketing
+    select_related = ("template",)
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        if self.action == "list":
+            queryset, _ = selectors.coupon_filter(queryset, self.request.query_params)
+        return queryset.order_by("-id")
+
+    @extend_schema(parameters=COUPON_FILTERS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _input(self, serializer_class):
+        ser = serializer_class(data=self.request.data)
+        ser.is_valid(raise_exception=True)
+        return ser.validated_data
+
+    @extend_schema(request=s.CouponIssueSerializer, responses={201: s.CouponSerializer})
+    @action(detail=False, methods=["post"])
+    def issue(self, request):
+        """Issue a coupon of a template to a member (again with the same reference: the same coupon)."""
+        data = self._input(s.CouponIssueSerializer)
+        if not Member.objects.filter(pk=data["member"]).exists():
+            raise drf_serializers.ValidationError({"member": ["No such member."]})
+        coupon = coupon_services.coupon_issue(template_id=data["template"], member_id=data["member"],
+                                              issue_ref=data["issue_ref"], note=data["note"], actor=request.user)
+        return Response(s.CouponSerializer(coupon).data, status=201)
+
+    @extend_schema(request=s.CouponRedeemSerializer, responses={200: s.CouponSerializer})
+    @action(detail=False, methods=["post"])
+    def redeem(self, request):
+        """Redeem a code against an order: the discount is computed here; threshold, validity, owner
+        and per-member limit are checked (409 when refused)."""
+        data = self._input(s.CouponRedeemSerializer)
+        if data["member"] is not None and not Member.objects.filter(pk=data["member"]).exists():
+            raise drf_serializers.ValidationError({"member": ["No such member."]})
+        coupon = coupon_services.coupon_redeem(code=data["code"], order_id=data["order_id"],
+                                               order_amount=data["order_amount"], currency=data["currency"],
+                                               member_id=data["member"])
+        return Response(s.CouponSerializer(coupon).data)
+
+    @extend_schema(request=s.CouponVoidSerializer, responses={200: s.CouponSerializer})
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        """Withdraw an issued coupon (409 once redeemed or expired)."""
+        coupon = self.get_object()
+        data = self._input(s.CouponVoidSerializer)
+        coupon = coupon_services.coupon_void(coupon_id=coupon.pk, reason=data["reason"], actor=request.user)
+        return Response(s.CouponSerializer(coupon).data)
+
+    @extend_schema(parameters=[OpenApiParameter("platform", str, required=True, description="taobao | jd | pdd | own"),
+                               OpenApiParameter("buyer_id", str, required=True)],
+                   responses=s.MemberBenefitsSerializer)
+    @action(detail=False, methods=["get"])
+    def benefits(self, request):
+        """A platform buyer's benefits: level discount, free / priority shipping, open coupons."""
+        platform = (request.query_params.get("platform") or "").strip()
+        buyer_id = (request.query_params.get("buyer_id") or "").strip()
+        errors = {}
+        if platform not in Platform.values:
+            errors["platform"] = ["One of: " + ", ".join(Platform.values)]
+        if not buyer_id or len(buyer_id) > 128:
+            errors["buyer_id"] = ["A buyer id (up to 128 characters)."]
+        if errors:
+            raise drf_serializers.ValidationError(errors)
+        b = selectors.member_benefits(platform=platform, buyer_id=buyer_id)
+        return Response({
+            "member_id": b.member_id, "level_rank": b.level_rank, "level_name": b.level_name,
+            "discount_percent": str(b.discount_percent), "free_shipping": b.free_shipping,
+            "priority_shipping": b.priority_shipping,
+            "coupons": [{"code": c, "template": t, "threshold": str(th), "currency": cur,
+                         "valid_until": until.isoformat() if until else None} for c, t, th, cur, until in b.coupons]})
