@@ -172,7 +172,10 @@ def forecast_demand(sales, *, horizon: int, out_of_stock=None, promotion=None, f
         daily = daily * factor
         sigma = sigma * factor
         basis = "yearly"
-    coming_promo = _mask(future_promotion, horizon) if future_promotion is not None else np.zeros(horizon, bool)
+    coming_promo = np.zeros(horizon, bool)
+    if future_promotion is not None:  # flags for the coming days (a shorter list: the rest without promotion)
+        flags = _as_array(future_promotion, bool)[:horizon]
+        coming_promo[:flags.size] = flags
     daily = np.where(coming_promo, daily * cleaned.uplift, daily)
     return Forecast(daily=daily, sigma=sigma, basis=basis, season_factor=factor or 1.0,
                     uplift=cleaned.uplift, imputed_days=cleaned.imputed_days)

@@ -83,3 +83,12 @@ def test_order_quantity_counts_pipeline_safety_moq_and_case_pack():
 def test_masks_must_match_the_history():
     with pytest.raises(ValueError):
         forecast.clean_history([1, 2, 3], out_of_stock=[True])
+
+
+def test_coming_promotion_flags_may_be_shorter_than_the_horizon():
+    sales = np.full(42, 10.0)
+    promo = np.zeros(42, bool)
+    promo[20:23] = True
+    sales[promo] = 20
+    f = forecast.forecast_demand(sales, horizon=5, promotion=promo, future_promotion=[True])
+    assert f.daily.size == 5 and f.daily[0] == pytest.approx(2 * f.daily[1], rel=0.05)
