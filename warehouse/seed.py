@@ -22,12 +22,10 @@ def seed_demo(*, tenant) -> str:
                                   "first_weight_g": 1000, "first_cost": Decimal("12.00"),
                                   "extra_cost_per_kg": Decimal("2.00")})
     if created:
-        CarrierRate.objects.bulk_create([
-            CarrierRate(account=account, provinces=["浙江", "上海", "江苏"], first_weight_g=1000,
-                        first_cost=Decimal("8.00"), extra_cost_per_kg=Decimal("1.00")),
-            CarrierRate(account=account, provinces=[], first_weight_g=1000, first_cost=Decimal("12.00"),
-                        extra_cost_per_kg=Decimal("3.00")),
-        ])
+        CarrierRate.objects.create(account=account, provinces=["浙江", "上海", "江苏"], first_weight_g=1000,
+                                   first_cost=Decimal("8.00"), extra_cost_per_kg=Decimal("1.00"))
+        CarrierRate.objects.create(account=account, provinces=[], first_weight_g=1000, first_cost=Decimal("12.00"),
+                                   extra_cost_per_kg=Decimal("3.00"))
     bins = 0
     for warehouse in own:
         done = set(SkuBin.objects.filter(warehouse_id=warehouse.pk).values_list("sku_id", flat=True))

@@ -125,3 +125,15 @@ def test_tracking_events_on_the_timeline_and_stuck_parcels(world):
     assert {p.pk for p in selectors.parcels_stuck(now=later)} == expected_stuck
     delivered = Parcel.objects.filter(status=ParcelStatus.DELIVERED).count()
     assert delivered == len(orders) - len(expected_stuck)
+
+
+def test_seed_is_idempotent(world):
+    from warehouse.models import CarrierAccount, SkuBin
+    from warehouse.seed import seed_demo
+
+    first = seed_demo(tenant=None)
+    bins = SkuBin.objects.count()
+    assert "SF-DEMO" in first and CarrierAccount.objects.filter(code="SF-DEMO").count() == 1
+    seed_demo(tenant=None)
+    assert SkuBin.objects.count() == bins and CarrierAccount.objects.filter(code="SF-DEMO").count() == 1
+    assert CarrierAccount.objects.get(code="SF-DEMO").rates.count() == 2
