@@ -16,7 +16,7 @@ WAPE = Σ|forecast − demand| / Σ demand over every SKU-week, bias = Σ(foreca
 
 Inventory replay (second year only, the weeks a yearly season exists): a weekly review, lead time 5
 days, order-up-to = forecast demand over lead + review + safety stock (z = 1.65); the project's
-safety stock is from its forecast error, the naive baseline's from the standard deviation of the
+safety stock is from its forecast error (forecast.protection_sigma), the naive baseline's from the standard deviation of the
 last 28 days' sales. The demand served is the true demand (a stock-out day: demand > stock on hand).
 Targets: WAPE <= 0.8x naive; fewer stock-out days than naive at no more average stock.
 """
@@ -110,7 +110,7 @@ def run(args):
         plans = {"project": {}, "naive": {}}
         for day in range(first, DAYS, REVIEW):
             f = project(sales, oos, promo, day, horizon)
-            plans["project"][day] = (f.daily, f.sigma)
+            plans["project"][day] = (f.daily, forecast.protection_sigma(f, horizon) / math.sqrt(horizon))
             plans["naive"][day] = naive(sales, day, horizon)
             if day + 7 > DAYS:
                 continue

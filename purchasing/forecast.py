@@ -22,8 +22,9 @@ Forecast of the cleaned history (``forecast_demand``):
   (the recent level already carries the recent season), clamped to [0.25, 4]; basis "yearly",
   otherwise "trend" (Holt-Winters) / "mean".
 
-Order quantity (``order_quantity``): safety stock = z × sigma × √(lead time + review period)
-(the error of the protection period), target = forecast demand over lead time + review +
+Order quantity (``order_quantity``): safety stock = z × the error of the summed forecast over the
+protection period (lead time + review period; ``protection_sigma``: sigma × √days for independent
+days, more when the fitted level smoothing carries one day's error into the next), target = forecast demand over lead time + review +
 safety stock; requirement = target − (available + on order + in transit), raised to the MOQ and
 rounded up to whole case packs (purchasing.planning.round_order_quantity).
 """
@@ -60,6 +61,7 @@ class Forecast:
     season_factor: float  # yearly factor applied (1.0 without)
     uplift: float
     imputed_days: int
+    alpha: float = 0.0  # level smoothing of the fit: errors of coming days are correlated through it
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,12 @@ def clean_history(sales, *, out_of_stock=None, promotion=None) -> CleanHistory:
     return CleanHistory(demand=demand, uplift=uplift, imputed_days=int(oos.sum()), promotion_days=int(promo.sum()))
 
 
-def _holt_winters(history: np.ndarray, horizon: int) -> tuple[np.ndarray, float]:
+def _holt_winters(history: np.ndarray, horizon: int) -> tuple[np.ndarray, float, float]:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     fit_on = history[-FIT_DAYS:]
     if np.allclose(fit_on, fit_on[0]):  # a constant: nothing to fit
-        return np.full(horizon, float(fit_on[0])), 0.0
+        return np.full(horizon, float(fit_on[0])), 0.0, 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short or flat series
         model = ExponentialSmoothing(fit_on, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
@@ -133,7 +135,8 @@ def _holt_winters(history: np.ndarray, horizon: int) -> tuple[np.ndarray, float]
     predicted = np.asarray(model.forecast(horizon), dtype=float)
     residuals = fit_on - np.asarray(model.fittedvalues, dtype=float)
     sigma = float(np.std(residuals[7:], ddof=1)) if residuals.size > 8 else float(np.std(fit_on, ddof=1))
-    return np.clip(predicted, 0.0, None), sigma
+    alpha = float(model.params.get("smoothing_level") or 0.0)
+    return np.clip(predicted, 0.0, None), sigma, min(max(alpha, 0.0), 1.0)
 
 
 def yearly_factor(history, *, horizon: int, window: int = RECENT_DAYS) -> float | None:
@@ -160,12 +163,13 @@ def forecast_demand(sales, *, horizon: int, out_of_stock=None, promotion=None, f
         return Forecast(daily=np.zeros(horizon), sigma=0.0, basis="none", season_factor=1.0,
                         uplift=cleaned.uplift, imputed_days=cleaned.imputed_days)
     if history.size >= MIN_HW_DAYS:
-        daily, sigma = _holt_winters(history, horizon)
+        daily, sigma, alpha = _holt_winters(history, horizon)
         basis = "trend"
     else:
         recent = history[-RECENT_DAYS:]
         daily = np.full(horizon, float(recent.mean()))
         sigma = float(np.std(recent, ddof=1)) if recent.size > 1 else 0.0
+        alpha = 0.0
         basis = "mean"
     factor = yearly_factor(history, horizon=horizon)
     if factor is not None:
@@ -178,7 +182,17 @@ def forecast_demand(sales, *, horizon: int, out_of_stock=None, promotion=None, f
         coming_promo[:flags.size] = flags
     daily = np.where(coming_promo, daily * cleaned.uplift, daily)
     return Forecast(daily=daily, sigma=sigma, basis=basis, season_factor=factor or 1.0,
-                    uplift=cleaned.uplift, imputed_days=cleaned.imputed_days)
+                    uplift=cleaned.uplift, imputed_days=cleaned.imputed_days, alpha=alpha)
+
+
+def protection_sigma(forecast: Forecast, days: int) -> float:
+    """Standard deviation of the summed forecast error over ``days`` coming days: with level smoothing
+    alpha, a one-day error moves the level, so day k's error carries (1 + alpha·(days − k)) of it:
+    sigma × √Σ_{k=0}^{days−1}(1 + alpha·k)² (alpha 0: independent days, sigma × √days)."""
+    if days <= 0:
+        return 0.0
+    alpha = forecast.alpha
+    return forecast.sigma * math.sqrt(sum((1 + alpha * k) ** 2 for k in range(days)))
 
 
 def order_quantity(forecast: Forecast, *, lead_time_days: int, review_period_days: int, service_level_z: float,
@@ -191,7 +205,7 @@ def order_quantity(forecast: Forecast, *, lead_time_days: int, review_period_day
     if daily.size < protection:  # extend with the last forecast day
         daily = np.concatenate([daily, np.full(protection - daily.size, daily[-1] if daily.size else 0.0)])
     demand = float(daily[:protection].sum())
-    safety = math.ceil(round(float(service_level_z) * forecast.sigma * math.sqrt(protection), 6)) if protection else 0
+    safety = math.ceil(round(float(service_level_z) * protection_sigma(forecast, protection), 6)) if protection else 0
     target = math.ceil(round(demand, 6)) + safety
     position = int(available) + int(on_order) + int(in_transit)
     requirement = max(target - position, 0) if demand > 0 else 0

@@ -92,3 +92,12 @@ def test_coming_promotion_flags_may_be_shorter_than_the_horizon():
     sales[promo] = 20
     f = forecast.forecast_demand(sales, horizon=5, promotion=promo, future_promotion=[True])
     assert f.daily.size == 5 and f.daily[0] == pytest.approx(2 * f.daily[1], rel=0.05)
+
+
+def test_protection_error_grows_with_level_smoothing():
+    f = forecast.Forecast(daily=np.full(12, 10.0), sigma=2.0, basis="trend", season_factor=1.0, uplift=1.0,
+                          imputed_days=0)
+    assert forecast.protection_sigma(f, 12) == pytest.approx(2 * math.sqrt(12))
+    smoothed = forecast.Forecast(**{**f.__dict__, "alpha": 0.5})
+    assert forecast.protection_sigma(smoothed, 3) == pytest.approx(2 * math.sqrt(1 + 1.5 ** 2 + 2 ** 2))
+    assert forecast.protection_sigma(f, 0) == 0
