@@ -50,9 +50,10 @@ class ParcelViewSet(TenantReadOnlyModelViewSet):
                    summary="Scan one item at the packing station (refusals answer ok=false and are recorded)")
     @action(detail=True, methods=["post"])
     def scan(self, request, pk=None):
+        parcel = self.get_object()  # another tenant's parcel is a 404 before the body is read
         data = ScanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = services.pack_scan(parcel_id=self.get_object().pk, code=data.validated_data["code"],
+        outcome = services.pack_scan(parcel_id=parcel.pk, code=data.validated_data["code"],
                                      user=request.user)
         return Response(ScanOutcomeSerializer({"ok": outcome.ok, "message": outcome.message,
                                                "complete": outcome.complete, "counts": outcome.counts,
@@ -62,9 +63,10 @@ class ParcelViewSet(TenantReadOnlyModelViewSet):
                    summary="Weigh the packed parcel, price the freight and ship it with the carrier's number")
     @action(detail=True, methods=["post"])
     def weigh(self, request, pk=None):
+        parcel = self.get_object()
         data = WeighSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        parcel = services.parcel_weigh_and_ship(parcel_id=self.get_object().pk,
+        parcel = services.parcel_weigh_and_ship(parcel_id=parcel.pk,
                                                 weight_g=data.validated_data["weight_g"], actor=request.user)
         return Response(ParcelSerializer(parcel).data)
 
