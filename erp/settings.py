@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "integrations",
     "dataimport",
     "warehouse",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,8 @@ READ_REPLICA_VIEWS = [
     "aftersales:report", "aftersales-ticket-report",
     "finance:account-ledger", "finance-ledger-list", "finance-report-trial-balance",
     "finance-report-profit-and-loss", "finance-report-profit-by", "finance-report-reconciliation",
+    "analytics:bigscreen", "analytics-sales", "analytics-bigscreen", "analytics-statements",
+    "analytics-promotion-report", "analytics:promotions", "analytics:statements",
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

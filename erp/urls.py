@@ -26,6 +26,6 @@ urlpatterns = [
 # Purpose-built pages of each domain app, when it has them.
 from importlib.util import find_spec  # noqa: E402
 
-for _app in ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse"]:
+for _app in ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse", "analytics"]:
     if find_spec(f"{_app}.urls") is not None:
         urlpatterns.append(path(f"{_app}/", include(f"{_app}.urls")))

@@ -381,6 +381,25 @@ def daily_sales(*, since: date, until: date | None = None, sku_ids: list[int] | 
                        amount=r["amount"] if r["amount"] is not None else Decimal("0.00")) for r in rows]
 
 
+# --- sales facts for the analytics rollups (orders/facts.py) ----------------------------------------
+def sales_facts(*, start: datetime, end: datetime) -> dict[str, list[dict]]:
+    from .facts import sales_facts as facts
+
+    return facts(start=start, end=end)
+
+
+def sales_paid_days(*, order_ids=(), shop_id: int | None = None, platform_order_ids=()) -> set[date]:
+    from .facts import sales_paid_days as paid_days
+
+    return paid_days(order_ids=order_ids, shop_id=shop_id, platform_order_ids=platform_order_ids)
+
+
+def sales_days_changed_since(*, since: datetime) -> set[date]:
+    from .facts import sales_days_changed_since as changed
+
+    return changed(since=since)
+
+
 def orders_ready_to_ship(*, warehouse_id: int, exclude_ids=(), limit: int = 200) -> list[OrderSnapshot]:
     """Orders allocated to ``warehouse_id`` and not picked yet (the warehouse app's wave candidates),
     oldest first, with the lines they hold."""

@@ -7,7 +7,7 @@ from django.urls import include, path
 
 from erp.tenancy.api import urls as tenancy_urls
 
-DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse"]
+DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse", "analytics"]
 
 urlpatterns = [path("", include(tenancy_urls))]
 for app in DOMAIN_APPS:

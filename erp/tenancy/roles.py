@@ -36,6 +36,7 @@ APP_ACCESS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "members": (roles(Role.OPERATOR, Role.SERVICE), roles(Role.SERVICE)),
     "integrations": (roles(Role.OPERATOR), MANAGERS),
     "warehouse": (roles(Role.OPERATOR, Role.WAREHOUSE), roles(Role.OPERATOR, Role.WAREHOUSE)),
+    "analytics": (roles(Role.OPERATOR, Role.FINANCE), MANAGERS),
 }
 
 

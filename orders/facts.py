@@ -1,0 +1,141 @@
+"""Sales facts for the analytics rollups: the sales report's figures (orders/reports.py, the same
+rules: LINE_SOLD, ORDER_SOLD, parcels) summed per tenant day, hour, shop and platform, plus the
+SKU and province breakdowns per day and shop. Other apps read them through ``orders.selectors``
+(sales_facts, sales_paid_days, sales_days_changed_since).
+
+Every figure is summable over days, hours and shops, so a rollup of these rows answers the sales
+report's totals, days, shops, platforms, hours, top SKUs and provinces (the median hours to ship
+is not summable and stays with the orders report). Five grouped queries per window, bounded by
+the window's orders (index on paid_at / shipped_at).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Coalesce, ExtractHour, NullIf, TruncDate
+
+from erp.tenancy.dates import tenant_date, tenant_zone
+
+from .models import Order, OrderKind, OrderLine
+from .ports import province_key
+from .reports import (
+    LINE_CANCELLED,
+    LINE_REFUNDED,
+    LINE_SOLD,
+    ORDER_SOLD,
+    ReportParams,
+    parcels,
+    sales_lines,
+    sales_orders,
+)
+
+ZERO = Decimal("0.00")
+HOUR_FIGURES = ("orders", "all_orders", "units", "goods", "freight", "cancelled_amount", "refunded_amount",
+                "parcels", "promised", "on_time")
+
+
+def _d(value) -> Decimal:
+    return ZERO if value is None else Decimal(value)
+
+
+def sales_facts(*, start: datetime, end: datetime) -> dict[str, list[dict]]:
+    """{"hours": [...], "skus": [...], "provinces": [...]} for the orders paid (parcels: shipped) in
+    [start, end). Hour rows: day, hour, shop_id, platform and HOUR_FIGURES (paid figures by paid
+    hour, parcel figures by shipped hour); SKU rows: day, shop_id, platform, sku_id, sku_code,
+    title, units, gmv (sold lines); province rows: day, shop_id, platform, province (one spelling,
+    orders.ports.province_key), name (the longest spelling seen), orders, units, gmv."""
+    tz = tenant_zone()
+    p = ReportParams(date_from=tenant_date(start), date_to=tenant_date(end))
+    hours: dict[tuple, dict] = {}
+
+    def row(day: date, hour: int, shop_id: int, platform: str) -> dict:
+        key = (day, hour, shop_id, platform)
+        if key not in hours:
+            hours[key] = {"day": day, "hour": hour, "shop_id": shop_id, "platform": platform,
+                          **{name: (ZERO if name in ("goods", "freight", "cancelled_amount", "refunded_amount") else 0)
+                             for name in HOUR_FIGURES}}
+        return hours[key]
+
+    paid_day = TruncDate("origin_order__paid_at", tzinfo=tz)
+    paid_hour = ExtractHour("origin_order__paid_at", tzinfo=tz)
+    lines = sales_lines(p, start, end)
+    for r in (lines.annotate(day=paid_day, hour=paid_hour)
+              .values("day", "hour", "origin_order__shop_id", "origin_order__platform")
+              .annotate(units=Sum("quantity", filter=LINE_SOLD), goods=Sum("paid", filter=LINE_SOLD),
+                        cancelled=Sum("paid", filter=LINE_CANCELLED), refunded=Sum("paid", filter=LINE_REFUNDED))
+              .order_by()):
+        f = row(r["day"], r["hour"], r["origin_order__shop_id"], r["origin_order__platform"])
+        f["units"] += int(r["units"] or 0)
+        f["goods"] += _d(r["goods"])
+        f["cancelled_amount"] += _d(r["cancelled"])
+        f["refunded_amount"] += _d(r["refunded"])
+
+    for r in (sales_orders(p, start, end)
+              .annotate(day=TruncDate("paid_at", tzinfo=tz), hour=ExtractHour("paid_at", tzinfo=tz))
+              .values("day", "hour", "shop_id", "platform")
+              .annotate(n=Count("id", filter=ORDER_SOLD), all=Count("id"),
+                        freight=Sum("freight_amount", filter=ORDER_SOLD)).order_by()):
+        f = row(r["day"], r["hour"], r["shop_id"], r["platform"])
+        f["orders"] += r["n"]
+        f["all_orders"] += r["all"]
+        f["freight"] += _d(r["freight"])
+
+    promised = Q(ship_by__isnull=False)
+    for r in (parcels(p, start, end)
+              .annotate(day=TruncDate("shipped_at", tzinfo=tz), hour=ExtractHour("shipped_at", tzinfo=tz))
+              .values("day", "hour", "shop_id", "platform")
+              .annotate(n=Count("id"), promised=Count("id", filter=promised),
+                        on_time=Count("id", filter=promised & Q(shipped_at__lte=F("ship_by")))).order_by()):
+        f = row(r["day"], r["hour"], r["shop_id"], r["platform"])
+        f["parcels"] += r["n"]
+        f["promised"] += r["promised"]
+        f["on_time"] += r["on_time"]
+
+    sold = lines.filter(LINE_SOLD).annotate(day=paid_day)
+    skus = [{"day": r["day"], "shop_id": r["origin_order__shop_id"], "platform": r["origin_order__platform"],
+             "sku_id": r["sku_id"], "sku_code": r["code"] or "", "title": r["title"] or "",
+             "units": int(r["units"] or 0), "gmv": _d(r["gmv"])}
+            for r in (sold.values("day", "origin_order__shop_id", "origin_order__platform", "sku_id",
+                                  code=Coalesce(NullIf("sku_code", Value("")), "outer_id"))
+                      .annotate(units=Sum("quantity"), gmv=Sum("paid"), title=Max("title")).order_by())]
+
+    provinces: dict[tuple, dict] = {}
+    for r in (sold.values("day", "origin_order__shop_id", "origin_order__platform", "origin_order__receiver_province")
+              .annotate(orders=Count("origin_order", distinct=True), units=Sum("quantity"), gmv=Sum("paid"))
+              .order_by()):
+        name = (r["origin_order__receiver_province"] or "").strip()
+        key = (r["day"], r["origin_order__shop_id"], r["origin_order__platform"], province_key(name))
+        out = provinces.setdefault(key, {"day": key[0], "shop_id": key[1], "platform": key[2], "province": key[3],
+                                         "name": name, "orders": 0, "units": 0, "gmv": ZERO})
+        if len(name) > len(out["name"]):
+            out["name"] = name
+        out["orders"] += r["orders"]
+        out["units"] += int(r["units"] or 0)
+        out["gmv"] += _d(r["gmv"])
+    return {"hours": list(hours.values()), "skus": skus, "provinces": list(provinces.values())}
+
+
+def sales_paid_days(*, order_ids=(), shop_id: int | None = None, platform_order_ids=()) -> set[date]:
+    """The tenant days on which the given orders (and the platform orders their lines came from)
+    were paid, and the days they shipped: the days whose sales facts a change of them touches."""
+    q = Q(pk__in=list(order_ids)) | Q(pk__in=OrderLine.objects.filter(order_id__in=list(order_ids))
+                                     .values("origin_order_id")) if order_ids else Q(pk__in=[])
+    if shop_id is not None and platform_order_ids:
+        q |= Q(shop_id=shop_id, kind=OrderKind.PLATFORM, platform_order_id__in=list(platform_order_ids))
+    days = set()
+    for paid, shipped in Order.objects.filter(q).values_list("paid_at", "shipped_at"):
+        days.update(tenant_date(t) for t in (paid, shipped) if t is not None)
+    return days
+
+
+def sales_days_changed_since(*, since: datetime) -> set[date]:
+    """Paid and shipped days of the orders changed (updated_at) since ``since``: the repair job's
+    incremental refresh (catches changes made without an event)."""
+    days = set()
+    qs = Order.objects.filter(updated_at__gte=since).exclude(kind=OrderKind.RESHIP)
+    for paid, shipped in qs.values_list("paid_at", "shipped_at").distinct():
+        days.update(tenant_date(t) for t in (paid, shipped) if t is not None)
+    return days
