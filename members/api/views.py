@@ -245,8 +245,8 @@ class CouponViewSet(TenantReadOnlyModelViewSet):
         coupon = coupon_services.coupon_void(coupon_id=coupon.pk, reason=data["reason"], actor=request.user)
         return Response(s.CouponSerializer(coupon).data)
 
-    @extend_schema(parameters=[OpenApiParameter("platform", str, required=True, description="taobao | jd | pdd | own"),
-                               OpenApiParameter("buyer_id", str, required=True)],
+    @extend_schema(parameters=[OpenApiParameter("platform", str, description="taobao | jd | pdd | own"),
+                               OpenApiParameter("buyer_id", str, description="the platform buyer id")],
                    responses=s.MemberBenefitsSerializer)
     @action(detail=False, methods=["get"])
     def benefits(self, request):
@@ -254,6 +254,9 @@ class CouponViewSet(TenantReadOnlyModelViewSet):
         platform = (request.query_params.get("platform") or "").strip()
         buyer_id = (request.query_params.get("buyer_id") or "").strip()
         errors = {}
+        if not platform and not buyer_id:  # nothing asked: no member, no benefits
+            return Response({"member_id": None, "level_rank": 0, "level_name": "", "discount_percent": "0.00",
+                             "free_shipping": False, "priority_shipping": False, "coupons": []})
         if platform not in Platform.values:
             errors["platform"] = ["One of: " + ", ".join(Platform.values)]
         if not buyer_id or len(buyer_id) > 128:

@@ -60,6 +60,7 @@ def test_api_flow(wang, tenant_a, tenant_b):
     benefits = op.get(C + "benefits/", {"platform": "taobao", "buyer_id": "tb_wang"})
     assert benefits.status_code == 200 and benefits.json()["member_id"] == wang.pk and benefits.json()["coupons"] == []
     assert op.get(C + "benefits/", {"platform": "ebay"}).status_code == 400
+    assert op.get(C + "benefits/").json()["member_id"] is None
 
     other = tenant_b.api(Role.ADMIN)
     assert other.get(C).json()["count"] == 0 and other.get(T).json()["count"] == 0
