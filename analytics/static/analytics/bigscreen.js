@@ -55,7 +55,7 @@
 
     chart("chart-hours").setOption({
       grid: { left: 40, right: 10, top: 30, bottom: 24 }, tooltip: { trigger: "axis" },
-      legend: { data: [text.today, text.yesterday], textStyle: { color: "#c9d6f0" } },
+      legend: { top: 0, right: 0, data: [text.today, text.yesterday], textStyle: { color: "#c9d6f0" } },
       xAxis: Object.assign({ type: "category", data: d.hours.map(function (h) { return h.hour; }) }, axis),
       yAxis: Object.assign({ type: "value", minInterval: 1 }, axis),
       series: [
