@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = {"services", "selectors", "ports", "events"}
-DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse"]
+DOMAIN_APPS = ["orders", "inventory", "purchasing", "finance", "aftersales", "members", "integrations", "dataimport", "warehouse", "analytics"]
 
 
 def _config():
