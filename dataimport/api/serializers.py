@@ -1,6 +1,7 @@
 import json
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import ImportIssue, ImportJob
@@ -95,6 +96,7 @@ def _header_map_field(value):
     return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class HeaderMapField(serializers.Field):
     def to_internal_value(self, data):
         return _header_map_field(data)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from erp.api.fields import ScopedId
+
 from .. import selectors
 from ..models import (
     Coupon,
@@ -213,7 +215,7 @@ class CouponIssueSerializer(serializers.Serializer):
 
 class CouponRedeemSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=32)
-    order_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    order_id = ScopedId("orders.Order", max_value=2**63 - 1)
     order_amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     currency = serializers.CharField(max_length=3, min_length=3, required=False, default="CNY")
     member = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,

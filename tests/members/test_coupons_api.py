@@ -18,7 +18,17 @@ def wang(orders):
     return Member.objects.get(display_name="王芳")
 
 
+def _orders(n):
+    """Real orders for the redemptions (an order id is checked against the tenant's orders)."""
+    from integrations.models import Shop
+    from orders.models import Order
+
+    shop = Shop.objects.create(code="cp1", name="TB shop", platform="taobao")
+    return [Order.objects.create(shop=shop, platform="taobao", platform_order_id=f"cp-{i}").pk for i in range(n)]
+
+
 def test_api_flow(wang, tenant_a, tenant_b):
+    o9, o10 = _orders(2)
     admin = tenant_a.api(Role.ADMIN)
     made = admin.post(T, {"name": "满100减20", "kind": "amount", "amount_off": "20.00", "threshold": "100.00",
                           "valid_days": 30}, format="json")
@@ -42,15 +52,15 @@ def test_api_flow(wang, tenant_a, tenant_b):
     assert op.post(C + "issue/", {"template": "x", "member": 999999}, format="json").status_code == 400
     assert op.post(C + "issue/", {**issue, "member": 999999}, format="json").status_code == 400
     code = first.json()["code"]
-    low = op.post(C + "redeem/", {"code": code, "order_id": 9, "order_amount": "50.00"}, format="json")
+    low = op.post(C + "redeem/", {"code": code, "order_id": o9, "order_amount": "50.00"}, format="json")
     assert low.status_code == 409
     assert op.post(C + "redeem/", {"code": code, "order_id": -1, "order_amount": "x"}, format="json").status_code == 400
-    done = op.post(C + "redeem/", {"code": code, "order_id": 9, "order_amount": "150.00", "member": wang.pk},
+    done = op.post(C + "redeem/", {"code": code, "order_id": o9, "order_amount": "150.00", "member": wang.pk},
                    format="json")
     assert done.status_code == 200 and done.json()["discount_amount"] == "20.00" and done.json()["status"] == "redeemed"
-    twice = op.post(C + "redeem/", {"code": code, "order_id": 9, "order_amount": "150.00"}, format="json")
+    twice = op.post(C + "redeem/", {"code": code, "order_id": o9, "order_amount": "150.00"}, format="json")
     assert twice.status_code == 200 and twice.json() == done.json()
-    assert op.post(C + "redeem/", {"code": code, "order_id": 10, "order_amount": "150.00"}, format="json").status_code == 409
+    assert op.post(C + "redeem/", {"code": code, "order_id": o10, "order_amount": "150.00"}, format="json").status_code == 409
     listed = op.get(C, {"status": "redeemed", "member": wang.pk})
     assert listed.status_code == 200 and [r["code"] for r in listed.json()["results"]] == [code]
     assert op.get(C, {"status": "lost", "member": "me"}).status_code == 400
@@ -65,7 +75,7 @@ def test_api_flow(wang, tenant_a, tenant_b):
     other = tenant_b.api(Role.ADMIN)
     assert other.get(C).json()["count"] == 0 and other.get(T).json()["count"] == 0
     assert other.get(f"{C}{cid}/").status_code == 404 and other.get(f"{T}{tid}/").status_code == 404
-    assert other.post(C + "redeem/", {"code": code, "order_id": 9, "order_amount": "150.00"},
+    assert other.post(C + "redeem/", {"code": code, "order_id": o9, "order_amount": "150.00"},
                       format="json").status_code == 400
     assert other.post(C + "issue/", issue, format="json").status_code == 400
 

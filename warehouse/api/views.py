@@ -36,7 +36,7 @@ class WaveViewSet(mixins.CreateModelMixin, TenantReadOnlyModelViewSet):
         return Response(WaveSerializer(wave).data, status=201)
 
     @extend_schema(responses={200: PickRowSerializer(many=True)}, summary="The wave's pick list in bin order")
-    @action(detail=True, methods=["get"], url_path="pick-list")
+    @action(detail=True, methods=["get"], url_path="pick-list", pagination_class=None)
     def pick_list(self, request, pk=None):
         return Response(PickRowSerializer(selectors.pick_list(wave=self.get_object()), many=True).data)
 
@@ -71,6 +71,6 @@ class ParcelViewSet(TenantReadOnlyModelViewSet):
         return Response(ParcelSerializer(parcel).data)
 
     @extend_schema(responses={200: ScanRecordSerializer(many=True)}, summary="Every scan of the parcel")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def scans(self, request, pk=None):
         return Response(ScanRecordSerializer(self.get_object().scans.order_by("id"), many=True).data)
