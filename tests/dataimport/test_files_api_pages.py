@@ -145,6 +145,7 @@ def test_pages_in_both_languages(tenant_a, django_capture_on_commit_callbacks):
         assert client.get("/dataimport/new/opening_stock/").status_code == 200
         assert client.get("/dataimport/template/orders.xlsx").status_code == 200
     assert client.get("/dataimport/new/nope/").status_code == 404
+    client.cookies["django_language"] = "en"  # the rest reads English labels
     data = csv_bytes([["warehouse_code", "sku_code", "quantity"], ["WH", "A", "x"]])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/dataimport/new/opening_stock/", {"file": SimpleUploadedFile("o.csv", data)})
