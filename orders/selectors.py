@@ -416,3 +416,11 @@ def order_find_by_ref(*, ref: str) -> OrderSnapshot | None:
     row = (Order.objects.filter(Q(platform_order_id=ref) | Q(tracking_no=ref)).exclude(kind=OrderKind.MERGED)
            .order_by("-id").values(*_SNAPSHOT_FIELDS).first())
     return _snapshots([row], owner="order_id")[0] if row else None
+
+
+def order_ids_with_sku(*, sku_code: str) -> list[int]:
+    """Ids of the orders holding a line of the SKU code (members' "bought SKU X" campaign segment)."""
+    code = (sku_code or "").strip()
+    if not code:
+        return []
+    return list(OrderLine.objects.filter(sku_code=code).order_by().values_list("order_id", flat=True).distinct())
