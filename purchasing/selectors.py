@@ -138,3 +138,49 @@ def suggestion_explanation(s: ReorderSuggestion) -> str:
          "review": s.review_period_days, "z": s.service_level_z, "std": s.demand_std_dev, "safety": s.safety_stock,
          "target": s.target_stock, "on_order": s.on_order, "need": s.net_requirement, "moq": s.min_order_quantity,
          "multiple": s.order_multiple, "qty": s.suggested_quantity}
+
+
+# --- for finance's supplier statements (对账单) -------------------------------------------------------------
+def supplier_documents(*, supplier_id: int, start, end) -> list[dict]:
+    """The goods receipt and return lines of one supplier received in [start, end) (aware datetimes),
+    valued at the purchase order line's price (the price agreed now; the receipt's own unit cost, what
+    finance booked at receipt, beside it). Returns are negative quantities."""
+    from .models import GoodsReceiptLine, ReceiptKind
+
+    rows = (GoodsReceiptLine.objects
+            .filter(receipt__purchase_order__supplier_id=supplier_id, receipt__received_at__gte=start,
+                    receipt__received_at__lt=end)
+            .select_related("receipt", "receipt__purchase_order", "po_line", "sku")
+            .order_by("receipt__received_at", "receipt_id", "id"))
+    out = []
+    for ln in rows:
+        sign = -1 if ln.receipt.kind == ReceiptKind.RETURN else 1
+        out.append({
+            "receipt_line_id": ln.pk, "receipt_id": ln.receipt_id, "receipt_number": ln.receipt.number,
+            "kind": ln.receipt.kind, "purchase_order_id": ln.receipt.purchase_order_id,
+            "purchase_order_number": ln.receipt.purchase_order.number, "sku_id": ln.sku_id, "sku_code": ln.sku.code,
+            "quantity": sign * ln.quantity, "unit_price": ln.po_line.unit_price, "unit_cost": ln.unit_cost,
+            "received_at": ln.receipt.received_at, "currency": ln.receipt.currency,
+        })
+    return out
+
+
+def supplier_ids_with_documents(*, start, end) -> list[int]:
+    """Suppliers with a receipt or return received in [start, end)."""
+    from .models import GoodsReceipt
+
+    return sorted(set(GoodsReceipt.objects.filter(received_at__gte=start, received_at__lt=end)
+                      .values_list("purchase_order__supplier_id", flat=True)))
+
+
+def suppliers_brief(*, ids=None) -> dict[int, dict]:
+    """id -> code, name, payment terms (days), currency and e-mail of the tenant's suppliers (those
+    in ``ids``, or all)."""
+    from .models import Supplier
+
+    qs = Supplier.objects.all()
+    if ids is not None:
+        qs = qs.filter(pk__in=[int(i) for i in ids])
+    return {s.pk: {"id": s.pk, "code": s.code, "name": s.name, "payment_terms_days": s.payment_terms_days,
+                   "currency": s.currency, "email": s.email, "label": f"{s.code} {s.name}"}
+            for s in qs.order_by("code")}
