@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import jd, pdd, taobao
+from . import cainiao, jd, pdd, qimen, taobao
 from .base import ApiError, Ctx
 from .faults import KINDS, Faults
 from .scenario import ScenarioError, World, fmt_cst, to_fen
@@ -34,6 +34,8 @@ BY_PATH = {mod.PATH: name for name, mod in PLATFORM_MODULES.items()}
 NO_TOKEN_METHODS = {"taobao.time.get", "pdd.time.get"}
 LIST_FLAGS = {"duplicate", "page_shift", "out_of_order"}
 REALTIME_DEFAULTS = {"orders_per_hour": 240.0, "durations_scale": 0.02}
+# the simulated third-party warehouse (QiMen) and carrier (Cainiao / SF): their own paths and control
+SERVICE_MODULES = {qimen.PATH: qimen, cainiao.PATH: cainiao}
 
 
 class MockPlatforms:
@@ -60,6 +62,8 @@ class MockPlatforms:
             self.world = World(seed=seed, start_time=start_time, shops=shops, catalog=catalog, config=base_config)
             self.faults = Faults(seed)
             self.requests: Counter = Counter()
+            self.qimen = qimen.QimenWms(self)
+            self.carrier = cainiao.CarrierService(self)
             self._realtime_clock = time.monotonic()
         if self.world.config.get("realtime"):
             self.start_realtime()
@@ -413,6 +417,12 @@ class MockPlatforms:
             if isinstance(payload, str):
                 return status, {**headers, "Content-Type": "text/html; charset=utf-8"}, payload.encode(), delay
             return status, {**headers, "Content-Type": "application/json;charset=UTF-8"}, _dump(payload), delay
+        if path in SERVICE_MODULES:
+            params = dict(query)
+            params.update(_parse_body(body, content_type))
+            status, payload, delay, fault = SERVICE_MODULES[path].handle(self, params)
+            headers = {"X-Mock-Fault": fault} if fault else {}
+            return status, {**headers, "Content-Type": "application/json;charset=UTF-8"}, _dump(payload), delay
         if path.startswith("/_control"):
             try:
                 data = json.loads(body or b"{}") if body else {}
@@ -485,6 +495,20 @@ class MockPlatforms:
             return 200, self.refunds(platform, shop)
         if name == "requests":
             return 200, self.request_counts()
+        if name == "qimen":  # POST {"customers": [{customer_id, app_key, app_secret, warehouse_code, stock}]}
+            with self.lock:
+                if http_method == "POST":
+                    for spec in data.get("customers") or []:
+                        self.qimen.set_customer(spec)
+                    for short in data.get("short") or []:
+                        self.qimen.force_short(str(short["customer_id"]), str(short["order_code"]), short["lines"])
+                return 200, {"customers": [c.public() for c in self.qimen.customers.values()]}
+        if name == "carrier":  # POST {"accounts": [{app_key, app_secret, carrier_code, range_start, range_end}]}
+            with self.lock:
+                if http_method == "POST":
+                    for spec in data.get("accounts") or []:
+                        self.carrier.set_account(spec)
+                return 200, {"accounts": [a.public() for a in self.carrier.accounts.values()]}
         return 404, {"error": "unknown control endpoint", "path": path}
 
 
