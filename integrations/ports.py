@@ -25,3 +25,27 @@ __all__ = [
     "NormalizedRefund",
     "OrderState",
 ]
+
+
+# --- third-party warehouses (QiMen style) and e-waybill carriers: the clients (integrations/adapters/qimen.py)
+from .adapters.qimen import (  # noqa: E402
+    CainiaoCarrierClient,
+    QimenWmsClient,
+    WmsConfirmation,
+    WmsError,
+    WmsLine,
+)
+
+
+def wms_client(*, base_url: str, app_key: str, app_secret: str, customer_id: str, **kwargs) -> QimenWmsClient:
+    """A QiMen client for one owner (customerId) at a WMS; every call raises WmsError when it fails."""
+    return QimenWmsClient(base_url=base_url, app_key=app_key, app_secret=app_secret, customer_id=customer_id, **kwargs)
+
+
+def carrier_client(*, base_url: str, app_key: str, app_secret: str, **kwargs) -> CainiaoCarrierClient:
+    """An e-waybill client (Cainiao / SF style) for one carrier account; failures raise WmsError."""
+    return CainiaoCarrierClient(base_url=base_url, app_key=app_key, app_secret=app_secret, **kwargs)
+
+
+__all__ += ["CainiaoCarrierClient", "QimenWmsClient", "WmsConfirmation", "WmsError", "WmsLine", "carrier_client",
+            "wms_client"]
