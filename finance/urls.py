@@ -11,6 +11,8 @@ urlpatterns = [
     path("trial-balance/", views.trial_balance, name="trial-balance"),
     path("accounts/<int:pk>/", views.account_ledger, name="account-ledger"),
     path("profit/", views.profit, name="profit"),
+    path("balance-sheet/", views.balance_sheet, name="balance-sheet"),
+    path("cash-flow/", views.cash_flow, name="cash-flow"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("reconciliation/<int:pk>/", views.reconciliation_detail, name="reconciliation-detail"),
 ]

@@ -18,7 +18,7 @@ from erp.exports import table_response
 from erp.tenancy.dates import tenant_today, tenant_zone
 from erp.views_helpers import error_text, tenant_page
 
-from . import selectors, services
+from . import selectors, services, statements
 from .models import Period, Reconciliation, ReconStatus, SourceType, Voucher, VoucherLine, VoucherStatus
 
 PAGE = 50
@@ -287,3 +287,69 @@ def reconciliation(request):
                                                                       ReconStatus.UNSETTLED)],
         "may_write": role_may(request, "finance", write=True),
     })
+
+
+# --- statements (资产负债表, 现金流量表) --------------------------------------------------------------
+def _statement_period(request) -> tuple[int, int | None]:
+    """?year=YYYY&month=M (no month: the whole year); a bad value falls back to this month."""
+    today = tenant_today()
+    try:
+        year = int(request.GET.get("year") or today.year)
+    except ValueError:
+        year = today.year
+    if not 2000 <= year <= 2100:
+        year = today.year
+    raw = request.GET.get("month", None)
+    if raw is None:
+        return year, today.month if year == today.year else 12
+    try:
+        month = int(raw) if raw else None
+    except ValueError:
+        month = None
+    return year, month if month is None or 1 <= month <= 12 else None
+
+
+def _statement_labels() -> dict:
+    return {"item": _("Item"), "end": _("End of period"), "start": _("Start of year"), "total": _("Total"),
+            "liabilities_and_equity": _("Total liabilities and owners' equity"), "inflow": _("Cash in"),
+            "outflow": _("Cash out"), "net": _("Net"), "opening_cash": _("Cash at the start"),
+            "net_change": _("Net change in cash"), "closing_cash": _("Cash at the end")}
+
+
+def _statement_download(name: str, title: str, subtitle: str, header, rows, fmt: str) -> HttpResponse:
+    if fmt == "pdf":
+        response = HttpResponse(statements.table_pdf(title=title, subtitle=subtitle, header=header, rows=rows),
+                                content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+        return response
+    return export(name, header, rows, fmt)
+
+
+@tenant_page(app_label="finance")
+def balance_sheet(request):
+    year, month = _statement_period(request)
+    sheet = statements.balance_sheet(year=year, month=month)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx", "pdf"):
+        header, rows = statements.balance_sheet_table(sheet, _statement_labels())
+        subtitle = _("At %(end)s; start of year: %(start)s") % {"end": sheet.as_of, "start": sheet.year_start}
+        return _statement_download(f"balance-sheet-{sheet.label}", _("Balance sheet"), subtitle, header, rows, fmt)
+    return render(request, "finance/balance_sheet.html", {
+        "sheet": sheet, "year": year, "month": month, "months": range(1, 13),
+        "sides": [(label, sheet.side(side), sheet.total(side), sheet.total(side, opening=True))
+                  for side, label in statements.SIDES],
+        "opening_le": sheet.total("liability", opening=True) + sheet.total("equity", opening=True)})
+
+
+@tenant_page(app_label="finance")
+def cash_flow(request):
+    year, month = _statement_period(request)
+    flow = statements.cash_flow(year=year, month=month)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx", "pdf"):
+        header, rows = statements.cash_flow_table(flow, _statement_labels())
+        subtitle = f"{flow.date_from} – {flow.date_to}"
+        return _statement_download(f"cash-flow-{flow.label}", _("Cash flow statement"), subtitle, header, rows, fmt)
+    return render(request, "finance/cash_flow.html", {
+        "flow": flow, "year": year, "month": month, "months": range(1, 13),
+        "activities": [(label, flow.activity(a), flow.net(a)) for a, label in statements.ACTIVITIES]})

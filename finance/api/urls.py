@@ -17,6 +17,8 @@ urlpatterns = [
     path("reports/trial-balance/", views.TrialBalanceView.as_view(), name="finance-report-trial-balance"),
     path("reports/profit-and-loss/", views.ProfitAndLossView.as_view(), name="finance-report-profit-and-loss"),
     path("reports/profit-by/", views.ProfitByView.as_view(), name="finance-report-profit-by"),
+    path("reports/balance-sheet/", views.BalanceSheetView.as_view(), name="finance-report-balance-sheet"),
+    path("reports/cash-flow/", views.CashFlowView.as_view(), name="finance-report-cash-flow"),
     path("reports/reconciliation/", views.ReconciliationSummaryView.as_view(), name="finance-report-reconciliation"),
     *router.urls,
 ]

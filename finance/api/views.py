@@ -22,7 +22,7 @@ from erp.api.viewsets import (
 )
 from erp.tenancy.permissions import RolePermission
 
-from .. import selectors, services
+from .. import selectors, services, statements
 from ..models import (
     Account,
     FinanceSettings,
@@ -352,3 +352,32 @@ class ReconciliationSummaryView(_Report):
         """Orders, amounts and differences per reconciliation status."""
         rows = selectors.reconciliation_summary()
         return Response({"rows": [{k: (str(v) if hasattr(v, "quantize") else v) for k, v in r.items()} for r in rows]})
+
+
+def _statement_params(params) -> tuple[int, int | None]:
+    year = _int(params, "year", default=selectors.current_period().year, lo=2000, hi=2100)
+    return year, _int(params, "month", default=None, lo=1, hi=12)
+
+
+_STATEMENT_PARAMS = [OpenApiParameter("year", int, description="default: this year"),
+                     OpenApiParameter("month", int, description="1-12; leave out for the whole year")]
+
+
+class BalanceSheetView(_Report):
+    @extend_schema(parameters=_STATEMENT_PARAMS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        """The balance sheet (资产负债表) at the end of a month or a year with the start-of-year
+        balances; ``balanced``: assets equal liabilities plus equity (the period's profit included)."""
+
+        year, month = _statement_params(request.query_params)
+        return Response(statements.balance_sheet(year=year, month=month).as_dict())
+
+
+class CashFlowView(_Report):
+    @extend_schema(parameters=_STATEMENT_PARAMS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        """The cash flow statement (现金流量表, direct method) of a month or a year: cash in and out
+        per item (settlements, supplier payments, platform fees, ...), opening and closing cash."""
+
+        year, month = _statement_params(request.query_params)
+        return Response(statements.cash_flow(year=year, month=month).as_dict())
