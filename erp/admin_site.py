@@ -10,7 +10,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
 
-from erp.tenancy.roles import app_access
+from erp.tenancy.roles import ALL, app_access
 
 
 def _membership(request):
@@ -23,7 +23,9 @@ class ERPAdminSite(UnfoldAdminSite):
     index_title = _("Administration")
 
     def has_permission(self, request):
-        return bool(request.user.is_active and request.user.is_authenticated and _membership(request) is not None)
+        membership = _membership(request)
+        return bool(request.user.is_active and request.user.is_authenticated and membership is not None
+                    and membership.role in ALL)  # a supplier user is not staff
 
 
 class ERPAdminConfig(AdminConfig):

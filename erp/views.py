@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from erp import dashboard, lockout
 from erp.tenancy.models import Tenant
+from erp.tenancy.roles import Role
 from erp.tenancy.services import session_tenant_switch, tenant_create
 
 logger = logging.getLogger("erp")
@@ -24,6 +25,8 @@ logger = logging.getLogger("erp")
 def dashboard_view(request):
     if request.membership is None:
         return render(request, "erp/no_tenant.html", status=403)
+    if request.membership.role == Role.SUPPLIER:  # supplier users work in the supplier portal only
+        return redirect("purchasing:portal-home")
     return render(request, "erp/dashboard.html", {"cards": dashboard.cards_for(request)})
 
 

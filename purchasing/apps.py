@@ -15,6 +15,17 @@ class PurchasingConfig(AppConfig):
         dashboard.register_nav(dashboard.NavLink(_("Reorder suggestions"), "purchasing:suggestions", "purchasing"))
         dashboard.register_nav(dashboard.NavLink(_("Suppliers"), "admin:purchasing_supplier_changelist", "purchasing"))
         dashboard.register(purchasing_cards)
+        from erp.tenancy.supplier_access import register_portal_context
+
+        register_portal_context(portal_context)
+
+
+def portal_context(request, supplier_id):
+    from . import selectors
+    from .models import Supplier
+
+    return {"portal_supplier": Supplier.objects.filter(pk=supplier_id).first(),
+            "portal_unread": selectors.unread_notifications(membership=request.membership)}
 
 
 def purchasing_cards(request):

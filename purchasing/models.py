@@ -107,14 +107,17 @@ class POStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     APPROVED = "approved", _("Approved")
     SENT = "sent", _("Sent to supplier")
+    CONFIRMED = "confirmed", _("Confirmed by supplier")
+    REFUSED = "refused", _("Refused by supplier")
     PARTIALLY_RECEIVED = "partially_received", _("Partially received")
     RECEIVED = "received", _("Received")
     CANCELLED = "cancelled", _("Cancelled")
     CLOSED = "closed", _("Closed")
 
 
-OPEN_STATUSES = frozenset({POStatus.DRAFT, POStatus.APPROVED, POStatus.SENT, POStatus.PARTIALLY_RECEIVED})
-AWAITING_RECEIPT = frozenset({POStatus.SENT, POStatus.PARTIALLY_RECEIVED})
+OPEN_STATUSES = frozenset({POStatus.DRAFT, POStatus.APPROVED, POStatus.SENT, POStatus.CONFIRMED,
+                           POStatus.PARTIALLY_RECEIVED})
+AWAITING_RECEIPT = frozenset({POStatus.SENT, POStatus.CONFIRMED, POStatus.PARTIALLY_RECEIVED})
 TERMINAL = frozenset({POStatus.RECEIVED, POStatus.CANCELLED, POStatus.CLOSED})
 
 
@@ -142,6 +145,9 @@ class PurchaseOrder(TenantScopedModel, TimeStampedModel):
                                    related_name="+", verbose_name=_("created by"))
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed by the supplier at"), null=True, blank=True)
+    supplier_note = models.CharField(_("supplier's note"), max_length=1000, blank=True,
+                                     help_text=_("The supplier's remark on confirming, or the reason it refused."))
     received_at = models.DateTimeField(_("fully received at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
@@ -208,6 +214,7 @@ class EventKind(models.TextChoices):
     EDIT = "edit", pgettext_lazy("purchasing", "Edit")
     RECEIPT = "receipt", _("Goods received")
     RETURN = "return", _("Returned to supplier")
+    SUPPLIER = "supplier", _("Supplier")
     SYSTEM = "system", pgettext_lazy("purchasing", "System")
 
 
@@ -348,3 +355,120 @@ class ReorderSuggestion(TenantScopedModel):
 
     def __str__(self):
         return f"{self.sku_id}: {self.suggested_quantity}"
+
+
+class ASNStatus(models.TextChoices):
+    SENT = "sent", _("In transit")
+    RECEIVED = "received", pgettext_lazy("purchasing", "Received")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AdvanceShippingNotice(TenantScopedModel, TimeStampedModel):
+    """An ASN (发货通知): what the supplier shipped against a purchase order, when it should arrive
+    and its tracking number. The warehouse receives against it (purchasing.services.asn_receive)."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="asns",
+                                       verbose_name=_("purchase order"))
+    number = models.CharField(_("number"), max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=ASNStatus.choices, default=ASNStatus.SENT)
+    expected_arrival = models.DateField(_("expected arrival"))
+    carrier = models.CharField(_("carrier"), max_length=60, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    total_quantity = models.PositiveIntegerField(_("quantity"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    receipt = models.ForeignKey(GoodsReceipt, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("goods receipt"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "number"], name="uniq_asn_tenant_number")]
+        indexes = [models.Index(fields=["tenant", "purchase_order"], name="purch_asn_tenant_po"),
+                   models.Index(fields=["tenant", "status", "expected_arrival"], name="purch_asn_tenant_status")]
+        ordering = ["-id"]
+        verbose_name = _("advance shipping notice")
+        verbose_name_plural = _("advance shipping notices")
+
+    def __str__(self):
+        return self.number
+
+
+class ASNLine(TenantScopedModel):
+    asn = models.ForeignKey(AdvanceShippingNotice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("ASN"))
+    po_line = models.ForeignKey(POLine, on_delete=models.PROTECT, related_name="asn_lines",
+                                verbose_name=_("purchase order line"))
+    sku = models.ForeignKey("inventory.SKU", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
+    quantity = models.PositiveIntegerField(_("shipped"))
+    received_quantity = models.PositiveIntegerField(pgettext_lazy("purchasing", "received"), default=0)
+    damaged_quantity = models.PositiveIntegerField(_("damaged"), default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "asn", "po_line"], name="uniq_asnline_tenant_asn_line"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="asnline_quantity_gte_1"),
+        ]
+        indexes = [models.Index(fields=["tenant", "po_line"], name="purch_asnline_tenant_line")]
+        ordering = ["id"]
+        verbose_name = _("ASN line")
+        verbose_name_plural = _("ASN lines")
+
+    def __str__(self):
+        return f"{self.asn_id}: {self.quantity} × {self.sku_id}"
+
+
+class DifferenceKind(models.TextChoices):
+    SHORT = "short", _("Short")
+    OVER = "over", _("Over")
+    DAMAGED = "damaged", _("Damaged")
+
+
+class ReceiptDifference(TenantScopedModel):
+    """What the warehouse found against an ASN line: fewer units than shipped (short), more (over) or
+    damaged ones (not taken into stock). Both the buyer and the supplier see them."""
+
+    asn = models.ForeignKey(AdvanceShippingNotice, on_delete=models.CASCADE, related_name="differences",
+                            verbose_name=_("ASN"))
+    asn_line = models.ForeignKey(ASNLine, on_delete=models.CASCADE, related_name="differences", verbose_name=_("ASN line"))
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="differences",
+                                       verbose_name=_("purchase order"))
+    sku = models.ForeignKey("inventory.SKU", on_delete=models.PROTECT, related_name="+", verbose_name=_("SKU"))
+    kind = models.CharField(_("kind"), max_length=10, choices=DifferenceKind.choices)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="receiptdiff_quantity_gte_1")]
+        indexes = [models.Index(fields=["tenant", "purchase_order"], name="purch_diff_tenant_po"),
+                   models.Index(fields=["tenant", "asn"], name="purch_diff_tenant_asn")]
+        ordering = ["id"]
+        verbose_name = _("receipt difference")
+        verbose_name_plural = _("receipt differences")
+
+    def __str__(self):
+        return f"{self.kind} {self.quantity} × {self.sku_id}"
+
+
+class Notification(TenantScopedModel):
+    """An in-app notification to one member (staff or supplier user); e-mailed once when the user has
+    an address (purchasing.tasks.send_notification_emails). Written by purchasing.services.notify."""
+
+    membership = models.ForeignKey("tenancy.Membership", on_delete=models.CASCADE, related_name="+",
+                                   verbose_name=_("recipient"))
+    code = models.CharField(_("code"), max_length=40, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "membership", "-id"], name="purch_notif_tenant_member")]
+        ordering = ["-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self):
+        return self.subject

@@ -184,3 +184,55 @@ def suppliers_brief(*, ids=None) -> dict[int, dict]:
     return {s.pk: {"id": s.pk, "code": s.code, "name": s.name, "payment_terms_days": s.payment_terms_days,
                    "currency": s.currency, "email": s.email, "label": f"{s.code} {s.name}"}
             for s in qs.order_by("code")}
+
+
+# --- supplier portal and notifications -------------------------------------------------------------
+def supplier_purchase_orders(*, supplier_id: int):
+    """What a supplier sees of its purchase orders: sent ones onwards (never drafts or approvals)."""
+    from .models import POStatus as S
+
+    return (PurchaseOrder.objects.filter(supplier_id=supplier_id)
+            .exclude(status__in=[S.DRAFT, S.APPROVED]).select_related("warehouse"))
+
+
+def supplier_receipts(*, supplier_id: int, kind: str | None = None):
+    from .models import GoodsReceipt
+
+    qs = GoodsReceipt.objects.filter(purchase_order__supplier_id=supplier_id).select_related("purchase_order")
+    return qs.filter(kind=kind) if kind else qs
+
+
+def supplier_items(*, supplier_id: int):
+    from .models import SupplierItem
+
+    return SupplierItem.objects.filter(supplier_id=supplier_id, is_active=True).select_related("sku").order_by("sku__code")
+
+
+def supplier_asns(*, supplier_id: int):
+    from .models import AdvanceShippingNotice
+
+    return AdvanceShippingNotice.objects.filter(purchase_order__supplier_id=supplier_id).select_related("purchase_order")
+
+
+def po_asns(*, po) -> list:
+    """The purchase order's shipping notices with their lines and differences, newest first."""
+    from .models import AdvanceShippingNotice
+
+    return list(AdvanceShippingNotice.objects.filter(purchase_order=po).order_by("-pk")
+                .prefetch_related("lines__sku", "differences__sku"))
+
+
+def po_differences(*, po):
+    from .models import ReceiptDifference
+
+    return ReceiptDifference.objects.filter(purchase_order=po).select_related("sku", "asn").order_by("pk")
+
+
+def notifications_for(*, membership):
+    from .models import Notification
+
+    return Notification.objects.filter(membership_id=membership.pk)
+
+
+def unread_notifications(*, membership) -> int:
+    return notifications_for(membership=membership).filter(read_at__isnull=True).count()

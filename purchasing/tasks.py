@@ -19,3 +19,10 @@ def recompute_suggestions_tick() -> int:
     for tenant_id in tenant_ids:
         recompute_suggestions.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@tenant_task(name="purchasing.send_notification_emails", acks_late=True)
+def send_notification_emails(*, tenant_id: int, notification_ids: list[int]) -> int:
+    from .services import notification_emails_send
+
+    return notification_emails_send(notification_ids=notification_ids)

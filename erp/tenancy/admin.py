@@ -138,6 +138,8 @@ class MembershipAdmin(RoleAdminMixin, ModelAdmin):
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
+        if db_field.name == "role":  # supplier users are invited from purchasing (they need a supplier)
+            field.choices = [c for c in field.choices if c[0] != Role.SUPPLIER]
         if db_field.name == "role" and getattr(request, "membership", None) and request.membership.role != Role.OWNER:
             field.choices = [c for c in field.choices if c[0] != Role.OWNER]
         return field

@@ -1,6 +1,7 @@
 from erp.dashboard import nav_groups_for
 
 from .services import memberships_of
+from .supplier_access import portal_context
 
 
 def tenancy(request):
@@ -12,4 +13,5 @@ def tenancy(request):
         "current_membership": getattr(request, "membership", None),
         "user_memberships": list(memberships_of(user)),
         "nav_groups": nav_groups_for(request),
+        **portal_context(request),
     }

@@ -42,10 +42,21 @@ class Membership(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OPERATOR)
     is_active = models.BooleanField(_("active"), default=True)
+    # A supplier user belongs to one purchasing.Supplier of this tenant (a plain id: the tenancy core
+    # does not know the apps' tables; purchasing.services.supplier_user_invite validates it).
+    supplier_id = models.PositiveBigIntegerField(_("supplier"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership_tenant_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership_tenant_user"),
+            models.CheckConstraint(
+                condition=(models.Q(role=Role.SUPPLIER, supplier_id__isnull=False)
+                           | (~models.Q(role=Role.SUPPLIER) & models.Q(supplier_id__isnull=True))),
+                name="membership_supplier_iff_role", violation_error_message=_(
+                    "A supplier user belongs to exactly one supplier; staff belong to none.")),
+        ]
+        indexes = [models.Index(fields=["tenant", "supplier_id"], name="membership_tenant_supplier")]
         ordering = ["tenant__name", "user__username"]
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")

@@ -15,9 +15,14 @@ class Role(models.TextChoices):
     WAREHOUSE = "warehouse", _("Warehouse")
     FINANCE = "finance", _("Finance")
     SERVICE = "service", _("Customer service")
+    SUPPLIER = "supplier", _("Supplier")
 
 
-ALL = frozenset(Role.values)
+# The tenant's own staff. A supplier user (Role.SUPPLIER, Membership.supplier_id set) is NOT staff: it
+# is in no policy below and sees only the supplier portal (erp/tenancy/supplier_access.py).
+ALL = frozenset(Role.values) - {Role.SUPPLIER}
+INTERNAL = ALL
+INTERNAL_CHOICES = [(value, label) for value, label in Role.choices if value != Role.SUPPLIER]
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 

@@ -35,6 +35,7 @@ from .common import (
     _warehouse,
     purchasing_settings,
 )
+from .portal import po_sent_notify
 from .suppliers import supplier_item_for
 from .workflow import WORKFLOW
 
@@ -171,6 +172,7 @@ def po_send(*, po_id, actor=None, why: str = "", expected_date: date | None = No
         po.expected_date = tenant_today() + timedelta(days=lead)
     WORKFLOW.set_status(po, S.SENT, why=why or _("Sent to the supplier."), code="sent", actor=actor,
                 data={"expected_date": str(po.expected_date)})
+    po_sent_notify(po=po)
     return po
 
 

@@ -1,8 +1,9 @@
 """The purchase order's status machine (erp.workflow.DocumentWorkflow): which action each status
 allows, why one is refused, the timestamps each status stamps and the timeline (PurchaseOrderEvent).
 
-    draft -> approved -> sent -> partially_received -> received -> closed
-      \\-> cancelled (draft, approved, or sent with nothing received)
+    draft -> approved -> sent -> [confirmed by the supplier] -> partially_received -> received -> closed
+                          \\-> refused by the supplier (with its reason) -> cancelled
+      \\-> cancelled (draft, approved, sent or confirmed with nothing received)
     partially_received -> closed (short-closed: the rest will not come)
 """
 
@@ -31,12 +32,17 @@ WORKFLOW = DocumentWorkflow(
         "edit": Action({S.DRAFT}, gettext_lazy("edit the lines of")),
         "approve": Action({S.DRAFT}, gettext_lazy("approve")),
         "send": Action({S.APPROVED}, gettext_lazy("send")),
-        "receive": Action({S.SENT, S.PARTIALLY_RECEIVED}, gettext_lazy("receive goods against")),
+        "confirm": Action({S.SENT}, gettext_lazy("confirm")),
+        "refuse": Action({S.SENT}, gettext_lazy("refuse")),
+        "ship": Action({S.SENT, S.CONFIRMED, S.PARTIALLY_RECEIVED}, gettext_lazy("send a shipping notice for")),
+        "receive": Action({S.SENT, S.CONFIRMED, S.PARTIALLY_RECEIVED}, gettext_lazy("receive goods against")),
         "return": Action({S.PARTIALLY_RECEIVED, S.RECEIVED, S.CLOSED}, gettext_lazy("return goods of")),
-        "cancel": Action({S.DRAFT, S.APPROVED, S.SENT}, gettext_lazy("cancel"), checks=(_no_cancel_after_receipt,)),
+        "cancel": Action({S.DRAFT, S.APPROVED, S.SENT, S.CONFIRMED, S.REFUSED}, gettext_lazy("cancel"),
+                         checks=(_no_cancel_after_receipt,)),
         "close": Action({S.PARTIALLY_RECEIVED, S.RECEIVED}, gettext_lazy("close")),
     },
-    stamps=[Stamp("approved_at", {S.APPROVED}), Stamp("sent_at", {S.SENT}), Stamp("received_at", {S.RECEIVED}),
+    stamps=[Stamp("approved_at", {S.APPROVED}), Stamp("sent_at", {S.SENT}), Stamp("confirmed_at", {S.CONFIRMED}),
+            Stamp("received_at", {S.RECEIVED}),
             Stamp("closed_at", {S.CLOSED, S.CANCELLED})],
 )
 

@@ -3,7 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
 from ..models import Membership, Tenant
-from ..roles import Role
+from ..roles import INTERNAL_CHOICES
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -31,13 +31,14 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "username", "email", "role", "is_active", "created_at"]
         read_only_fields = ["id", "username", "email", "created_at"]
+        extra_kwargs = {"role": {"choices": INTERNAL_CHOICES}}
 
 
 class MembershipCreateSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     password = serializers.CharField(required=False, write_only=True, allow_blank=True, default="")
-    role = serializers.ChoiceField(choices=Role.choices)
+    role = serializers.ChoiceField(choices=INTERNAL_CHOICES)  # supplier users: purchasing.services.supplier_user_invite
 
     def validate(self, attrs):
         user = get_user_model().objects.filter(username=attrs["username"]).first()
