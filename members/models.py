@@ -52,6 +52,10 @@ class MemberSettings(TenantScopedModel):
     downgrade_policy = models.CharField(_("downgrade policy"), max_length=12, choices=DowngradePolicy.choices,
                                         default=DowngradePolicy.AFTER_DAYS)
     downgrade_after_days = models.PositiveIntegerField(_("downgrade after (days below)"), default=90)
+    campaign_cap_count = models.PositiveIntegerField(
+        _("campaigns per member at most"), default=2,
+        help_text=_("A member receives at most this many campaigns within the period below."))
+    campaign_cap_days = models.PositiveIntegerField(_("campaign cap period (days)"), default=30)
 
     class Meta:
         verbose_name = _("member settings")
@@ -131,6 +135,9 @@ class Member(TenantScopedModel, TimeStampedModel):
     segment = models.CharField(_("segment"), max_length=20, choices=Segment.choices, blank=True)
     rfm_at = models.DateTimeField(_("RFM computed at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    marketing_opt_out = models.BooleanField(_("no marketing"), default=False,
+                                            help_text=_("The member asked not to receive campaigns."))
+    marketing_opt_out_at = models.DateTimeField(_("no marketing since"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -409,3 +416,118 @@ class Coupon(TenantScopedModel):
 
     def __str__(self):
         return self.code
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(TenantScopedModel, TimeStampedModel):
+    """A coupon sent to a segment of members through channels, on a schedule, with a random holdout
+    group (seeded per campaign) that gets nothing, so that its effect can be measured.
+
+    The audience is frozen into ``CampaignRecipient`` rows when sending starts; the counters below
+    are the send's progress (maintained by services.campaigns)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    # the segment (all given criteria apply)
+    segment = models.CharField(_("RFM segment"), max_length=20, choices=Segment.choices, blank=True)
+    level_rank = models.PositiveSmallIntegerField(_("level rank"), null=True, blank=True)
+    platform = models.CharField(_("bought on platform"), max_length=10, choices=Platform.choices, blank=True)
+    no_purchase_days = models.PositiveIntegerField(_("no purchase for (days)"), null=True, blank=True,
+                                                   help_text=_("Last purchase older than this many days."))
+    purchased_within_days = models.PositiveIntegerField(_("bought within (days)"), null=True, blank=True,
+                                                        help_text=_("Last purchase newer than this many days."))
+    sku_code = models.CharField(_("bought SKU"), max_length=128, blank=True)
+    # the benefit and the channels
+    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="campaigns",
+                                 verbose_name=_("coupon template"))
+    channels = models.JSONField(_("channels"), default=list,
+                                help_text=_("Platforms the coupon goes out on, in order of preference."))
+    holdout_percent = models.PositiveSmallIntegerField(_("holdout (%)"), default=10)
+    seed = models.BigIntegerField(_("holdout seed"), default=0, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices,
+                              default=CampaignStatus.DRAFT)
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # progress
+    n_audience = models.PositiveIntegerField(_("audience"), default=0)
+    n_holdout = models.PositiveIntegerField(_("holdout"), default=0)
+    n_sent = models.PositiveIntegerField(_("sent"), default=0)
+    n_skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    n_failed = models.PositiveIntegerField(_("failed"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("created by"))
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_campaign_tenant_name"),
+            models.CheckConstraint(condition=models.Q(holdout_percent__lte=90), name="campaign_holdout_lte_90"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "scheduled_at"], name="campaign_t_status_at"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def issue_ref(self) -> str:
+        return f"campaign:{self.pk}"
+
+    @property
+    def processed(self) -> int:
+        return self.n_holdout + self.n_sent + self.n_skipped + self.n_failed
+
+
+class RecipientStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    HOLDOUT = "holdout", _("Holdout")
+    OPTED_OUT = "opted_out", _("Opted out")
+    CAPPED = "capped", _("Over the frequency cap")
+    NO_CHANNEL = "no_channel", _("Not on the channels")
+    FAILED = "failed", _("Failed")
+
+
+class CampaignRecipient(TenantScopedModel):
+    """One member of a campaign's audience (once per campaign): in the holdout group or treated,
+    and what came of the send (the coupon, the channel it went out on)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients",
+                                 verbose_name=_("campaign"))
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="campaign_entries",
+                               verbose_name=_("member"))
+    holdout = models.BooleanField(_("holdout"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=RecipientStatus.choices,
+                              default=RecipientStatus.PENDING)
+    channel = models.CharField(_("channel"), max_length=10, blank=True)
+    buyer_id = models.CharField(_("buyer id"), max_length=128, blank=True)
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("coupon"))
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "campaign", "member"], name="uniq_campaignrecipient_t_c_m"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "campaign", "status"], name="campaignrcpt_t_c_status"),
+            models.Index(fields=["tenant", "member", "status", "processed_at"], name="campaignrcpt_t_m_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id}:{self.member_id}"
