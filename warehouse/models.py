@@ -212,3 +212,127 @@ class TrackingEvent(TenantScopedModel):
         verbose_name_plural = _("tracking events")
         constraints = [models.UniqueConstraint(fields=["tenant", "parcel", "code", "occurred_at"],
                                                name="uniq_tracking_tenant_parcel_event")]
+
+
+# --- third-party warehouses (WMS, QiMen style) ----------------------------------------------------
+class WmsAccount(TenantScopedModel, TimeStampedModel):
+    """Makes one of our warehouses a third-party one: its orders go to this WMS (QiMen style) instead
+    of our own floor, its confirmations come back on the beat tick, its stock is compared nightly."""
+
+    code = models.CharField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=100)
+    warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("warehouse"))
+    wms_warehouse_code = models.CharField(_("WMS warehouse code"), max_length=40)
+    owner_code = models.CharField(_("owner code (customerId)"), max_length=64)
+    app_key = models.CharField(_("app key"), max_length=64)
+    credentials = EncryptedJSONField(_("credentials"), default=dict, blank=True, help_text=_("{\"app_secret\": ...}"))
+    api_base_url = models.CharField(_("API base URL"), max_length=200,
+                                    help_text=_("The WMS gateway, e.g. the mock platforms server."))
+    is_active = models.BooleanField(_("active"), default=True)
+    confirm_cursor = models.BigIntegerField(_("last confirmation applied"), default=0)
+    last_pull_at = models.DateTimeField(_("last pulled"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("WMS account")
+        verbose_name_plural = _("WMS accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="uniq_wms_account_tenant_code"),
+            models.UniqueConstraint(fields=["tenant", "warehouse"], name="uniq_wms_account_tenant_warehouse"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.owner_code})"
+
+
+class WmsOrderKind(models.TextChoices):
+    DELIVERY = "delivery", _("Outbound (delivery order)")
+    ENTRY = "entry", _("Inbound (entry order)")
+
+
+class WmsOrderStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("At the WMS")
+    SHIPPED = "shipped", _("Shipped")
+    SHORT = "short", _("Short-shipped")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed (gave up)")
+
+
+class WmsOrder(TenantScopedModel, TimeStampedModel):
+    """A document sent to a WMS, written in the business transaction and sent by the relay (the
+    outbox of the warehouse app): an order's delivery order or an inbound entry order. The
+    confirmation is applied once (``confirm_id``); a second copy changes nothing."""
+
+    MAX_ATTEMPTS = 12
+
+    account = models.ForeignKey(WmsAccount, on_delete=models.PROTECT, related_name="orders",
+                                verbose_name=_("WMS account"))
+    kind = models.CharField(_("kind"), max_length=10, choices=WmsOrderKind.choices, default=WmsOrderKind.DELIVERY)
+    code = models.CharField(_("our code"), max_length=64)
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=WmsOrderStatus.choices,
+                              default=WmsOrderStatus.PENDING)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    lines = models.JSONField(_("planned items"), default=dict, blank=True, help_text=_("{SKU code: units}"))
+    actual = models.JSONField(_("actual items"), default=dict, blank=True, help_text=_("{SKU code: units}"))
+    wms_order_id = models.CharField(_("WMS order id"), max_length=64, blank=True)
+    carrier_code = models.CharField(_("carrier"), max_length=32, blank=True)
+    tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
+    confirm_id = models.BigIntegerField(_("confirmation id"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("WMS order")
+        verbose_name_plural = _("WMS orders")
+        constraints = [models.UniqueConstraint(fields=["tenant", "account", "kind", "code"],
+                                               name="uniq_wms_order_tenant_account_code")]
+        indexes = [models.Index(fields=["tenant", "status", "next_attempt_at"], name="wms_order_t_due"),
+                   models.Index(fields=["tenant", "order_id"], name="wms_order_t_order")]
+
+    def __str__(self):
+        return self.code
+
+
+class WmsStockSnapshot(TenantScopedModel):
+    """One inventory.query of a WMS compared with our stock levels; only the differences are kept
+    as lines. Nothing is changed: an operator decides (stocktake, adjustment)."""
+
+    account = models.ForeignKey(WmsAccount, on_delete=models.CASCADE, related_name="snapshots",
+                                verbose_name=_("WMS account"))
+    taken_at = models.DateTimeField(_("taken at"), default=timezone.now)
+    items = models.PositiveIntegerField(_("items compared"), default=0)
+    differences = models.PositiveIntegerField(_("differences"), default=0)
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        verbose_name = _("WMS stock snapshot")
+        verbose_name_plural = _("WMS stock snapshots")
+        indexes = [models.Index(fields=["tenant", "account", "taken_at"], name="wms_snap_t_account_at")]
+
+
+class WmsStockDifference(TenantScopedModel):
+    snapshot = models.ForeignKey(WmsStockSnapshot, on_delete=models.CASCADE, related_name="lines",
+                                 verbose_name=_("snapshot"))
+    sku_id = models.BigIntegerField(_("SKU"), null=True, blank=True)
+    sku_code = models.CharField(_("SKU code"), max_length=64)
+    ours = models.IntegerField(_("our stock"))
+    theirs = models.IntegerField(_("WMS stock"))
+    in_flight = models.IntegerField(_("sent, not confirmed"), default=0)
+
+    class Meta:
+        ordering = ["sku_code"]
+        verbose_name = _("WMS stock difference")
+        verbose_name_plural = _("WMS stock differences")
+
+    @property
+    def difference(self) -> int:
+        return self.theirs - self.ours

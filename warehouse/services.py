@@ -37,6 +37,16 @@ from .models import (
     WaveKind,
     WaveStatus,
 )
+from .wms import (  # noqa: F401 - the third-party warehouse services are public through this module
+    account_for_warehouse,
+    wms_confirmation_apply,
+    wms_confirmations_pull,
+    wms_entry_create,
+    wms_orders_enqueue,
+    wms_relay,
+    wms_stock_compare,
+    wms_sync,
+)
 
 PACKABLE_ORDER_STATES = {"allocated", "picking"}
 STOPPING_REFUNDS = {"requested", "refunded"}
@@ -86,6 +96,8 @@ def wave_create(*, warehouse_id: int, kind: str = "", carrier_code: str = "", li
         raise ValidationError({"warehouse": [_("No such warehouse.")]})
     if kind and kind not in WaveKind.values:
         raise ValidationError({"kind": [_("Single or multi.")]})
+    if account_for_warehouse(warehouse_id=warehouse.pk) is not None:
+        raise Conflict(_("This is a third-party warehouse: its orders go to the WMS, not into pick waves."))
     if not 1 <= int(limit) <= 500:
         raise ValidationError({"limit": [_("Between 1 and 500 orders.")]})
     busy = Parcel.objects.exclude(status=ParcelStatus.CANCELLED).values_list("order_id", flat=True)

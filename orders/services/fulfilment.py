@@ -17,3 +17,68 @@ def order_timeline_note(*, order_id: int, code: str, message: str, data: dict | 
         return
     WORKFLOW.event(order, EventKind.ACTION if actor else EventKind.SYSTEM, code, message, actor=actor,
                    data=data or {}).save()
+
+
+@transaction.atomic
+def order_ship_partial(*, order_id: int, shipped: dict[int, int], tracking_no: str, carrier_code: str,
+                       why: str = "", actor=None) -> tuple[Order, Order | None]:
+    """Ship what a warehouse actually shipped ({line id: units}, e.g. a third-party warehouse's
+    confirmation): the shipped units are committed (order_ship), the unshipped ones are carved off
+    into a split part whose reservation is released and which is put on hold for an operator to
+    look at (the order's timeline says why). Returns (the shipped order, the held part or None).
+    Nothing shipped at all: the order's stock is released and the order is held; nothing ships."""
+    from django.core.exceptions import ValidationError
+
+    from .. import ports
+    from ..models import EventKind, HoldReason, OrderEvent, OrderLine
+    from ..ports import WarehouseInfo
+    from ._common import S, _release_order
+    from .shipping import order_ship
+    from .split import _carve
+
+    order = WORKFLOW.lock(order_id)
+    WORKFLOW.check(order, "ship")
+    lines = list(OrderLine.objects.filter(order=order, is_stopped=False).order_by("pk"))
+    short = []
+    for ln in lines:
+        units = int(shipped.get(ln.pk, 0) or 0)
+        if not 0 <= units <= ln.quantity:
+            raise ValidationError({"shipped": [f"line {ln.pk}: 0..{ln.quantity} units"]})
+        if units < ln.quantity:
+            short.append((ln, ln.quantity - units))
+    if not short:
+        return order_ship(order_id=order.pk, actor=actor, tracking_no=tracking_no, carrier_code=carrier_code), None
+    why = why or "the warehouse shipped fewer units than ordered"
+    if sum(q for _, q in short) == sum(ln.quantity for ln in lines):
+        evs = [_release_order(order, why)]
+        order.set_hold_reasons(set(order.hold_reason_list) | {HoldReason.MANUAL})
+        evs.append(WORKFLOW.set_status(order, S.ON_HOLD, why=f"nothing shipped: {why}", code="ship.short",
+                                       actor=actor, kind=EventKind.SYSTEM, data={"shipped": {}}, save=False))
+        order.save()
+        OrderEvent.objects.bulk_create([e for e in evs if e])
+        return order, None
+    inv = ports.inventory()
+    warehouse_id = order.warehouse_id
+    for ln, _missing in short:
+        if ln.is_reserved:
+            inv.release(ref_id=str(ln.pk))
+            ln.is_reserved = False
+    OrderLine.objects.bulk_update([ln for ln, _ in short], ["is_reserved"])
+    part = _carve(order, short, why=why, code="split.short_ship", actor=actor)
+    # the lines that keep some units hold a reservation of exactly what left the warehouse again
+    kept = [ln for ln, _missing in short if ln.order_id == order.pk]
+    if kept:
+        inv.reserve_many(warehouse=WarehouseInfo(id=warehouse_id), shop=order.shop,
+                         items=[(ln.sku_id, ln.quantity, str(ln.pk)) for ln in kept])
+        OrderLine.objects.filter(pk__in=[ln.pk for ln in kept]).update(is_reserved=True, warehouse_id=warehouse_id)
+    OrderLine.objects.filter(order=part).update(is_reserved=False, warehouse_id=None)
+    part.warehouse_id, part.allocated_at = None, None
+    part.set_hold_reasons(set(part.hold_reason_list) | {HoldReason.MANUAL})
+    ev = WORKFLOW.set_status(part, S.ON_HOLD, why=f"not shipped: {why}", code="ship.short", actor=actor,
+                             kind=EventKind.SYSTEM, save=False)
+    part.save()
+    OrderEvent.objects.bulk_create([e for e in (ev, WORKFLOW.event(
+        order, EventKind.SYSTEM, "ship.short", f"short-shipped: {why}; the missing units wait in {part.display_no}",
+        data={"part": part.pk, "missing": {str(ln.pk): q for ln, q in short}})) if e])
+    shipped_order = order_ship(order_id=order.pk, actor=actor, tracking_no=tracking_no, carrier_code=carrier_code)
+    return shipped_order, part

@@ -1,0 +1,203 @@
+"""Third-party warehouse (QiMen style) end to end against the simulated WMS of the mock platforms
+server: orders allocated to the 3PL warehouse go out through the WMS outbox, confirmations come
+back (short-ship, duplicates), stock stays right (verify_stock clean), the nightly snapshot reports
+differences without changing stock, faults are retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations import ports as integration_ports
+from integrations.mock_platforms.server import running_mock_platforms
+from integrations.models import Outbox
+from inventory.models import Reservation, StockLevel, Warehouse
+from inventory.services import stock_receive, stock_verify
+from orders.models import Order, OrderLine, OrderStatus
+from warehouse import services
+from warehouse.models import WmsAccount, WmsOrder, WmsOrderStatus, WmsStockSnapshot
+
+from .conftest import address, line, norder
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture
+def mock():
+    with running_mock_platforms(seed=3, config={"qimen_short_rate": 0.0, "qimen_ship_hours": [1, 2]}) as url:
+        url.mock.qimen.set_customer({"customer_id": "OWNER1", "app_key": "wms-key", "app_secret": "wms-secret",
+                                     "warehouse_code": "HZ3PL", "stock": {"A": 20, "B": 20, "C": 20}})
+        yield url
+
+
+class Wms:
+    def __init__(self, world, url):
+        self.world, self.url = world, url
+        self.warehouse = Warehouse.objects.create(code="3PL", name="Hangzhou 3PL", kind="third_party", priority=1)
+        for sku in world.skus.values():
+            stock_receive(warehouse=self.warehouse, sku=sku, quantity=20, reason="opening")
+        self.account = WmsAccount.objects.create(
+            code="HZ", name="HZ 3PL", warehouse=self.warehouse, wms_warehouse_code="HZ3PL", owner_code="OWNER1",
+            app_key="wms-key", credentials={"app_secret": "wms-secret"}, api_base_url=str(url))
+        self.client = integration_ports.wms_client(base_url=str(url), app_key="wms-key", app_secret="wms-secret",
+                                                   customer_id="OWNER1", sleep=lambda s: None)
+
+    def order(self, *lines_) -> Order:
+        n = norder(lines=list(lines_) or [line("A")], receiver=address())
+        from orders import services as order_services
+
+        order_services.orders_ingest_normalized(shop=self.world.shop, normalized=[n])
+        order = Order.objects.get(platform_order_id=n.platform_order_id)
+        if order.status in (OrderStatus.PENDING_REVIEW, OrderStatus.ON_HOLD):
+            order_services.order_approve(order_id=order.pk)
+            order.refresh_from_db()
+        if order.status == OrderStatus.APPROVED:
+            order_services.order_allocate(order_id=order.pk)
+            order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED and order.warehouse_id == self.warehouse.pk
+        return order
+
+    def sync(self):
+        return services.wms_sync(account=self.account, client=self.client)
+
+    def level(self, code):
+        return StockLevel.objects.get(warehouse=self.warehouse, sku=self.world.skus[code])
+
+
+@pytest.fixture
+def wms(world, mock):
+    return Wms(world, mock)
+
+
+def test_order_ships_through_the_simulated_wms(wms):
+    order = wms.order(line("A", qty=2), line("B"))
+    first = wms.sync()
+    assert first["queued"] == 1 and first["sent"] == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PICKING  # our own floor leaves it alone
+    row = WmsOrder.objects.get(order_id=order.pk)
+    assert row.status == WmsOrderStatus.SENT and row.wms_order_id.startswith("DO")
+    assert row.lines == {"A": 2, "B": 1}
+    with pytest.raises(Exception, match="third-party"):
+        services.wave_create(warehouse_id=wms.warehouse.pk)
+    assert wms.sync()["confirmations"] == {}  # not shipped yet on the mock's clock
+    wms.url.mock.advance(hours=3)
+    assert wms.sync()["confirmations"] == {"shipped": 1}
+    order.refresh_from_db()
+    row.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED and order.tracking_no == row.tracking_no != ""
+    assert row.status == WmsOrderStatus.SHIPPED and row.actual == {"A": 2, "B": 1}
+    assert wms.level("A").on_hand == 18 and wms.level("A").reserved == 0 and wms.level("B").on_hand == 19
+    push = Outbox.objects.get(kind=Outbox.Kind.SHIPMENT, payload__platform_order_id=order.platform_order_id)
+    assert push.payload["tracking_no"] == order.tracking_no
+    assert stock_verify() == []
+    assert wms.sync()["confirmations"] == {}  # acknowledged: not sent again
+
+
+def test_short_ship_releases_the_unshipped_reservation_and_flags_the_order(wms):
+    order = wms.order(line("A", qty=3), line("B"))
+    wms.sync()
+    row = WmsOrder.objects.get(order_id=order.pk)
+    wms.url.mock.qimen.force_short("OWNER1", row.code, {"A": 1, "B": 1})
+    wms.url.mock.advance(hours=3)
+    assert wms.sync()["confirmations"] == {"short": 1}
+    order.refresh_from_db()
+    row.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED and row.status == WmsOrderStatus.SHORT
+    assert row.actual == {"A": 1, "B": 1}
+    shipped = {ln.sku_code: ln.quantity for ln in OrderLine.objects.filter(order=order)}
+    assert shipped == {"A": 1, "B": 1}
+    part = Order.objects.get(split_from=order)
+    assert part.status == OrderStatus.ON_HOLD
+    assert [(ln.sku_code, ln.quantity, ln.is_reserved) for ln in OrderLine.objects.filter(order=part)] == [("A", 2, False)]
+    assert order.events.filter(code="ship.short").exists()
+    level = wms.level("A")
+    assert (level.on_hand, level.reserved) == (19, 0)  # one unit left, two released
+    assert not Reservation.objects.filter(status="open").exists()
+    assert stock_verify() == []
+
+
+def test_nothing_shipped_holds_the_order_and_releases_all(wms):
+    order = wms.order(line("C", qty=2))
+    wms.sync()
+    row = WmsOrder.objects.get(order_id=order.pk)
+    wms.url.mock.qimen.force_short("OWNER1", row.code, {"C": 0})
+    wms.url.mock.advance(hours=3)
+    wms.sync()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ON_HOLD and wms.level("C").reserved == 0 and wms.level("C").on_hand == 20
+    assert stock_verify() == []
+
+
+def test_the_same_confirmation_twice_changes_nothing(wms):
+    order = wms.order(line("A"))
+    wms.sync()
+    wms.url.mock.advance(hours=3)
+    confirms, _more = wms.client.deliveryorder_confirm()
+    assert len(confirms) == 1
+    assert services.wms_confirmation_apply(account_id=wms.account.pk, confirmation=confirms[0]) == "shipped"
+    assert services.wms_confirmation_apply(account_id=wms.account.pk, confirmation=confirms[0]) == "duplicate"
+    # the WMS sends it again (not acknowledged), and with the mock's duplicate fault in one page
+    wms.url.mock.inject_fault("duplicate", platform="qimen", method="deliveryorder.confirm")
+    assert wms.sync()["confirmations"] == {"duplicate": 2}
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    assert wms.level("A").on_hand == 19
+    assert Outbox.objects.filter(kind=Outbox.Kind.SHIPMENT).count() == 1
+    assert stock_verify() == []
+
+
+def test_mock_faults_are_retried(wms):
+    order = wms.order(line("B"))
+    wms.url.mock.inject_fault("server_error", count=2, platform="qimen", method="deliveryorder.create")
+    wms.url.mock.inject_fault("rate_limit", count=1, platform="qimen", method="deliveryorder.confirm")
+    result = wms.sync()
+    assert result["sent"] == 1 and "error" not in result
+    assert WmsOrder.objects.get(order_id=order.pk).status == WmsOrderStatus.SENT
+    assert wms.client.http.stats["retries"] >= 3
+
+
+def test_a_refused_send_backs_off_and_gives_up_only_when_not_retryable(wms):
+    order = wms.order(line("B"))
+    wms.url.mock.inject_fault("bad_signature", count=1, platform="qimen", method="deliveryorder.create")
+    assert wms.sync()["failed"] == 1
+    row = WmsOrder.objects.get(order_id=order.pk)
+    assert row.status == WmsOrderStatus.FAILED and "sign" in row.last_error
+
+
+def test_cancelled_here_is_cancelled_at_the_wms(wms):
+    from orders import services as order_services
+
+    order = wms.order(line("A"))
+    wms.sync()
+    order_services.order_cancel(order_id=order.pk, why="buyer asked")
+    assert wms.sync()["cancelled"] == 1
+    row = WmsOrder.objects.get(order_id=order.pk)
+    assert row.status == WmsOrderStatus.CANCELLED
+    wms.url.mock.advance(hours=3)
+    assert wms.sync()["confirmations"] == {}  # the WMS did not ship it
+    assert wms.level("A").reserved == 0 and stock_verify() == []
+
+
+def test_entry_order_books_what_the_wms_received(wms):
+    sku = wms.world.skus["C"]
+    row = services.wms_entry_create(account_id=wms.account.pk, lines={sku.pk: 5}, reference="PO-1")
+    wms.url.mock.configure({"qimen_damage_rate": 0.0})
+    wms.sync()
+    row.refresh_from_db()
+    assert row.status == WmsOrderStatus.SENT
+    wms.url.mock.advance(hours=3)
+    assert wms.sync()["confirmations"] == {"received": 1}
+    row.refresh_from_db()
+    assert row.status == WmsOrderStatus.RECEIVED and wms.level("C").on_hand == 25
+    assert stock_verify() == []
+
+
+def test_snapshot_reports_differences_and_changes_no_stock(wms):
+    wms.url.mock.qimen.customers["OWNER1"].stock.update({"A": 17, "ZZ": 4})
+    before = {lv.sku_id: lv.on_hand for lv in StockLevel.objects.filter(warehouse=wms.warehouse)}
+    snapshot = services.wms_stock_compare(account=wms.account, client=wms.client)
+    lines = {d.sku_code: (d.ours, d.theirs, d.difference) for d in snapshot.lines.all()}
+    assert lines == {"A": (20, 17, -3), "ZZ": (0, 4, 4)}
+    assert snapshot.differences == 2 and snapshot.items == 4
+    assert {lv.sku_id: lv.on_hand for lv in StockLevel.objects.filter(warehouse=wms.warehouse)} == before
+    assert WmsStockSnapshot.objects.count() == 1
