@@ -40,3 +40,26 @@ def use_order_snapshots(fn):
         yield
     finally:
         _override = previous
+
+
+_sku_override = None
+
+
+def order_ids_with_sku(*, sku_code: str) -> list[int]:
+    """Orders holding a line of the SKU (orders.selectors.order_ids_with_sku); tests may swap it."""
+    if _sku_override is not None:
+        return list(_sku_override(sku_code=sku_code))
+    fn = getattr(importlib.import_module("orders.selectors"), "order_ids_with_sku", None)
+    if fn is None:
+        raise RuntimeError("orders.selectors.order_ids_with_sku is not available (docs/INTERFACES.md)")
+    return list(fn(sku_code=sku_code))
+
+
+@contextmanager
+def use_order_ids_with_sku(fn):
+    global _sku_override
+    previous, _sku_override = _sku_override, fn
+    try:
+        yield
+    finally:
+        _sku_override = previous

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 
 from .models import (
     Member,
@@ -244,3 +244,195 @@ def coupon_filter(queryset, params) -> tuple:
     if errors:
         raise ValidationError(errors)
     return queryset, applied
+
+
+# --- campaigns -------------------------------------------------------------------------------------
+def campaign_audience(*, segment: str = "", level_rank: int | None = None, platform: str = "",
+                      no_purchase_days: int | None = None, purchased_within_days: int | None = None,
+                      sku_code: str = "", channels=(), now=None):
+    """Root members matching every given criterion (RFM segment, level rank, a buyer on a platform,
+    last purchase older / newer than N days, bought a SKU) and reachable on one of ``channels`` (a
+    buyer of their group there). Opted-out members are included: the caller tells them apart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from . import ports
+
+    now = now or timezone.now()
+    qs = Member.objects.filter(merged_into__isnull=True)
+    if segment:
+        qs = qs.filter(segment=segment)
+    if level_rank:
+        qs = qs.filter(level__rank=level_rank)
+    if no_purchase_days:
+        qs = qs.filter(last_order_at__lt=now - timedelta(days=no_purchase_days))
+    if purchased_within_days:
+        qs = qs.filter(last_order_at__gte=now - timedelta(days=purchased_within_days))
+
+    def in_group(idents):
+        ids = idents.values("member_id")
+        return Q(pk__in=ids) | Q(merged__in=ids)
+
+    if platform:
+        qs = qs.filter(in_group(MemberIdentity.objects.filter(platform=platform)))
+    if channels:
+        qs = qs.filter(in_group(MemberIdentity.objects.filter(platform__in=list(channels))))
+    if sku_code:
+        order_ids = ports.order_ids_with_sku(sku_code=sku_code)
+        buyers = MemberOrder.objects.filter(order_id__in=order_ids).values("member_id")
+        qs = qs.filter(Q(pk__in=buyers) | Q(merged__in=buyers))
+    return qs.distinct().order_by("pk")
+
+
+def campaign_preview(*, now=None, **criteria) -> dict:
+    """How many members a campaign with these criteria reaches: matched, opted out, over the cap,
+    and the members it would send to or hold out (holdout_percent given)."""
+    from django.utils import timezone
+
+    from .services.campaigns import CRITERIA, _capped_ids
+
+    now = now or timezone.now()
+    percent = criteria.pop("holdout_percent", 0) or 0
+    rows = list(campaign_audience(**{k: criteria.get(k) for k in CRITERIA if criteria.get(k) is not None},
+                                  now=now).values_list("pk", "marketing_opt_out"))
+    opted = sum(1 for _pk, out in rows if out)
+    capped = len(_capped_ids([pk for pk, out in rows if not out], now=now, exclude_campaign_id=0))
+    eligible = len(rows) - opted - capped
+    holdout = round(eligible * percent / 100)
+    return {"matched": len(rows), "opted_out": opted, "capped": capped, "eligible": eligible, "holdout": holdout,
+            "to_send": eligible - holdout}
+
+
+def campaign_progress(campaign) -> dict:
+    """A campaign's send progress (the counters, recipients by status)."""
+    from .models import CampaignRecipient
+
+    by_status = dict(CampaignRecipient.objects.filter(campaign=campaign).order_by().values_list("status")
+                     .annotate(n=Count("id")))
+    done = campaign.n_audience - by_status.get("pending", 0)
+    return {"status": campaign.status, "audience": campaign.n_audience, "processed": done,
+            "percent": round(100 * done / campaign.n_audience) if campaign.n_audience else
+            (100 if campaign.status == "sent" else 0),
+            "sent": campaign.n_sent, "holdout": campaign.n_holdout, "skipped": campaign.n_skipped,
+            "failed": campaign.n_failed, "by_status": by_status,
+            "started_at": campaign.started_at, "sent_at": campaign.sent_at}
+
+
+EFFECT_WINDOWS = (30, 60, 90)
+
+
+def _group_members(root_ids) -> dict[int, int]:
+    """{member id: root} for the roots and the members merged into them."""
+    out = {pk: pk for pk in root_ids}
+    for pk, root in Member.objects.filter(merged_into_id__in=list(root_ids)).values_list("pk", "merged_into_id"):
+        out[pk] = root
+    return out
+
+
+def campaign_effect(campaign, *, now=None) -> list[dict]:
+    """Per window (30/60/90 days from the send's start): for the treated group (coupon sent) and the
+    holdout, members, repurchasers (a shipped order paid in the window), repurchase rate, revenue
+    (paid less refunded), revenue per member; for the treated, coupons redeemed in the window and the
+    redemption rate; the uplift of the repurchase rate. ``complete`` is false while a window runs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import CampaignRecipient, Coupon, CouponStatus, RecipientStatus
+
+    now = now or timezone.now()
+    start = campaign.started_at
+    if start is None:
+        return []
+    rows = list(CampaignRecipient.objects.filter(campaign=campaign, status__in=[RecipientStatus.SENT,
+                                                                                 RecipientStatus.HOLDOUT])
+                .values_list("member_id", "holdout", "coupon_id"))
+    group = {pk: ("holdout" if held else "treated") for pk, held, _c in rows}
+    coupons = [c for _pk, held, c in rows if c and not held]
+    members = _group_members(group)
+    end = start + timedelta(days=max(EFFECT_WINDOWS))
+    orders = list(MemberOrder.objects.filter(member_id__in=list(members), paid_at__gte=start, paid_at__lt=end)
+                  .values_list("member_id", "paid_at", "paid_amount", "refunded_amount"))
+    # a redemption counts at its order's payment (the order may be recorded later than it was paid)
+    redeemed = list(Coupon.objects.filter(pk__in=coupons, status=CouponStatus.REDEEMED).values_list(
+        "order_id", "redeemed_at", "order_amount"))
+    paid_at = dict(MemberOrder.objects.filter(order_id__in=[o for o, _at, _a in redeemed]).values_list(
+        "order_id", "paid_at"))
+    redeemed = [(paid_at.get(order_id) or at, amount) for order_id, at, amount in redeemed]
+    sizes = {"treated": sum(1 for g in group.values() if g == "treated"),
+             "holdout": sum(1 for g in group.values() if g == "holdout")}
+    result = []
+    for days in EFFECT_WINDOWS:
+        until = start + timedelta(days=days)
+        stats = {}
+        for name in ("treated", "holdout"):
+            buyers, revenue = set(), Decimal("0.00")
+            for member_id, paid_at, paid, refunded in orders:
+                root = members[member_id]
+                if group[root] == name and paid_at < until:
+                    buyers.add(root)
+                    revenue += paid - refunded
+            n = sizes[name]
+            stats[name] = {"members": n, "repurchasers": len(buyers),
+                           "repurchase_rate": round(len(buyers) / n, 4) if n else None,
+                           "revenue": revenue.quantize(Decimal("0.01")),
+                           "revenue_per_member": (revenue / n).quantize(Decimal("0.01")) if n else None}
+        got = [amount for at, amount in redeemed if at and at < until]
+        treated = stats["treated"]
+        treated["redeemed"] = len(got)
+        treated["redemption_rate"] = round(len(got) / treated["members"], 4) if treated["members"] else None
+        treated["redeemed_order_amount"] = sum(got, Decimal("0.00"))
+        uplift = None
+        if treated["repurchase_rate"] is not None and stats["holdout"]["repurchase_rate"] is not None:
+            uplift = round(treated["repurchase_rate"] - stats["holdout"]["repurchase_rate"], 4)
+        result.append({"days": days, "until": until, "complete": now >= until, "treated": treated,
+                       "holdout": stats["holdout"], "uplift": uplift})
+    return result
+
+
+def repurchase_by_month(*, months: int = 12) -> dict:
+    """The repurchase rate by month (tenant's months, the last ``months`` up to this one) overall and
+    per current RFM segment: of the members who bought in the month (a shipped order paid then), the
+    share who had bought before it."""
+    from erp.tenancy.dates import month_range, tenant_today, tenant_zone
+
+    today = tenant_today()
+    keys = []
+    y, m = today.year, today.month
+    for _i in range(months):
+        keys.append((y, m))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    keys.reverse()
+    start = month_range(*keys[0])[0]
+    zone = tenant_zone()
+    roots = dict(Member.objects.values_list("pk", "merged_into_id"))
+    segments = dict(Member.objects.filter(merged_into__isnull=True).values_list("pk", "segment"))
+    first: dict[int, object] = {}
+    for member_id, paid_at in MemberOrder.objects.filter(paid_at__isnull=False).order_by().values_list(
+            "member_id").annotate(first=Min("paid_at")):
+        root = roots.get(member_id) or member_id
+        if root not in first or paid_at < first[root]:
+            first[root] = paid_at
+    buyers: dict[tuple, set] = {k: set() for k in keys}
+    for member_id, paid_at in MemberOrder.objects.filter(paid_at__gte=start).values_list("member_id", "paid_at"):
+        local = paid_at.astimezone(zone)
+        key = (local.year, local.month)
+        if key in buyers:
+            buyers[key].add(roots.get(member_id) or member_id)
+    segment_values = [*Segment.values, ""]
+    rows = []
+    for key in keys:
+        month_start = month_range(*key)[0]
+        who = buyers[key]
+        returning = {r for r in who if first.get(r) and first[r] < month_start}
+        per_segment = {}
+        for seg in segment_values:
+            seg_who = {r for r in who if segments.get(r, "") == seg}
+            seg_ret = seg_who & returning
+            per_segment[seg] = {"buyers": len(seg_who), "returning": len(seg_ret),
+                                "rate": round(len(seg_ret) / len(seg_who), 4) if seg_who else None}
+        rows.append({"month": f"{key[0]:04d}-{key[1]:02d}", "buyers": len(who), "returning": len(returning),
+                     "rate": round(len(returning) / len(who), 4) if who else None, "segments": per_segment})
+    return {"months": rows, "segments": segment_values}
+

@@ -92,3 +92,36 @@ def coupons_expiry_tick() -> int:
     for tenant_id in tenant_ids:
         expire_coupons_for_tenant.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@tenant_task(name="members.campaign_send", acks_late=True)
+def campaign_send(*, tenant_id: int, campaign_id: int) -> int:
+    """Send a campaign in batches; when batches are left after this run, the task enqueues itself again."""
+    from .services.campaigns import campaign_run
+
+    remaining = campaign_run(campaign_id=campaign_id)
+    if remaining:
+        campaign_send.delay(tenant_id=tenant_id, campaign_id=campaign_id)
+    return remaining
+
+
+@system_task(reason="members: send due campaigns", name="members.campaigns_tick")
+def campaigns_tick() -> int:
+    """Beat tick (every minute): a send task per scheduled campaign that came due, and per sending
+    campaign untouched for 5 minutes (a worker stopped mid-send: the send resumes, idempotently)."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from .models import Campaign, CampaignStatus
+
+    now = timezone.now()
+    due = Campaign.all_tenants.filter(
+        Q(status=CampaignStatus.SCHEDULED, scheduled_at__lte=now)
+        | Q(status=CampaignStatus.SENDING, updated_at__lt=now - timedelta(minutes=5))
+    ).order_by("tenant_id", "pk").values_list("tenant_id", "pk")
+    pairs = list(due)
+    for tenant_id, campaign_id in pairs:
+        campaign_send.delay(tenant_id=tenant_id, campaign_id=campaign_id)
+    return len(pairs)
