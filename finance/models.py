@@ -109,6 +109,8 @@ class SourceType(models.TextChoices):
     STOCK_ADJUSTED = "inventory.adjusted", _("Stock count or write-off")
     REVERSAL = "reversal", _("Reversal")
     CARRY_FORWARD = "period.carry_forward", _("Profit and loss carry-forward")
+    SUPPLIER_STATEMENT = "supplier.statement", _("Supplier statement")
+    SUPPLIER_PAYMENT = "supplier.payment", _("Payment to supplier")
 
 
 class Voucher(TenantScopedModel, TimeStampedModel):
@@ -348,3 +350,175 @@ class PostingIssue(TenantScopedModel):
 
     def __str__(self):
         return f"{self.source_type} {self.source_ref}"
+
+
+# --- payables: supplier statements (对账单) and payments ---------------------------------------------------
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent to supplier")
+    DISPUTED = "disputed", _("Disputed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    POSTED = "posted", _("Posted")
+    PAID = "paid", _("Paid")
+
+
+class SupplierStatement(TenantScopedModel, TimeStampedModel):
+    """A supplier's statement for one month (对账单): the goods received from it (quantity × purchase
+    order price), the goods returned (negative) and agreed adjustments, line by line with the document
+    each comes from. The supplier confirms or disputes it; confirmed, it posts the payable; payments
+    are recorded against it. ``supplier_id`` is a purchasing.Supplier id (finance keeps ids of other
+    apps' rows, never foreign keys)."""
+
+    supplier_id = models.BigIntegerField(_("supplier"))
+    supplier_name = models.CharField(_("supplier name"), max_length=250, blank=True)
+    year = models.PositiveSmallIntegerField(_("year"))
+    month = models.PositiveSmallIntegerField(_("month"))
+    number = models.CharField(_("number"), max_length=40)
+    currency = CurrencyField(_("currency"))
+    status = models.CharField(_("status"), max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT)
+    total_amount = MoneyField(_("total"), default=0)
+    paid_amount = MoneyField(_("paid"), default=0)
+    booked_amount = MoneyField(_("booked on receipt"), default=0, editable=False,
+                               help_text=_("What the receipts and returns had already booked to 应付账款 when posted."))
+    payment_terms_days = models.PositiveIntegerField(_("payment terms (days)"), default=30)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    generated_at = models.DateTimeField(_("generated at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True, editable=False)
+    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True, editable=False)
+    voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                editable=False, verbose_name=_("payable voucher"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "supplier_id", "year", "month"], name="uniq_fin_statement_period"),
+            models.UniqueConstraint(fields=["tenant", "number"], name="uniq_fin_statement_number"),
+            models.CheckConstraint(condition=Q(month__gte=1, month__lte=12), name="fin_statement_month_1_12"),
+            models.CheckConstraint(condition=Q(paid_amount__gte=0), name="fin_statement_paid_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-id"], name="fin_stmt_t_status"),
+            models.Index(fields=["tenant", "supplier_id", "due_date"], name="fin_stmt_t_supplier_due"),
+        ]
+        ordering = ["-year", "-month", "-id"]
+        verbose_name = _("supplier statement")
+        verbose_name_plural = _("supplier statements")
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def key(self) -> str:
+        return f"{self.year}-{self.month:02d}"
+
+    @property
+    def outstanding(self):
+        return self.total_amount - self.paid_amount
+
+
+class StatementLineKind(models.TextChoices):
+    RECEIPT = "receipt", _("Goods received")
+    RETURN = "return", _("Returned to supplier")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+
+
+class SupplierStatementLine(TenantScopedModel):
+    """One line of a statement. Receipt and return lines come from a goods receipt line of purchasing
+    (``receipt_line_id``, unique per tenant: a document is on one statement only); an adjustment is
+    an agreed price change or a correction the buyer adds (with its reason), possibly answering a
+    disputed line (``corrects``)."""
+
+    statement = models.ForeignKey(SupplierStatement, on_delete=models.CASCADE, related_name="lines",
+                                  verbose_name=_("statement"))
+    kind = models.CharField(_("kind"), max_length=12, choices=StatementLineKind.choices)
+    receipt_id = models.BigIntegerField(_("receipt"), null=True, blank=True)
+    receipt_line_id = models.BigIntegerField(_("receipt line"), null=True, blank=True)
+    receipt_number = models.CharField(_("document"), max_length=40, blank=True)
+    purchase_order_id = models.BigIntegerField(_("purchase order"), null=True, blank=True)
+    purchase_order_number = models.CharField(_("purchase order number"), max_length=40, blank=True)
+    sku_id = models.BigIntegerField(_("SKU"), null=True, blank=True)
+    sku_code = models.CharField(_("SKU code"), max_length=64, blank=True)
+    date = models.DateField(_("date"))
+    quantity = models.IntegerField(_("quantity"), default=0, help_text=_("Negative for returns."))
+    unit_price = MoneyField(_("unit price"), default=0)
+    amount = MoneyField(_("amount"), help_text=_("Signed: returns and credit notes are negative."))
+    memo = models.CharField(_("memo"), max_length=300, blank=True)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections",
+                                 verbose_name=_("corrects line"))
+    disputed = models.BooleanField(_("disputed"), default=False)
+    dispute_reason = models.CharField(_("dispute reason"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False, verbose_name=_("created by"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "receipt_line_id"], condition=Q(receipt_line_id__isnull=False),
+                                    name="uniq_fin_stmtline_receipt_line"),
+        ]
+        indexes = [models.Index(fields=["tenant", "statement"], name="fin_stmtline_t_statement")]
+        ordering = ["statement_id", "date", "id"]
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
+
+    def __str__(self):
+        return f"{self.statement_id}: {self.kind} {self.amount}"
+
+
+class StatementEvent(TenantScopedModel):
+    """The statement's timeline (erp.workflow): generated, sent, confirmed, disputed, posted, paid."""
+
+    statement = models.ForeignKey(SupplierStatement, on_delete=models.CASCADE, related_name="events",
+                                  verbose_name=_("statement"))
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=10, default="status")
+    code = models.CharField(_("code"), max_length=40, blank=True)
+    from_status = models.CharField(_("from"), max_length=10, blank=True)
+    to_status = models.CharField(_("to"), max_length=10, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("by"))
+    actor_label = models.CharField(_("by"), max_length=150, blank=True, default="system")
+    message = models.CharField(_("why"), max_length=1000, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "statement", "id"], name="fin_stmtevent_t_statement")]
+        ordering = ["id"]
+        verbose_name = _("statement event")
+        verbose_name_plural = _("statement events")
+
+    def __str__(self):
+        return f"{self.code}: {self.message}"
+
+
+class SupplierPayment(TenantScopedModel):
+    """A payment to a supplier against a posted statement (partial payments allowed), posted as
+    Dr 应付账款 / Cr 银行存款. ``reference`` (the bank transfer's number) makes a repeated request
+    record it once."""
+
+    statement = models.ForeignKey(SupplierStatement, on_delete=models.PROTECT, related_name="payments",
+                                  verbose_name=_("statement"))
+    supplier_id = models.BigIntegerField(_("supplier"))
+    amount = MoneyField(_("amount"))
+    currency = CurrencyField(_("currency"))
+    paid_on = models.DateField(_("paid on"))
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="+", verbose_name=_("voucher"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", editable=False, verbose_name=_("created by"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reference"], condition=~Q(reference=""),
+                                    name="uniq_fin_payment_reference"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fin_payment_amount_gt_0"),
+        ]
+        indexes = [models.Index(fields=["tenant", "statement"], name="fin_payment_t_statement"),
+                   models.Index(fields=["tenant", "supplier_id", "paid_on"], name="fin_payment_t_supplier")]
+        ordering = ["-paid_on", "-id"]
+        verbose_name = _("supplier payment")
+        verbose_name_plural = _("supplier payments")
+
+    def __str__(self):
+        return f"{self.statement_id}: {self.amount}"

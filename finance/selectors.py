@@ -392,3 +392,93 @@ def books_verify() -> list[BooksProblem]:
                                                           f"period {t.debit}/{t.credit}, closing {t.closing_debit}/"
                                                           f"{t.closing_credit}"))
     return problems
+
+
+# --- payables: supplier statements, balances and ageing ----------------------------------------------------
+AGEING_BUCKETS = ("not_due", "d0_30", "d31_60", "d61_90", "d90_plus")
+
+
+def ageing_bucket(days_overdue: int) -> str:
+    """The bucket of an amount ``days_overdue`` past its due date (negative: not due yet)."""
+    if days_overdue < 0:
+        return "not_due"
+    if days_overdue <= 30:
+        return "d0_30"
+    if days_overdue <= 60:
+        return "d31_60"
+    if days_overdue <= 90:
+        return "d61_90"
+    return "d90_plus"
+
+
+def supplier_statements(*, supplier_id=None, status: str = "", year=None, month=None):
+    """The tenant's supplier statements, newest period first, optionally of one supplier/status/month."""
+    from .models import SupplierStatement
+
+    qs = SupplierStatement.objects.all().order_by("-year", "-month", "supplier_name", "-id")
+    if supplier_id is not None:
+        qs = qs.filter(supplier_id=int(supplier_id))
+    if status:
+        qs = qs.filter(status=status)
+    if year:
+        qs = qs.filter(year=int(year))
+    if month:
+        qs = qs.filter(month=int(month))
+    return qs
+
+
+def payables_ledger_balances(*, supplier_ids=None) -> dict[int, Decimal]:
+    """应付账款 (2202) per supplier from the posted ledger: credits minus debits (receipts, returns,
+    statement differences and payments)."""
+    from . import chart
+    from .models import VoucherLine, VoucherStatus
+
+    qs = VoucherLine.objects.filter(account__code=chart.PAYABLE, voucher__status=VoucherStatus.POSTED,
+                                    supplier_id__isnull=False)
+    if supplier_ids is not None:
+        qs = qs.filter(supplier_id__in=list(supplier_ids))
+    rows = qs.values("supplier_id").annotate(cr=Sum("credit"), dr=Sum("debit")).order_by()
+    return {r["supplier_id"]: (r["cr"] or ZERO) - (r["dr"] or ZERO) for r in rows}
+
+
+def supplier_ageing(*, as_of=None, supplier_id=None) -> dict:
+    """What is owed to each supplier on its posted statements (total less payments), by days past
+    the due date (month end + the supplier's payment terms): not yet due, 0-30, 31-60, 61-90, >90.
+    Each row also carries the 2202 ledger balance (it includes receipts of statements not yet
+    posted). {"as_of", "rows": [{supplier_id, supplier_name, <buckets>, total, ledger, statements}],
+    "totals": {<buckets>, total}}."""
+    from .models import StatementStatus, SupplierStatement
+
+    as_of = as_of or tenant_today()
+    qs = SupplierStatement.objects.filter(status=StatementStatus.POSTED).order_by("supplier_name", "year", "month")
+    if supplier_id is not None:
+        qs = qs.filter(supplier_id=int(supplier_id))
+    by_supplier: dict[int, dict] = {}
+    for st in qs:
+        owed = st.total_amount - st.paid_amount
+        if owed == 0:
+            continue
+        row = by_supplier.setdefault(st.supplier_id, {
+            "supplier_id": st.supplier_id, "supplier_name": st.supplier_name, "total": ZERO, "statements": 0,
+            **{b: ZERO for b in AGEING_BUCKETS}})
+        due = st.due_date or as_of
+        row[ageing_bucket((as_of - due).days)] += owed
+        row["total"] += owed
+        row["statements"] += 1
+    ledger = payables_ledger_balances(supplier_ids=list(by_supplier) if supplier_id is None else [int(supplier_id)])
+    for sid, row in by_supplier.items():
+        row["ledger"] = ledger.get(sid, ZERO)
+    rows = sorted(by_supplier.values(), key=lambda r: (r["supplier_name"], r["supplier_id"]))
+    totals = {b: sum((r[b] for r in rows), ZERO) for b in (*AGEING_BUCKETS, "total")}
+    return {"as_of": as_of, "rows": rows, "totals": totals}
+
+
+def platform_fees_by_order_sku(*, order_ids) -> dict[tuple[int, int | None], Decimal]:
+    """{(order id, SKU id): platform commissions and fees posted for it} (settlements spread an
+    order's fees over its SKUs; a fee without SKU is keyed by None). Reads the posted ledger."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    rows = (posted_lines().filter(order_id__in=ids, account__code__in=FEE_CODES)
+            .values("order_id", "sku_id").order_by().annotate(d=Sum("debit"), c=Sum("credit")))
+    return {(r["order_id"], r["sku_id"]): _q(r["d"]) - _q(r["c"]) for r in rows}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import payables_views, views
 
 app_name = "finance"
 
@@ -15,4 +15,10 @@ urlpatterns = [
     path("cash-flow/", views.cash_flow, name="cash-flow"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("reconciliation/<int:pk>/", views.reconciliation_detail, name="reconciliation-detail"),
+    # payables: supplier statements, ageing, and the supplier portal's statements (supplier users only)
+    path("payables/", payables_views.statements, name="statements"),
+    path("payables/statements/<int:pk>/", payables_views.statement_detail, name="statement"),
+    path("payables/ageing/", payables_views.ageing, name="supplier-ageing"),
+    path("portal/statements/", payables_views.portal_statements, name="portal-statements"),
+    path("portal/statements/<int:pk>/", payables_views.portal_statement, name="portal-statement"),
 ]
