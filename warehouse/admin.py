@@ -2,7 +2,16 @@ from django.contrib import admin
 
 from erp.tenancy.admin import TenantScopedAdmin
 
-from .models import BinLocation, CarrierAccount, CarrierRate, Parcel, PickWave
+from .models import (
+    BinLocation,
+    CarrierAccount,
+    CarrierRate,
+    Parcel,
+    PickWave,
+    WmsAccount,
+    WmsOrder,
+    WmsStockSnapshot,
+)
 
 
 @admin.register(BinLocation)
@@ -29,3 +38,20 @@ class PickWaveAdmin(TenantScopedAdmin):
 @admin.register(Parcel)
 class ParcelAdmin(TenantScopedAdmin):
     list_display = ("order_no", "status", "carrier_code", "tracking_no", "weight_g", "freight")
+
+
+@admin.register(WmsAccount)
+class WmsAccountAdmin(TenantScopedAdmin):
+    list_display = ("code", "name", "warehouse", "owner_code", "api_base_url", "is_active", "last_pull_at")
+    readonly_fields = ("confirm_cursor", "last_pull_at", "last_error")
+
+
+@admin.register(WmsOrder)
+class WmsOrderAdmin(TenantScopedAdmin):
+    list_display = ("code", "account", "kind", "status", "tracking_no", "attempts", "confirmed_at")
+    list_filter = ("status", "kind")
+
+
+@admin.register(WmsStockSnapshot)
+class WmsStockSnapshotAdmin(TenantScopedAdmin):
+    list_display = ("account", "taken_at", "items", "differences")

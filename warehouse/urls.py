@@ -12,4 +12,5 @@ urlpatterns = [
     path("parcels/", views.parcels, name="parcels"),
     path("parcels/<int:pk>/label.pdf", views.label, name="label"),
     path("parcels/<int:pk>/weigh/", views.weigh, name="weigh"),
+    path("wms/", views.wms, name="wms"),
 ]

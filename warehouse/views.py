@@ -150,3 +150,53 @@ def parcels(request):
     return render(request, "warehouse/parcels.html", {
         "parcels": rows, "statuses": ParcelStatus.choices, "status": status,
         "stuck": selectors.parcels_stuck()[:50]})
+
+
+@tenant_page(app_label=APP)
+def wms(request):
+    """Third-party warehouses: accounts, their documents (outbox and confirmations), the latest
+    stock comparison; sync or compare now."""
+    from integrations.ports import WmsError
+
+    from .models import WmsAccount, WmsOrder, WmsOrderStatus, WmsStockSnapshot
+
+    accounts = list(WmsAccount.objects.order_by("code"))
+    if request.method == "POST":
+        account = WmsAccount.objects.filter(pk=request.POST.get("account") or 0).first()
+        if account is None:
+            messages.error(request, _("No such WMS account."))
+        elif request.POST.get("do") == "compare":
+            try:
+                snap = services.wms_stock_compare(account=account)
+            except WmsError as exc:
+                messages.error(request, _("The WMS did not answer: %(why)s") % {"why": exc})
+            else:
+                messages.success(request, _("Stock compared: %(n)s differences of %(items)s items.") % {
+                    "n": snap.differences, "items": snap.items})
+        else:
+            result = services.wms_sync(account=account)
+            if result.get("error"):
+                messages.error(request, _("The WMS did not answer: %(why)s") % {"why": result["error"]})
+            else:
+                messages.success(request, _("Synchronised: %(queued)s queued, %(sent)s sent, %(confirmed)s "
+                                            "confirmations.") % {
+                    "queued": result.get("queued", 0), "sent": result.get("sent", 0),
+                    "confirmed": sum((result.get("confirmations") or {}).values())})
+        return redirect("warehouse:wms")
+    status = request.GET.get("status", "")
+    if status not in WmsOrderStatus.values:
+        status = ""
+    rows = WmsOrder.objects.select_related("account").order_by("-id")
+    if status:
+        rows = rows.filter(status=status)
+    snapshots = []
+    for account in accounts:
+        snap = WmsStockSnapshot.objects.filter(account=account).prefetch_related("lines").first()
+        if snap is not None:
+            snapshots.append(snap)
+    names = inventory_selectors.warehouse_names(ids=[a.warehouse_id for a in accounts])
+    for account in accounts:
+        account.warehouse_label = names.get(account.warehouse_id, "")
+    return render(request, "warehouse/wms.html", {
+        "accounts": accounts, "orders": rows[:100], "statuses": WmsOrderStatus.choices, "status": status,
+        "snapshots": snapshots})

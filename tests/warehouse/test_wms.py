@@ -201,3 +201,60 @@ def test_snapshot_reports_differences_and_changes_no_stock(wms):
     assert snapshot.differences == 2 and snapshot.items == 4
     assert {lv.sku_id: lv.on_hand for lv in StockLevel.objects.filter(warehouse=wms.warehouse)} == before
     assert WmsStockSnapshot.objects.count() == 1
+
+
+# --- page and API ----------------------------------------------------------------------------------
+@pytest.fixture
+def client_wh(tenant_a):
+    from django.test import Client
+
+    from erp.tenancy.roles import Role
+
+    client = Client()
+    client.force_login(tenant_a.members[Role.WAREHOUSE].user)
+    return client
+
+
+def test_page_in_both_languages_syncs_and_compares(wms, client_wh):
+    order = wms.order(line("A"))
+    response = client_wh.post("/warehouse/wms/", {"account": wms.account.pk, "do": "sync"})
+    assert response.status_code == 302
+    assert WmsOrder.objects.get(order_id=order.pk).status == WmsOrderStatus.SENT
+    wms.url.mock.qimen.customers["OWNER1"].stock["B"] = 11
+    client_wh.post("/warehouse/wms/", {"account": wms.account.pk, "do": "compare"})
+    for lang in ("en", "zh-hans"):
+        page = client_wh.get("/warehouse/wms/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        assert f'lang="{lang}"' in page
+        assert "HZ 3PL" in page and f"{order.platform_order_id}-{order.pk}" in page
+    page = client_wh.get("/warehouse/wms/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Stock differences (WMS against ours)" in page and "Sent, not confirmed" in page
+    assert client_wh.post("/warehouse/wms/", {"account": 999999, "do": "sync"}).status_code == 302
+
+
+def test_api_accounts_orders_snapshots_entry(wms, tenant_a, tenant_b):
+    from erp.tenancy.roles import Role
+
+    api = tenant_a.api(Role.WAREHOUSE)
+    order = wms.order(line("A"))
+    result = api.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/sync/")
+    assert result.status_code == 200 and result.json()["result"]["sent"] == 1
+    rows = api.get("/api/v1/warehouse/wms-orders/", {"status": "sent"}).json()
+    rows = rows.get("results", rows)
+    assert [r["order_id"] for r in rows] == [order.pk]
+    snap = api.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/compare/")
+    assert snap.status_code == 201 and snap.json()["differences"] == 0  # A: 20 at both (one sent, not shipped)
+    listed = api.get("/api/v1/warehouse/wms-snapshots/").json()
+    assert len(listed.get("results", listed)) == 1
+    sku = wms.world.skus["B"]
+    bad = api.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/entry/",
+                   {"reference": "PO-9", "lines": [{"sku": 99999999, "quantity": 1}]}, format="json")
+    assert bad.status_code == 400
+    made = api.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/entry/",
+                    {"reference": "PO-9", "lines": [{"sku": sku.pk, "quantity": 3}]}, format="json")
+    assert made.status_code == 201 and made.json()["lines"] == {"B": 3}
+    again = api.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/entry/",
+                     {"reference": "PO-9", "lines": [{"sku": sku.pk, "quantity": 3}]}, format="json")
+    assert again.status_code == 409
+    other = tenant_b.api(Role.WAREHOUSE)
+    assert other.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/sync/").status_code == 404
+    assert other.get("/api/v1/warehouse/wms-orders/").json().get("results", []) == []

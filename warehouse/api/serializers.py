@@ -1,6 +1,15 @@
 from rest_framework import serializers
 
-from ..models import Parcel, PickWave, ScanRecord, TrackingEvent
+from ..models import (
+    Parcel,
+    PickWave,
+    ScanRecord,
+    TrackingEvent,
+    WmsAccount,
+    WmsOrder,
+    WmsStockDifference,
+    WmsStockSnapshot,
+)
 
 
 class TrackingEventSerializer(serializers.ModelSerializer):
@@ -63,3 +72,60 @@ class ScanRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScanRecord
         fields = ["id", "code", "sku_id", "result", "reason", "created_at"]
+
+
+# --- third-party warehouses ------------------------------------------------------------------------
+class WmsAccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WmsAccount
+        fields = ["id", "code", "name", "warehouse", "wms_warehouse_code", "owner_code", "app_key", "api_base_url",
+                  "is_active", "last_pull_at", "last_error"]
+        read_only_fields = fields
+
+
+class WmsOrderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WmsOrder
+        fields = ["id", "account", "kind", "code", "order_id", "status", "lines", "actual", "wms_order_id",
+                  "carrier_code", "tracking_no", "attempts", "next_attempt_at", "last_error", "sent_at",
+                  "confirmed_at", "created_at"]
+        read_only_fields = fields
+
+
+class WmsStockDifferenceSerializer(serializers.ModelSerializer):
+    difference = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = WmsStockDifference
+        fields = ["sku_id", "sku_code", "ours", "theirs", "difference", "in_flight"]
+        read_only_fields = fields
+
+
+class WmsStockSnapshotSerializer(serializers.ModelSerializer):
+    lines = WmsStockDifferenceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = WmsStockSnapshot
+        fields = ["id", "account", "taken_at", "items", "differences", "lines"]
+        read_only_fields = fields
+
+
+class WmsEntryLineSerializer(serializers.Serializer):
+    sku = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class WmsEntryCreateSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=64)
+    lines = WmsEntryLineSerializer(many=True, allow_empty=False)
+
+    def validate_lines(self, value):
+        from erp.api.fields import ScopedIds
+        from inventory import selectors as inventory_selectors
+
+        ScopedIds(rows=inventory_selectors.skus).run_validation([row["sku"] for row in value])
+        return value
+
+
+class WmsSyncResultSerializer(serializers.Serializer):
+    result = serializers.DictField()

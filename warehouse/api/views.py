@@ -5,10 +5,11 @@ from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from erp.api.exceptions import Conflict
 from erp.api.viewsets import TenantReadOnlyModelViewSet
 
 from .. import selectors, services
-from ..models import Parcel, PickWave
+from ..models import Parcel, PickWave, WmsAccount, WmsOrder, WmsStockSnapshot
 from .serializers import (
     ParcelSerializer,
     PickRowSerializer,
@@ -18,6 +19,11 @@ from .serializers import (
     WaveCreateSerializer,
     WaveSerializer,
     WeighSerializer,
+    WmsAccountSerializer,
+    WmsEntryCreateSerializer,
+    WmsOrderSerializer,
+    WmsStockSnapshotSerializer,
+    WmsSyncResultSerializer,
 )
 
 
@@ -74,3 +80,60 @@ class ParcelViewSet(TenantReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def scans(self, request, pk=None):
         return Response(ScanRecordSerializer(self.get_object().scans.order_by("id"), many=True).data)
+
+
+# --- third-party warehouses ------------------------------------------------------------------------
+class WmsAccountViewSet(TenantReadOnlyModelViewSet):
+    """Third-party warehouses (configured in admin); sync now, compare stock now, announce inbound."""
+
+    model = WmsAccount
+
+    serializer_class = WmsAccountSerializer
+
+    @extend_schema(request=None, responses={200: WmsSyncResultSerializer},
+                   summary="Queue, send and pull confirmations now (what the beat tick does)")
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        return Response({"result": services.wms_sync(account=self.get_object())})
+
+    @extend_schema(request=None, responses={201: WmsStockSnapshotSerializer},
+                   summary="Compare the WMS stock snapshot with ours now (differences reported, nothing changed)")
+    @action(detail=True, methods=["post"])
+    def compare(self, request, pk=None):
+        from integrations.ports import WmsError
+
+        account = self.get_object()
+        try:
+            snapshot = services.wms_stock_compare(account=account)
+        except WmsError as exc:
+            raise Conflict(str(exc))
+        return Response(WmsStockSnapshotSerializer(snapshot).data, status=201)
+
+    @extend_schema(request=WmsEntryCreateSerializer, responses={201: WmsOrderSerializer},
+                   summary="Announce an inbound delivery (entry order) to the WMS; booked when it confirms")
+    @action(detail=True, methods=["post"])
+    def entry(self, request, pk=None):
+        account = self.get_object()
+        data = WmsEntryCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines: dict[int, int] = {}
+        for row in data.validated_data["lines"]:
+            lines[row["sku"]] = lines.get(row["sku"], 0) + row["quantity"]
+        row = services.wms_entry_create(account_id=account.pk, lines=lines,
+                                        reference=data.validated_data["reference"])
+        return Response(WmsOrderSerializer(row).data, status=201)
+
+
+class WmsOrderViewSet(TenantReadOnlyModelViewSet):
+    model = WmsOrder
+
+    serializer_class = WmsOrderSerializer
+    filterset_fields = ("account", "kind", "status", "order_id")
+
+
+class WmsStockSnapshotViewSet(TenantReadOnlyModelViewSet):
+    model = WmsStockSnapshot
+
+    serializer_class = WmsStockSnapshotSerializer
+    prefetch_related = ("lines",)
+    filterset_fields = ("account",)

@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import erp.fields
 from django.db import migrations, models
+
+import erp.fields
 
 
 class Migration(migrations.Migration):
