@@ -4,7 +4,7 @@ statements (/api/v1/finance/portal/statements/: the supplier user's own only, co
 Writes go through finance.services.payables; a wrong state answers 409, bad input 400."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -166,11 +166,28 @@ class StatementViewSet(TenantReadOnlyModelViewSet):
         return Response(SupplierPaymentSerializer(payment).data, status=201)
 
 
-AGEING_ROW = {
-    "supplier_id": serializers.IntegerField(), "supplier_name": serializers.CharField(),
-    **{b: serializers.DecimalField(max_digits=14, decimal_places=2) for b in (*selectors.AGEING_BUCKETS, "total", "ledger")},
-    "statements": serializers.IntegerField(),
-}
+def _money_field():
+    return serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class AgeingRowSerializer(serializers.Serializer):
+    supplier_id = serializers.IntegerField()
+    supplier_name = serializers.CharField()
+    not_due, d0_30, d31_60, d61_90, d90_plus = (_money_field() for _ in range(5))
+    total = _money_field()
+    ledger = _money_field()
+    statements = serializers.IntegerField()
+
+
+class AgeingTotalsSerializer(serializers.Serializer):
+    not_due, d0_30, d31_60, d61_90, d90_plus = (_money_field() for _ in range(5))
+    total = _money_field()
+
+
+class AgeingSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    rows = AgeingRowSerializer(many=True)
+    totals = AgeingTotalsSerializer()
 
 
 class SupplierAgeingView(APIView):
@@ -183,12 +200,7 @@ class SupplierAgeingView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, description="Default: the tenant's today."),
                     OpenApiParameter("supplier", OpenApiTypes.INT)],
-        responses={200: inline_serializer("FinanceSupplierAgeing", {
-            "as_of": serializers.DateField(),
-            "rows": inline_serializer("FinanceSupplierAgeingRow", AGEING_ROW, many=True),
-            "totals": inline_serializer("FinanceSupplierAgeingTotals", {
-                b: serializers.DecimalField(max_digits=14, decimal_places=2) for b in (*selectors.AGEING_BUCKETS, "total")}),
-        }), 400: OpenApiTypes.OBJECT})
+        responses={200: AgeingSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
         errors, as_of, supplier = {}, None, None
         raw = request.query_params.get("as_of") or ""
@@ -205,8 +217,7 @@ class SupplierAgeingView(APIView):
                 supplier = int(raw)
         if errors:
             raise ValidationError(errors)
-        data = selectors.supplier_ageing(as_of=as_of, supplier_id=supplier)
-        return Response(data)
+        return Response(AgeingSerializer(selectors.supplier_ageing(as_of=as_of, supplier_id=supplier)).data)
 
 
 # --- the supplier portal ---------------------------------------------------------------------------------
