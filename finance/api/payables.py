@@ -140,8 +140,8 @@ class StatementViewSet(TenantReadOnlyModelViewSet):
     @extend_schema(request=AdjustSerializer, responses={200: StatementSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def adjust(self, request, pk=None):
-        data = _valid(AdjustSerializer, request)
         statement = self.get_object()
+        data = _valid(AdjustSerializer, request)
         payables.statement_adjust(statement=statement, amount=data["amount"], memo=data["memo"], sku_id=data.get("sku"),
                                   corrects=data.get("corrects"), user=request.user)
         return self._out(statement)
@@ -149,8 +149,9 @@ class StatementViewSet(TenantReadOnlyModelViewSet):
     @extend_schema(request=SendSerializer, responses={200: StatementSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
+        statement = self.get_object()
         data = _valid(SendSerializer, request)
-        return self._out(payables.statement_send(statement=self.get_object(), why=data["why"], user=request.user))
+        return self._out(payables.statement_send(statement=statement, why=data["why"], user=request.user))
 
     @extend_schema(request=None, responses={200: StatementSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
@@ -160,8 +161,9 @@ class StatementViewSet(TenantReadOnlyModelViewSet):
     @extend_schema(request=PaySerializer, responses={201: SupplierPaymentSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def pay(self, request, pk=None):
+        statement = self.get_object()
         data = _valid(PaySerializer, request)
-        payment = payables.statement_pay(statement=self.get_object(), amount=data["amount"], paid_on=data.get("paid_on"),
+        payment = payables.statement_pay(statement=statement, amount=data["amount"], paid_on=data.get("paid_on"),
                                          reference=data["reference"], user=request.user)
         return Response(SupplierPaymentSerializer(payment).data, status=201)
 
@@ -251,7 +253,7 @@ class PortalStatementViewSet(TenantReadOnlyModelViewSet):
     @extend_schema(request=DisputeSerializer, responses={200: PortalStatementSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def dispute(self, request, pk=None):
-        data = _valid(DisputeSerializer, request)
         statement = self.get_object()
+        data = _valid(DisputeSerializer, request)
         return self._out(payables.statement_dispute(statement=statement, lines=data["lines"],
                                                     supplier_id=supplier_id_of(request), user=request.user))
