@@ -268,7 +268,8 @@ def parcel_waybill(*, parcel_id: int) -> Parcel:
     if account is None:
         raise Conflict(_("This warehouse has no carrier account for electronic waybills."))
     account = CarrierAccount.objects.select_for_update().get(pk=account.pk)
-    if account.next_number > account.range_end:
+    adapter = adapter_for(account)
+    if not adapter.owns_numbers and account.next_number > account.range_end:
         raise Conflict(_("The waybill number range of %(account)s is used up.") % {"account": account.code})
     number = max(account.next_number, account.range_start)
     snap = order_selectors.order_snapshots(order_ids=[parcel.order_id])[0]
@@ -276,14 +277,15 @@ def parcel_waybill(*, parcel_id: int) -> Parcel:
     weight = sum(int(q) * (getattr(s, "weight_grams", 0) or 0) for s, q in
                  ((inventory_selectors.sku_find(sku_id=k), q) for k, q in parcel.expected.items()) if s)
     try:
-        bill = adapter_for(account).waybill_get(WaybillRequest(
+        bill = adapter.waybill_get(WaybillRequest(
             number=number, order_no=parcel.order_no, receiver_name=snap.receiver_name, receiver_phone=snap.receiver_phone,
             receiver_province=snap.receiver_province, receiver_city=snap.receiver_city,
             sender=str(warehouse) if warehouse else "", weight_g=weight))
     except CarrierError as exc:
         raise Conflict(_("The carrier refused the waybill: %(why)s") % {"why": exc})
-    account.next_number = number + 1
-    account.save(update_fields=["next_number", "updated_at"])
+    if not adapter.owns_numbers:
+        account.next_number = number + 1
+        account.save(update_fields=["next_number", "updated_at"])
     parcel.account, parcel.carrier_code, parcel.tracking_no, parcel.label = account, account.carrier_code, \
         bill.tracking_no, bill.label
     parcel.currency = account.currency
@@ -317,6 +319,10 @@ def parcel_weigh_and_ship(*, parcel_id: int, weight_g, actor=None) -> Parcel:
     snap = order_selectors.order_snapshots(order_ids=[parcel.order_id])[0]
     parcel.weight_g = weight
     parcel.freight = freight_for(account=parcel.account, province=snap.receiver_province, weight_g=weight)
+    try:
+        adapter_for(parcel.account).waybill_ship(parcel.tracking_no)
+    except CarrierError as exc:
+        raise Conflict(_("The carrier did not take the hand-over: %(why)s") % {"why": exc})
     order_services.order_ship(order_id=parcel.order_id, actor=actor, tracking_no=parcel.tracking_no,
                               carrier_code=parcel.carrier_code)
     now = timezone.now()
@@ -334,7 +340,10 @@ def parcel_cancel(*, parcel_id: int) -> Parcel:
     if parcel.status in (ParcelStatus.SHIPPED, ParcelStatus.DELIVERED):
         raise Conflict(_("A shipped parcel cannot be cancelled."))
     if parcel.tracking_no and parcel.account:
-        adapter_for(parcel.account).waybill_cancel(parcel.tracking_no)
+        try:
+            adapter_for(parcel.account).waybill_cancel(parcel.tracking_no)
+        except CarrierError as exc:
+            raise Conflict(_("The carrier did not cancel the waybill: %(why)s") % {"why": exc})
     parcel.status = ParcelStatus.CANCELLED
     parcel.save(update_fields=["status", "updated_at"])
     return parcel
@@ -354,7 +363,10 @@ def tracking_pull(*, now=None, limit: int = 500) -> int:
 
 @transaction.atomic
 def _track_one(parcel: Parcel, now) -> int:
-    events = adapter_for(parcel.account).tracking_pull(parcel.tracking_no, shipped_at=parcel.shipped_at, now=now)
+    try:
+        events = adapter_for(parcel.account).tracking_pull(parcel.tracking_no, shipped_at=parcel.shipped_at, now=now)
+    except CarrierError:
+        return 0  # the carrier is down: the next pull asks again
     known = set(TrackingEvent.objects.filter(parcel=parcel).values_list("code", "occurred_at"))
     new = [e for e in events if (e.code, e.occurred_at) not in known]
     if not new:
