@@ -258,3 +258,40 @@ def test_api_accounts_orders_snapshots_entry(wms, tenant_a, tenant_b):
     other = tenant_b.api(Role.WAREHOUSE)
     assert other.post(f"/api/v1/warehouse/wms-accounts/{wms.account.pk}/sync/").status_code == 404
     assert other.get("/api/v1/warehouse/wms-orders/").json().get("results", []) == []
+
+
+def test_beat_ticks_fan_out_per_tenant_and_the_tasks_sync_and_compare(wms, tenant_a, monkeypatch, settings):
+    from warehouse import tasks
+
+    settings.INTEGRATIONS_HTTP = {"backoff_base": 0.0, "backoff_max": 0.0}
+    order = wms.order(line("A"))
+    sent = []
+    monkeypatch.setattr(tasks.wms_sync_task, "apply_async", lambda kwargs, **kw: sent.append(kwargs))
+    monkeypatch.setattr(tasks.wms_stock_compare_task, "apply_async", lambda kwargs, **kw: sent.append(kwargs))
+    assert tasks.wms_sync_tick() == 1 and tasks.wms_stock_tick() == 1
+    assert sent == [{"tenant_id": tenant_a.tenant.pk}] * 2
+    assert tasks.wms_sync_task.run(tenant_id=tenant_a.tenant.pk)["HZ"]["sent"] == 1
+    wms.url.mock.advance(hours=3)
+    assert tasks.wms_stock_compare_task.run(tenant_id=tenant_a.tenant.pk) == {"HZ": 0}
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED  # the nightly job books confirmations before comparing
+
+
+def test_mock_wms_protocol_errors(wms):
+    with pytest.raises(integration_ports.WmsError, match="sign"):
+        integration_ports.wms_client(base_url=str(wms.url), app_key="wms-key", app_secret="wrong",
+                                     customer_id="OWNER1").inventory_query()
+    with pytest.raises(integration_ports.WmsError, match="invalid-customer"):
+        integration_ports.wms_client(base_url=str(wms.url), app_key="wms-key", app_secret="wms-secret",
+                                     customer_id="NOBODY").inventory_query()
+    lines = [integration_ports.WmsLine(item_code="A", quantity=1)]
+    first = wms.client.deliveryorder_create(code="X1", warehouse_code="HZ3PL", lines=lines, receiver={})
+    assert wms.client.deliveryorder_create(code="X1", warehouse_code="HZ3PL", lines=lines, receiver={}) == first
+    with pytest.raises(integration_ports.WmsError) as bad:
+        wms.client.deliveryorder_create(code="X2", warehouse_code="HZ3PL", lines=[], receiver={})
+    assert not bad.value.retryable
+    wms.url.mock.advance(hours=3)
+    wms.client.deliveryorder_confirm()
+    with pytest.raises(integration_ports.WmsError, match="ORDER_SHIPPED"):
+        wms.client.order_cancel(code="X1")
+    assert wms.client.inventory_query(item_codes=["A"]) == {"A": 19}
