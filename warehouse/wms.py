@@ -76,8 +76,13 @@ def wms_orders_enqueue(*, account: WmsAccount, limit: int = 500) -> int:
         planned: dict[str, int] = defaultdict(int)
         for ln in lines:
             planned[ln.sku_code] += ln.quantity
-        code = f"{snap.platform_order_id or 'O'}-{snap.id}"
-        order_services.order_pick(order_id=snap.id)
+        earlier = WmsOrder.objects.filter(account=account, kind=WmsOrderKind.DELIVERY, order_id=snap.id).count()
+        code = f"{snap.platform_order_id or 'O'}-{snap.id}" + (f"-{earlier + 1}" if earlier else "")
+        try:
+            with transaction.atomic():
+                order_services.order_pick(order_id=snap.id)
+        except Conflict:  # it changed meanwhile (held, cancelled): the next tick looks again
+            continue
         WmsOrder.objects.create(
             account=account, kind=WmsOrderKind.DELIVERY, code=code, order_id=snap.id, lines=dict(planned),
             carrier_code=snap.carrier_code,

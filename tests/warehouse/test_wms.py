@@ -295,3 +295,25 @@ def test_mock_wms_protocol_errors(wms):
     with pytest.raises(integration_ports.WmsError, match="ORDER_SHIPPED"):
         wms.client.order_cancel(code="X1")
     assert wms.client.inventory_query(item_codes=["A"]) == {"A": 19}
+
+
+def test_held_at_the_wms_then_released_goes_out_again_under_a_new_code(wms):
+    from orders import services as order_services
+
+    order = wms.order(line("A"))
+    wms.sync()
+    order_services.order_hold(order_id=order.pk, why="check the address")
+    assert wms.sync()["cancelled"] == 1
+    order_services.order_release(order_id=order.pk)
+    order.refresh_from_db()
+    if order.status == OrderStatus.APPROVED:
+        order_services.order_allocate(order_id=order.pk)
+    result = wms.sync()
+    assert result["queued"] == 1 and result["sent"] == 1
+    codes = list(WmsOrder.objects.filter(order_id=order.pk).order_by("id").values_list("code", "status"))
+    assert codes == [(f"{order.platform_order_id}-{order.pk}", "cancelled"),
+                     (f"{order.platform_order_id}-{order.pk}-2", "sent")]
+    wms.url.mock.advance(hours=3)
+    wms.sync()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED and wms.level("A").on_hand == 19 and stock_verify() == []
