@@ -14,6 +14,9 @@ from .models import (
     PostingIssue,
     Reconciliation,
     SettlementLine,
+    SupplierPayment,
+    SupplierStatement,
+    SupplierStatementLine,
     Voucher,
     VoucherLine,
 )
@@ -117,3 +120,28 @@ class FinanceSettingsAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request, *args):
         return not FinanceSettings.objects.exists() and super().has_add_permission(request, *args)
+
+
+class StatementLineInline(ReadOnlyInline):
+    model = SupplierStatementLine
+    fields = ["kind", "date", "receipt_number", "purchase_order_number", "sku_code", "quantity", "unit_price", "amount",
+              "memo", "disputed", "dispute_reason"]
+    readonly_fields = fields
+
+
+@admin.register(SupplierStatement)
+class SupplierStatementAdmin(ReadOnlyAdmin):
+    """Read-only: statements change through finance.services.payables (the pages and the API)."""
+
+    list_display = ["number", "supplier_name", "year", "month", "status", "total_amount", "paid_amount", "due_date"]
+    list_filter = ["status", "year", "month"]
+    search_fields = ["number", "supplier_name"]
+    inlines = [StatementLineInline]
+
+
+@admin.register(SupplierPayment)
+class SupplierPaymentAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "amount", "currency", "paid_on", "reference", "voucher"]
+    search_fields = ["reference"]
+    date_hierarchy = "paid_on"
+    list_select_related = ["statement", "voucher", "voucher__period"]

@@ -20,6 +20,7 @@ class FinanceConfig(AppConfig):
         events.subscribe("inventory.adjusted", services.on_stock_adjusted)
         dashboard.register_nav(dashboard.NavLink(_("Finance"), "finance:vouchers", "finance"))
         dashboard.register_nav(dashboard.NavLink(_("Reconciliation"), "finance:reconciliation", "finance"))
+        dashboard.register_nav(dashboard.NavLink(_("Supplier statements"), "finance:statements", "finance"))
         dashboard.register(finance_cards)
 
 

@@ -226,3 +226,23 @@ def test_a_receipt_entered_late_goes_on_the_next_statement(m):
                                        month=last_month.month).lines.count() == 1  # sent: unchanged
     new = _generate(m)
     assert [(ln.quantity, ln.amount, ln.date) for ln in new.lines.all()] == [(5, D("60.00"), last_month.replace(day=20))]
+
+
+def test_monthly_job_drafts_last_months_statements_once(m, tenant_a):
+    from django_celery_beat.models import PeriodicTask
+
+    from erp.tenancy.dates import day_start, tenant_today
+    from finance.tasks import generate_supplier_statements_for_tenant
+    from purchasing.models import GoodsReceipt
+
+    assert PeriodicTask.objects.filter(task="finance.generate_supplier_statements", enabled=True).exists()
+    last_month = tenant_today().replace(day=1) - datetime.timedelta(days=1)
+    po = m.po()
+    m.receive(po, m.tee, 10, "r1")
+    GoodsReceipt.objects.update(received_at=day_start(last_month.replace(day=3)))
+    assert generate_supplier_statements_for_tenant.run(tenant_id=tenant_a.tenant.pk) == 1
+    assert generate_supplier_statements_for_tenant.run(tenant_id=tenant_a.tenant.pk) == 1
+    st = SupplierStatement.objects.get()
+    assert (st.year, st.month, st.supplier_id, st.total_amount) == (last_month.year, last_month.month, m.supplier.pk,
+                                                                   D("120.00"))
+    assert st.lines.count() == 1
