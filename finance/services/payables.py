@@ -53,6 +53,7 @@ from ..models import (
     VoucherStatus,
 )
 from .ledger import ZERO, LineSpec, VoucherSpec, voucher_create, vouchers_post_auto
+from .rules import _pair as signed_pair
 
 logger = logging.getLogger("finance")
 S = StatementStatus
@@ -387,15 +388,8 @@ def _booked_on_receipt(statement: SupplierStatement) -> dict[tuple[str, str], De
 
 def _pair(amount: Decimal, **dims) -> list[LineSpec]:
     """More payable (positive): Dr 1405 / Cr 2202; less (negative): the other way round."""
-    if amount == 0:
-        return []
-    stock = LineSpec(account=chart.INVENTORY, tag="stock", **dims)
-    payable = LineSpec(account=chart.PAYABLE, tag="payable", **dims)
-    if amount > 0:
-        stock.debit = payable.credit = amount
-        return [stock, payable]
-    payable.debit = stock.credit = -amount
-    return [payable, stock]
+    return signed_pair(LineSpec(account=chart.INVENTORY, tag="stock", **dims),
+                       LineSpec(account=chart.PAYABLE, tag="payable", **dims), amount)
 
 
 def statement_voucher_lines(statement: SupplierStatement) -> tuple[list[LineSpec], Decimal]:
