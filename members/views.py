@@ -14,6 +14,7 @@ from erp.views_helpers import error_text, keyset_page, tenant_page
 
 from . import ports, selectors, services
 from .models import Member, MemberLevel, Platform, Segment
+from .services import campaigns as campaign_services
 
 PAGE = 50
 
@@ -69,6 +70,7 @@ def member_action(request, pk):
             target_id=pk, source_id=int(post["source"]) if post.get("source", "").isdigit() else 0, actor=request.user,
             note=post.get("reason", ""), allow_different_phones=post.get("allow_different_phones") == "1"),
         "unmerge": lambda: services.member_unmerge(member_id=pk, actor=request.user),
+        "opt_out": lambda: campaign_services.member_set_opt_out(member_id=pk, opt_out=post.get("opt_out") == "1"),
     }
     if action not in funcs:
         messages.error(request, _("Unknown action."))
@@ -182,3 +184,144 @@ def coupon_action(request):
     except Http404:
         messages.error(request, _("No such member."))
     return redirect("members:coupons")
+
+
+def _campaign_fields(post, errors: dict) -> dict:
+    """A campaign's fields from the page's form (numbers checked here, the rest by the service)."""
+    import datetime as dt
+
+    from erp.tenancy.dates import tenant_zone
+
+    fields = {
+        "name": post.get("name", ""), "segment": post.get("segment", ""), "platform": post.get("platform", ""),
+        "sku_code": post.get("sku_code", ""), "channels": post.getlist("channels"), "note": post.get("note", ""),
+        "level_rank": _page_int(post.get("level_rank"), "level_rank", errors, required=False),
+        "no_purchase_days": _page_int(post.get("no_purchase_days"), "no_purchase_days", errors, required=False),
+        "purchased_within_days": _page_int(post.get("purchased_within_days"), "purchased_within_days", errors,
+                                           required=False),
+        "template": _page_int(post.get("template"), "template", errors),
+        "holdout_percent": _page_int(post.get("holdout_percent") or "10", "holdout_percent", errors),
+    }
+    when = (post.get("scheduled_at") or "").strip()
+    if when:
+        try:
+            fields["scheduled_at"] = dt.datetime.fromisoformat(when).replace(tzinfo=tenant_zone())
+        except ValueError:
+            errors["scheduled_at"] = [_("A date and time, e.g. 2026-12-31 09:00.")]
+    return fields
+
+
+@tenant_page(app_label="members")
+def campaign_list(request):
+    """Campaigns with their progress, a form for a new one and a preview of the segment's count."""
+    from .models import Campaign, CouponTemplate
+
+    errors, preview, form = "", None, {}
+    if request.GET.get("preview") == "1":
+        form = request.GET
+        errs: dict = {}
+        fields = _campaign_fields(request.GET, errs)
+        try:
+            if errs:
+                raise ValidationError(errs)
+            criteria = campaign_services.clean_criteria(fields)
+            preview = selectors.campaign_preview(holdout_percent=fields["holdout_percent"] or 0, **criteria)
+        except ValidationError as exc:
+            errors = error_text(exc)
+    context = {
+        "campaigns": list(Campaign.objects.select_related("template").order_by("-id")[:200]), "preview": preview,
+        "errors": errors, "form": form, "segments": Segment.choices, "platforms": Platform.choices,
+        "levels": MemberLevel.objects.order_by("rank"),
+        "templates": CouponTemplate.objects.filter(active=True).order_by("name"),
+        "channels_checked": form.getlist("channels") if form else ["taobao", "own"],
+    }
+    return render(request, "members/campaigns.html", context)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def campaign_new(request):
+    errors: dict = {}
+    fields = _campaign_fields(request.POST, errors)
+    try:
+        if errors:
+            raise ValidationError(errors)
+        when = fields.pop("scheduled_at", None)
+        campaign = campaign_services.campaign_create(actor=request.user, **fields)
+        if request.POST.get("send") == "1":
+            campaign_services.campaign_schedule(campaign_id=campaign.pk, scheduled_at=when)
+        messages.success(request, _("Campaign saved."))
+        return redirect("members:campaign", pk=campaign.pk)
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+    return redirect("members:campaigns")
+
+
+@tenant_page(app_label="members")
+def campaign_detail(request, pk):
+    """A campaign: its segment, benefit and channels, the send's progress, and its effect against the
+    holdout (30/60/90 days)."""
+    from .models import Campaign, CampaignRecipient
+
+    campaign = Campaign.objects.select_related("template").filter(pk=pk).first()
+    if campaign is None:
+        raise Http404
+    effect = selectors.campaign_effect(campaign)
+    chart = {
+        "windows": [str(w["days"]) for w in effect],
+        "treated": [w["treated"]["repurchase_rate"] for w in effect],
+        "holdout": [w["holdout"]["repurchase_rate"] for w in effect],
+        "redemption": [w["treated"]["redemption_rate"] for w in effect],
+        "sending": campaign.status == "sending",
+        "labels": {"treated": _("Treated: repurchase rate"), "holdout": _("Holdout: repurchase rate"),
+                   "redemption": _("Redemption rate"), "days": _("days")},
+    }
+    recipients = (CampaignRecipient.objects.filter(campaign=campaign).select_related("member", "coupon")
+                  .order_by("pk")[:200])
+    context = {"campaign": campaign, "progress": selectors.campaign_progress(campaign), "effect": effect,
+               "chart": chart, "recipients": recipients,
+               "channel_labels": [str(dict(Platform.choices).get(c, c)) for c in campaign.channels]}
+    return render(request, "members/campaign_detail.html", context)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def campaign_action(request, pk):
+    """The campaign page's buttons: schedule (or send now), cancel."""
+    from .models import Campaign
+
+    post = request.POST
+    action = post.get("action", "")
+    errors: dict = {}
+    try:
+        if action == "schedule":
+            fields = _campaign_fields(post, errors) if post.get("scheduled_at") else {}
+            if "scheduled_at" in errors:
+                raise ValidationError({"scheduled_at": errors["scheduled_at"]})
+            campaign_services.campaign_schedule(campaign_id=pk, scheduled_at=fields.get("scheduled_at"))
+            messages.success(request, _("Campaign scheduled."))
+        elif action == "cancel":
+            campaign_services.campaign_cancel(campaign_id=pk)
+            messages.success(request, _("Campaign cancelled."))
+        else:
+            messages.error(request, _("Unknown action."))
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+    except Campaign.DoesNotExist:  # not in this tenant
+        raise Http404 from None
+    return redirect("members:campaign", pk=pk)
+
+
+@tenant_page(app_label="members")
+def members_dashboard(request):
+    """Repurchase rate by month, overall and per RFM segment (chart and table)."""
+    data = selectors.repurchase_by_month(months=12)
+    labels = dict(Segment.choices)
+    labels[""] = _("No segment")
+    series = [{"name": str(_("All members")), "data": [m["rate"] for m in data["months"]]}]
+    for seg in Segment.values:
+        series.append({"name": str(labels[seg]), "data": [m["segments"][seg]["rate"] for m in data["months"]]})
+    rows = [(m, [(labels[seg], m["segments"][seg]) for seg in Segment.values]) for m in data["months"]]
+    chart = {"months": [m["month"] for m in data["months"]], "series": series}
+    return render(request, "members/dashboard.html", {"rows": rows, "chart": chart,
+                                                      "segment_labels": [labels[s] for s in Segment.values]})

@@ -4,6 +4,7 @@ from erp.api.fields import ScopedId
 
 from .. import selectors
 from ..models import (
+    Campaign,
     Coupon,
     CouponTemplate,
     Member,
@@ -18,7 +19,7 @@ from ..models import (
 MEMBER_LIST_FIELDS = [
     "id", "display_name", "phone_masked", "level", "level_rank", "level_name", "lifetime_paid", "order_count",
     "first_order_at", "last_order_at", "points_balance", "segment", "rfm_r", "rfm_f", "rfm_m", "merged_into",
-    "created_at",
+    "created_at", "marketing_opt_out",
 ]
 
 
@@ -173,7 +174,8 @@ class MemberMergeInputSerializer(serializers.Serializer):
 class MemberSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = MemberSettings
-        fields = ["id", "points_per_yuan", "points_expire_days", "downgrade_policy", "downgrade_after_days"]
+        fields = ["id", "points_per_yuan", "points_expire_days", "downgrade_policy", "downgrade_after_days",
+                  "campaign_cap_count", "campaign_cap_days"]
         read_only_fields = ["id"]
 
     def validate_points_per_yuan(self, value):
@@ -234,3 +236,108 @@ class MemberBenefitsSerializer(serializers.Serializer):
     free_shipping = serializers.BooleanField()
     priority_shipping = serializers.BooleanField()
     coupons = serializers.ListField(child=serializers.DictField())
+
+
+PLATFORM_CHOICES = ["taobao", "jd", "pdd", "own"]
+
+
+class CampaignCriteriaSerializer(serializers.Serializer):
+    """The segment and channels of a campaign (all given criteria apply)."""
+
+    segment = serializers.CharField(max_length=20, required=False, allow_blank=True, default="",
+                                    help_text="an RFM segment (important_retain, …)")
+    level_rank = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True, default=None)
+    platform = serializers.CharField(max_length=10, required=False, allow_blank=True, default="",
+                                     help_text="members with a buyer on this platform")
+    no_purchase_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True,
+                                                default=None, help_text="last purchase older than N days")
+    purchased_within_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True,
+                                                     default=None, help_text="last purchase newer than N days")
+    sku_code = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
+                                     help_text="members who bought this SKU")
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=PLATFORM_CHOICES), min_length=1,
+                                     max_length=4, help_text="taobao | jd | pdd | own, in order of preference")
+
+
+class CampaignPreviewInputSerializer(CampaignCriteriaSerializer):
+    holdout_percent = serializers.IntegerField(min_value=0, max_value=90, required=False, default=10)
+
+
+class CampaignPreviewSerializer(serializers.Serializer):
+    matched = serializers.IntegerField()
+    opted_out = serializers.IntegerField()
+    capped = serializers.IntegerField()
+    eligible = serializers.IntegerField()
+    holdout = serializers.IntegerField()
+    to_send = serializers.IntegerField()
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """A campaign; writes go through members.services.campaigns (which checks the values)."""
+
+    template = ScopedId(model=CouponTemplate, source="template_id")
+    template_name = serializers.CharField(source="template.name", read_only=True)
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=PLATFORM_CHOICES), min_length=1,
+                                     max_length=4)
+    holdout_percent = serializers.IntegerField(min_value=0, max_value=90, required=False, default=10)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "segment", "level_rank", "platform", "no_purchase_days", "purchased_within_days",
+                  "sku_code", "template", "template_name", "channels", "holdout_percent", "seed", "status",
+                  "scheduled_at", "started_at", "sent_at", "n_audience", "n_holdout", "n_sent", "n_skipped",
+                  "n_failed", "note", "created_at", "updated_at"]
+        read_only_fields = ["id", "seed", "status", "scheduled_at", "started_at", "sent_at", "n_audience",
+                            "n_holdout", "n_sent", "n_skipped", "n_failed", "created_at", "updated_at"]
+        validators = []  # the name's uniqueness is checked by the service (a field error, 400)
+
+
+class CampaignScheduleSerializer(serializers.Serializer):
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="empty: send now")
+
+
+class CampaignProgressSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    audience = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    holdout = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    started_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+class EffectGroupSerializer(serializers.Serializer):
+    members = serializers.IntegerField()
+    repurchasers = serializers.IntegerField()
+    repurchase_rate = serializers.FloatField(allow_null=True)
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    revenue_per_member = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    redeemed = serializers.IntegerField(required=False)
+    redemption_rate = serializers.FloatField(required=False, allow_null=True)
+    redeemed_order_amount = serializers.DecimalField(max_digits=16, decimal_places=2, required=False)
+
+
+class CampaignEffectSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    until = serializers.DateTimeField()
+    complete = serializers.BooleanField()
+    treated = EffectGroupSerializer()
+    holdout = EffectGroupSerializer()
+    uplift = serializers.FloatField(allow_null=True)
+
+
+class MemberOptOutSerializer(serializers.Serializer):
+    opt_out = serializers.BooleanField(help_text="true: the member receives no campaigns")
+
+
+class RepurchaseMonthSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    buyers = serializers.IntegerField()
+    returning = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    segments = serializers.DictField(child=serializers.DictField())

@@ -1,6 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
 from .views import (
+    CampaignViewSet,
     CouponTemplateViewSet,
     CouponViewSet,
     MemberLevelViewSet,
@@ -14,4 +15,5 @@ router.register("levels", MemberLevelViewSet, basename="members-level")
 router.register("settings", MemberSettingsViewSet, basename="members-settings")
 router.register("coupon-templates", CouponTemplateViewSet, basename="members-coupon-template")
 router.register("coupons", CouponViewSet, basename="members-coupon")
+router.register("campaigns", CampaignViewSet, basename="members-campaign")
 urlpatterns = router.urls

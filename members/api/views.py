@@ -12,7 +12,8 @@ from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet, Ten
 from erp.tenancy import roles
 
 from .. import selectors, services
-from ..models import Coupon, CouponTemplate, Member, MemberLevel, MemberSettings, Platform
+from ..models import Campaign, Coupon, CouponTemplate, Member, MemberLevel, MemberSettings, Platform
+from ..services import campaigns as campaign_services
 from ..services import coupons as coupon_services
 from . import serializers as s
 
@@ -94,6 +95,28 @@ class MemberViewSet(TenantReadOnlyModelViewSet):
         member = self.get_object()
         services.member_unmerge(member_id=member.pk, actor=request.user)
         return self._detail(member.pk)
+
+    @extend_schema(request=s.MemberOptOutSerializer, responses=s.MemberDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="opt-out")
+    def opt_out(self, request, pk=None):
+        """Set or clear the member's marketing opt-out (its root's, when merged): campaigns skip it."""
+        member = self.get_object()
+        data = self._input(s.MemberOptOutSerializer)
+        root = campaign_services.member_set_opt_out(member_id=member.pk, opt_out=data["opt_out"])
+        return self._detail(root.pk)
+
+    @extend_schema(parameters=[OpenApiParameter("months", int, description="1 to 36 (default 12)")],
+                   responses=inline_serializer("MemberRepurchase", {
+                       "months": s.RepurchaseMonthSerializer(many=True),
+                       "segments": drf_serializers.ListField(child=drf_serializers.CharField())}))
+    @action(detail=False, methods=["get"])
+    def repurchase(self, request):
+        """Repurchase rate by month overall and per RFM segment: of a month's buyers, the share who had
+        bought before."""
+        raw = (request.query_params.get("months") or "12").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 36:
+            raise drf_serializers.ValidationError({"months": ["A whole number from 1 to 36."]})
+        return Response(selectors.repurchase_by_month(months=int(raw)))
 
     @extend_schema(responses=inline_serializer("MemberSegments", {
         "segments": drf_serializers.DictField(child=drf_serializers.IntegerField())}))
@@ -270,3 +293,90 @@ class CouponViewSet(TenantReadOnlyModelViewSet):
             "priority_shipping": b.priority_shipping,
             "coupons": [{"code": c, "template": t, "threshold": str(th), "currency": cur,
                          "valid_until": until.isoformat() if until else None} for c, t, th, cur, until in b.coupons]})
+
+
+class CampaignViewSet(TenantModelViewSet):
+    """Campaigns (营销活动): a coupon template sent to a segment of members through channels, with a
+    random holdout. ``preview`` counts a segment; ``schedule`` sends at a time (or now) in the
+    background; ``progress`` and ``effect`` follow it. Only drafts and scheduled campaigns change
+    (409 otherwise). Operators run them."""
+
+    model = Campaign
+    serializer_class = s.CampaignSerializer
+    write_roles = roles.roles(roles.Role.OPERATOR, roles.Role.SERVICE)  # as coupons: operators run the marketing
+    select_related = ("template",)
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        status = (self.request.query_params.get("status") or "").strip() if self.action == "list" else ""
+        if status:
+            from ..models import CampaignStatus
+
+            if status not in CampaignStatus.values:
+                raise drf_serializers.ValidationError({"status": ["One of: " + ", ".join(CampaignStatus.values)]})
+            queryset = queryset.filter(status=status)
+        return queryset.order_by("-id")
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, description="draft | scheduled | sending | sent | "
+                                                                            "cancelled")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _input(self, serializer_class):
+        ser = serializer_class(data=self.request.data)
+        ser.is_valid(raise_exception=True)
+        return ser.validated_data
+
+    def _fields(self, serializer):
+        data = dict(serializer.validated_data)
+        if "template_id" in data:
+            data["template"] = data.pop("template_id")
+        return data
+
+    def perform_create(self, serializer):
+        serializer.instance = campaign_services.campaign_create(actor=self.request.user, **self._fields(serializer))
+
+    def perform_update(self, serializer):
+        serializer.instance = campaign_services.campaign_update(campaign_id=serializer.instance.pk,
+                                                                **self._fields(serializer))
+
+    def perform_destroy(self, instance):
+        campaign_services.campaign_delete(campaign_id=instance.pk)
+
+    @extend_schema(request=s.CampaignPreviewInputSerializer, responses=s.CampaignPreviewSerializer)
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """How many members these criteria reach now (matched, opted out, over the cap, to send, held out)."""
+        data = dict(self._input(s.CampaignPreviewInputSerializer))
+        criteria = campaign_services.clean_criteria(data)
+        return Response(selectors.campaign_preview(holdout_percent=data["holdout_percent"], **criteria))
+
+    @extend_schema(request=s.CampaignScheduleSerializer, responses=s.CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        """Schedule the campaign (no time: now); the send runs in the background."""
+        campaign = self.get_object()
+        data = self._input(s.CampaignScheduleSerializer)
+        campaign = campaign_services.campaign_schedule(campaign_id=campaign.pk, scheduled_at=data["scheduled_at"])
+        return Response(s.CampaignSerializer(campaign).data)
+
+    @extend_schema(request=None, responses=s.CampaignSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop the campaign (a sent one: 409)."""
+        campaign = self.get_object()
+        campaign = campaign_services.campaign_cancel(campaign_id=campaign.pk)
+        return Response(s.CampaignSerializer(campaign).data)
+
+    @extend_schema(responses=s.CampaignProgressSerializer)
+    @action(detail=True, methods=["get"])
+    def progress(self, request, pk=None):
+        """The send's progress: recipients processed, sent, held out, skipped, failed."""
+        return Response(s.CampaignProgressSerializer(selectors.campaign_progress(self.get_object())).data)
+
+    @extend_schema(responses=s.CampaignEffectSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def effect(self, request, pk=None):
+        """Redemption, revenue and repurchase 30/60/90 days from the send, treated against the holdout."""
+        return Response(s.CampaignEffectSerializer(selectors.campaign_effect(self.get_object()), many=True).data)
