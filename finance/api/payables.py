@@ -154,8 +154,9 @@ class StatementViewSet(TenantReadOnlyModelViewSet):
         return self._out(payables.statement_send(statement=statement, why=data["why"], user=request.user))
 
     @extend_schema(request=None, responses={200: StatementSerializer, **ERRORS})
-    @action(detail=True, methods=["post"])
-    def post(self, request, pk=None):
+    @action(detail=True, methods=["post"], url_path="post")
+    def post_payable(self, request, pk=None):
+        """Post a confirmed statement's payable (409 unless confirmed)."""
         return self._out(payables.statement_post(statement=self.get_object(), user=request.user))
 
     @extend_schema(request=PaySerializer, responses={201: SupplierPaymentSerializer, **ERRORS})

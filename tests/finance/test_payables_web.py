@@ -58,6 +58,9 @@ def test_api_flow(w, tenant_b):
     r = w.fin.post(f"/api/v1/finance/statements/{st['id']}/adjust/", {"amount": "-30.00", "memo": "agreed price TEE -0.30"},
                    format="json")
     assert r.status_code == 200 and r.json()["total_amount"] == "1270.00"
+    # a POST to the list is not a statement action; posting a draft is a 409
+    assert w.fin.post("/api/v1/finance/statements/", {}, format="json").status_code == 405
+    assert w.fin.post(f"/api/v1/finance/statements/{st['id']}/post/").status_code == 409
     # wrong state: 409
     r = w.fin.post(f"/api/v1/finance/statements/{st['id']}/pay/", {"amount": "1.00"}, format="json")
     assert r.status_code == 409
