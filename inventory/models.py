@@ -295,6 +295,8 @@ class StockLock(TenantScopedModel, TimeStampedModel):
     ends_at = models.DateTimeField(_("ends at"))
     status = models.CharField(_("status"), max_length=12, choices=LockStatus.choices, default=LockStatus.SCHEDULED)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    promotion = models.ForeignKey("Promotion", on_delete=models.PROTECT, null=True, blank=True, related_name="locks",
+                                  verbose_name=_("promotion"))
 
     class Meta:
         constraints = [
@@ -312,6 +314,60 @@ class StockLock(TenantScopedModel, TimeStampedModel):
 
     def __str__(self):
         return f"{self.name}: {self.quantity} × {self.sku_id} for shop {self.shop_id}"
+
+
+class Promotion(TenantScopedModel, TimeStampedModel):
+    """A promotion (campaign, 活动): shops, SKUs and a time window. Orders of its shops with its SKUs
+    paid inside the window are attributed to it (its SKUs' lines); it owns the stock locks made for
+    it. ``spend`` is what the campaign cost beyond the order discounts (ads, fees for the slot, gifts)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    spend = MoneyField(_("spend"), default=0, help_text=_("Campaign cost beyond order discounts (ads, slot fees)."))
+    currency = CurrencyField(_("currency"))
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    shops = models.ManyToManyField("integrations.Shop", through="PromotionShop", related_name="+", verbose_name=_("shops"))
+    skus = models.ManyToManyField(SKU, through="PromotionSKU", related_name="promotions", verbose_name=_("SKUs"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="promotion_ends_after_start"),
+            models.CheckConstraint(condition=Q(spend__gte=0), name="promotion_spend_gte_0"),
+        ]
+        indexes = [models.Index(fields=["tenant", "-starts_at"], name="inv_promo_tenant_start")]
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+
+    def __str__(self):
+        return self.name
+
+
+class PromotionShop(TenantScopedModel):
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="promotion_shops")
+    shop = models.ForeignKey("integrations.Shop", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "promotion", "shop"], name="uniq_promotion_shop")]
+        verbose_name = _("promotion shop")
+
+    def __str__(self):
+        return f"{self.promotion_id}->{self.shop_id}"
+
+
+class PromotionSKU(TenantScopedModel):
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="promotion_skus")
+    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "promotion", "sku"], name="uniq_promotion_sku")]
+        indexes = [models.Index(fields=["tenant", "sku"], name="inv_promosku_tenant_sku")]
+        verbose_name = _("promotion SKU")
+
+    def __str__(self):
+        return f"{self.promotion_id}->{self.sku_id}"
 
 
 class LockEventKind(models.TextChoices):

@@ -9,5 +9,6 @@ urlpatterns = [
     path("sku/<int:sku_id>/moves/", views.sku_moves, name="sku-moves"),
     path("unmatched/", views.unmatched, name="unmatched"),
     path("locks/", views.locks, name="locks"),
+    path("promotions/", views.promotions, name="promotions"),
     path("health/", views.health, name="health"),
 ]

@@ -4,14 +4,25 @@ queue, promotion locks and the stock health report."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp.views_helpers import tenant_page
 
 from . import selectors, services
-from .models import SKU, LockStatus, MoveKind, PlatformSkuMapping, StockLevel, StockLock, StockMove, Warehouse
+from .models import (
+    SKU,
+    LockStatus,
+    MoveKind,
+    PlatformSkuMapping,
+    Promotion,
+    StockLevel,
+    StockLock,
+    StockMove,
+    Warehouse,
+)
 
 PAGE = 50
 
@@ -103,3 +114,69 @@ def health(request):
     lines = selectors.stock_health(days=days, status=status if status in ("out", "risk", "slow", "ok") else None)
     page = Paginator(lines, PAGE).get_page(request.GET.get("page"))
     return render(request, "inventory/health.html", {"page": page, "status": status, "days": days})
+
+
+# --- promotions ---------------------------------------------------------------------------------------
+def _decimal_param(value, default):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(value) if value not in (None, "") else Decimal(default)
+    except InvalidOperation:
+        return Decimal(default)
+    return number if number.is_finite() and abs(number) <= 1000 else Decimal(default)
+
+
+def _promotion_form(request) -> list[str]:
+    """Create a promotion from the page's form; returns the error messages (none: created)."""
+    import datetime
+
+    def day(name):
+        try:
+            return datetime.date.fromisoformat(request.POST.get(name, ""))
+        except ValueError:
+            return None
+
+    start, end = day("starts_on"), day("ends_on")
+    errors = []
+    if start is None or end is None:
+        errors.append(_("Give the first and the last day as YYYY-MM-DD."))
+        return errors
+    try:
+        services.promotion_create(name=request.POST.get("name", ""), shops=[_int(v) for v in request.POST.getlist("shops") if _int(v)],
+                                  skus=[_int(v) for v in request.POST.getlist("skus") if _int(v)], starts_at=start,
+                                  ends_at=end, spend=request.POST.get("spend") or "0", note=request.POST.get("note", ""),
+                                  user=request.user)
+    except ValidationError as exc:
+        errors.extend(exc.messages)
+    return errors
+
+
+@tenant_page(app_label="inventory")
+def promotions(request):
+    from integrations.selectors import shops as shop_rows
+
+    from .promotion_analysis import promotions_report
+
+    errors = []
+    if request.method == "POST":
+        errors = _promotion_form(request)
+        if not errors:
+            messages.success(request, _("Promotion saved."))
+            return redirect("inventory:promotions")
+    margin_below = _decimal_param(request.GET.get("margin_below"), "10")
+    uplift = _decimal_param(request.GET.get("uplift"), "1.5")
+    rows = promotions_report(margin_below=margin_below, uplift=uplift)
+    chart = {"names": [r.promotion.name for r in rows],
+             "profit": [str(r.promo.gross_profit) for r in rows],
+             "baseline_profit": [str(r.baseline.gross_profit) for r in rows],
+             "margin": [None if r.promo.margin is None else str(r.promo.margin) for r in rows],
+             "baseline_margin": [None if r.baseline.margin is None else str(r.baseline.margin) for r in rows],
+             "text": {"profit": _("Gross profit"), "baseline_profit": _("Baseline gross profit"),
+                      "margin": _("Margin %"), "baseline_margin": _("Baseline margin %")}}
+    return render(request, "inventory/promotions.html", {
+        "rows": rows, "flagged": [r for r in rows if r.flagged_skus], "margin_below": margin_below, "uplift": uplift,
+        "chart": chart, "errors": errors, "form": request.POST,
+        "shops": shop_rows().order_by("name"), "skus": SKU.objects.order_by("code")[:500],
+        "upcoming": Promotion.objects.filter(starts_at__gt=timezone.now()).annotate(n_locks=Count("locks"))
+                                      .order_by("starts_at", "id")[:50]})

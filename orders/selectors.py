@@ -424,3 +424,23 @@ def order_ids_with_sku(*, sku_code: str) -> list[int]:
     if not code:
         return []
     return list(OrderLine.objects.filter(sku_code=code).order_by().values_list("order_id", flat=True).distinct())
+
+
+def sales_lines_in_window(*, shop_ids, sku_ids, start: datetime, end: datetime) -> list[dict]:
+    """Sales of ``sku_ids`` in ``shop_ids`` paid in [start, end): per platform order and SKU, the
+    units, GMV (list price × units), discount and paid amount (promotion attribution). Counted as
+    daily_sales counts: cancelled orders and stopped lines do not, lines are read through the
+    platform order they came from (a merged or split order counts once)."""
+    from django.db.models import DecimalField, ExpressionWrapper, F
+
+    line_gmv = ExpressionWrapper(F("price") * F("quantity"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    rows = (OrderLine.objects.filter(origin_order__kind=OrderKind.PLATFORM, origin_order__shop_id__in=list(shop_ids),
+                                     origin_order__paid_at__gte=start, origin_order__paid_at__lt=end,
+                                     sku_id__in=list(sku_ids), is_stopped=False)
+            .exclude(origin_order__status__in=_NOT_SOLD)
+            .values("origin_order_id", "origin_order__shop_id", "sku_id").order_by("origin_order_id", "sku_id")
+            .annotate(units=Sum("quantity"), gmv=Sum(line_gmv), discounts=Sum("discount"), paid_total=Sum("paid")))
+    zero = Decimal("0.00")
+    return [{"order_id": r["origin_order_id"], "shop_id": r["origin_order__shop_id"], "sku_id": r["sku_id"],
+             "quantity": int(r["units"]), "gmv": r["gmv"] or zero, "discount": r["discounts"] or zero,
+             "paid": r["paid_total"] or zero} for r in rows]

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -9,6 +11,7 @@ from ..models import (
     BundleComponent,
     PlatformSkuMapping,
     Product,
+    Promotion,
     Reservation,
     StockLevel,
     StockLock,
@@ -295,3 +298,55 @@ class StockHealthLineSerializer(serializers.Serializer):
     daily = serializers.FloatField()
     days_of_cover = serializers.FloatField(allow_null=True)
     status = serializers.ChoiceField(choices=["out", "risk", "slow", "ok"])
+
+
+class PromotionSerializer(serializers.ModelSerializer):
+    shops = serializers.SerializerMethodField()
+    skus = serializers.SerializerMethodField()
+    locks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Promotion
+        fields = ["id", "name", "starts_at", "ends_at", "spend", "currency", "note", "shops", "skus", "locks", "created_at"]
+        read_only_fields = fields
+
+    def get_shops(self, obj) -> list[int]:
+        return sorted(r.shop_id for r in obj.promotion_shops.all())
+
+    def get_skus(self, obj) -> list[int]:
+        return sorted(r.sku_id for r in obj.promotion_skus.all())
+
+    def get_locks(self, obj) -> list[int]:
+        return sorted(lock.pk for lock in obj.locks.all())
+
+
+class PromotionCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    shops = ScopedPK(rows=shops, many=True, allow_empty=False)
+    skus = ScopedPK(model=SKU, many=True, allow_empty=False)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, default=Decimal("0"))
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["ends_at"] <= attrs["starts_at"]:
+            raise serializers.ValidationError({"ends_at": [_("The end must be after the start.")]})
+        return attrs
+
+
+class PromotionLockSerializer(serializers.Serializer):
+    shop = ScopedPK(rows=shops)
+    sku = ScopedPK(model=SKU)
+    warehouse = ScopedPK(model=Warehouse, required=False, allow_null=True,
+                         help_text=_("Left out: the first warehouse feeding the shop with enough available."))
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
+
+
+class PromotionReportQuerySerializer(serializers.Serializer):
+    margin_below = serializers.DecimalField(max_digits=6, decimal_places=2, min_value=-1000, max_value=100,
+                                            required=False, default=Decimal("10"),
+                                            help_text=_("Name promotions whose well-selling SKUs have a margin (%) below this."))
+    uplift = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, max_value=1000, required=False,
+                                      default=Decimal("1.5"), help_text=_("Sold well: units at least this times the baseline's."))
+    min_units = serializers.IntegerField(min_value=0, max_value=MAX_QTY, required=False, default=1)

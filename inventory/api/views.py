@@ -2,8 +2,9 @@
 goes through inventory.services (which refuse bad input with a 400)."""
 
 from django.db.models import F
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -22,6 +23,7 @@ from ..models import (
     MoveKind,
     PlatformSkuMapping,
     Product,
+    Promotion,
     Reservation,
     StockLevel,
     StockLock,
@@ -389,3 +391,75 @@ class ShopStockViewSet(viewsets.ViewSet):
         if shop is None:
             raise ValidationError({"shop": ["Give the id of one of your shops."]})
         return Response(s.ShopStockLineSerializer(selectors.sellable_stock_for_shop(shop=shop), many=True).data)
+
+
+def _report_params(request) -> dict:
+    query = s.PromotionReportQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+_REPORT_PARAMS = [OpenApiParameter("margin_below", float), OpenApiParameter("uplift", float),
+                  OpenApiParameter("min_units", int)]
+
+
+class PromotionViewSet(TenantCreateListRetrieveViewSet, mixins.DestroyModelMixin):
+    """Promotions (活动): shops, SKUs, a time window and the stock locks they own; ``analysis``:
+    units, GMV, discounts, fees, cost of goods, gross profit and margin against the same SKUs in an
+    equal window before, and ROI; ``report``: every started promotion, naming those whose SKUs sold
+    well at a margin below ``margin_below``."""
+
+    model = Promotion
+    serializer_class = s.PromotionSerializer
+    prefetch_related = ("promotion_shops", "promotion_skus", "locks")
+    filterset_fields = {"starts_at": ["gte", "lte"], "ends_at": ["gte", "lte"]}
+    search_fields = ["name"]
+    ordering_fields = ["starts_at", "ends_at", "id"]
+    ordering = ("-starts_at", "-id")
+
+    def _out(self, promotion, code=status.HTTP_200_OK):
+        fresh = Promotion.objects.prefetch_related(*self.prefetch_related).get(pk=promotion.pk)
+        return Response(s.PromotionSerializer(fresh).data, status=code)
+
+    @extend_schema(request=s.PromotionCreateSerializer, responses={201: s.PromotionSerializer, 400: OpenApiTypes.OBJECT})
+    def create(self, request, *args, **kwargs):
+        data = _valid(s.PromotionCreateSerializer, request)
+        return self._out(services.promotion_create(**data, user=request.user), status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, 409: OpenApiTypes.OBJECT})
+    def destroy(self, request, *args, **kwargs):
+        """Delete a promotion that never locked stock (409 when it has locks)."""
+        services.promotion_delete(promotion=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.PromotionLockSerializer, responses={201: s.StockLockSerializer, 400: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def lock(self, request, pk=None):
+        """Lock stock for the promotion: units of one of its SKUs for one of its shops over its window."""
+        promotion = self.get_object()  # another tenant's promotion is a 404 before the body is read
+        data = _valid(s.PromotionLockSerializer, request)
+        lock = services.promotion_lock_stock(promotion=promotion, **data, user=request.user)
+        return Response(s.StockLockSerializer(StockLock.objects.get(pk=lock.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="end-locks")
+    def end_locks(self, request, pk=None):
+        """Cancel the promotion's scheduled and active locks; their units return to stock."""
+        return Response({"cancelled": services.promotion_end_locks(promotion=self.get_object())})
+
+    @extend_schema(parameters=_REPORT_PARAMS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def analysis(self, request, pk=None):
+        """One promotion's figures, its baseline, ROI and per-SKU rows."""
+        from ..promotion_analysis import promotion_analyse
+
+        return Response(promotion_analyse(promotion=self.get_object(), **_report_params(request)).as_dict())
+
+    @extend_schema(parameters=_REPORT_PARAMS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["get"])
+    def report(self, request):
+        """The latest 50 started promotions analysed; ``flagged`` names those selling well at a low margin."""
+        from ..promotion_analysis import promotions_report
+
+        rows = promotions_report(**_report_params(request))
+        return Response({"results": [r.as_dict() for r in rows], "flagged": [r.promotion.name for r in rows if r.flagged_skus]})

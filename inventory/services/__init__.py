@@ -44,7 +44,15 @@ from .channel import (
     sync_rule_save,
 )
 from .moves import stock_adjust, stock_mark_defective, stock_receive, stock_return, stock_scrap_defective
-from .promotions import stock_lock_cancel, stock_lock_create, stock_locks_tick
+from .promotions import (
+    promotion_create,
+    promotion_delete,
+    promotion_end_locks,
+    promotion_lock_stock,
+    stock_lock_cancel,
+    stock_lock_create,
+    stock_locks_tick,
+)
 from .reservations import stock_commit, stock_release, stock_reserve
 from .stocktakes import stocktake_cancel, stocktake_count, stocktake_create, stocktake_post
 from .transfers import transfer_cancel, transfer_create, transfer_receive, transfer_ship
@@ -60,6 +68,10 @@ __all__ = [
     "ReserveRequest",
     "Shortage",
     "dirty_stock_ack",
+    "promotion_create",
+    "promotion_delete",
+    "promotion_end_locks",
+    "promotion_lock_stock",
     "sku_cost_update_on_receipt",
     "sku_mapping_create",
     "sku_mapping_set",

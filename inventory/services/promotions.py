@@ -1,5 +1,7 @@
-"""Promotion stock locks: units set aside for one shop for a time window; the beat job starts and
-ends them (``stock_locks_tick``), an operator may cancel one early.
+"""Promotions and their stock locks. A promotion (campaign) names shops, SKUs and a time window; the
+orders attributed to it are analysed in inventory/promotion_analysis.py. A stock lock sets units
+aside for one shop for a time window (a promotion's locks are made for its window); the beat job
+starts and ends them (``stock_locks_tick``), an operator may cancel one early.
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ from django.utils.translation import gettext as _
 from erp.tenancy.dates import day_start, tenant_zone
 
 from .. import stock_sql
-from ..models import SKU, LockEventKind, LockStatus, StockLevel, StockLock, StockLockEvent, Warehouse
+from ..models import (
+    SKU,
+    LockEventKind,
+    LockStatus,
+    Promotion,
+    PromotionShop,
+    PromotionSKU,
+    StockLevel,
+    StockLock,
+    StockLockEvent,
+    Warehouse,
+)
 from ._common import InsufficientStock, _lock_levels, _own, _own_shop, _quantity
 
 
 @transaction.atomic
 def stock_lock_create(*, shop, sku: SKU, quantity: int, starts_at, ends_at, name: str, warehouse: Warehouse | None = None,
-                      user=None) -> StockLock:
+                      user=None, promotion: Promotion | None = None) -> StockLock:
     """Set ``quantity`` units aside for one shop from starts_at to ends_at. Starting now (or in the
     past) locks immediately and is refused when not enough is available; a later start is locked by
     the beat job at its start (as much as is available then, with a 'short' event if less)."""
@@ -42,7 +55,8 @@ def stock_lock_create(*, shop, sku: SKU, quantity: int, starts_at, ends_at, name
         warehouse = _warehouse_for_lock(shop, sku, quantity)
     warehouse = _own(Warehouse, warehouse, "warehouse")
     lock = StockLock.objects.create(name=(name or "promotion")[:200], shop=shop, sku=sku, warehouse=warehouse,
-                                    quantity=quantity, starts_at=starts_at, ends_at=ends_at, created_by=user)
+                                    quantity=quantity, starts_at=starts_at, ends_at=ends_at, created_by=user,
+                                    promotion=promotion)
     if starts_at <= now:
         _activate(lock, partial=False)
     return lock
@@ -129,3 +143,89 @@ def stock_locks_tick(*, now=None) -> dict:
                 _activate(lock, partial=True)
                 started += 1
     return {"started": started, "ended": ended}
+
+
+# --- promotions --------------------------------------------------------------------------------------
+def _promotion_members(shops, skus) -> tuple[list, list[SKU]]:
+    own_shops, seen = [], set()
+    for shop in shops or ():
+        found = _own_shop(shop)
+        if found.pk not in seen:
+            seen.add(found.pk)
+            own_shops.append(found)
+    own_skus, seen = [], set()
+    for sku in skus or ():
+        found = _own(SKU, sku, "skus")
+        if found.pk not in seen:
+            seen.add(found.pk)
+            own_skus.append(found)
+    errors = {}
+    if not own_shops:
+        errors["shops"] = [_("Choose at least one shop.")]
+    if not own_skus:
+        errors["skus"] = [_("Choose at least one SKU.")]
+    if errors:
+        raise ValidationError(errors)
+    return own_shops, own_skus
+
+
+@transaction.atomic
+def promotion_create(*, name: str, shops, skus, starts_at, ends_at, spend=0, note: str = "", user=None) -> Promotion:
+    """A promotion of ``skus`` in ``shops`` from starts_at to ends_at (dates are whole tenant days)."""
+    from erp.money import to_money
+
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("Give the promotion a name.")]})
+    starts_at, ends_at = _window_bound(starts_at, "starts_at"), _window_bound(ends_at, "ends_at", end=True)
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": [_("The end must be after the start.")]})
+    spend = to_money(spend if spend not in (None, "") else "0")
+    if spend < 0:
+        raise ValidationError({"spend": [_("The spend cannot be negative.")]})
+    own_shops, own_skus = _promotion_members(shops, skus)
+    promotion = Promotion.objects.create(name=name[:200], starts_at=starts_at, ends_at=ends_at, spend=spend,
+                                         note=(note or "")[:300], created_by=user)
+    PromotionShop.objects.bulk_create([PromotionShop(tenant=promotion.tenant, promotion=promotion, shop=shop)
+                                       for shop in own_shops])
+    PromotionSKU.objects.bulk_create([PromotionSKU(tenant=promotion.tenant, promotion=promotion, sku=sku)
+                                      for sku in own_skus])
+    return promotion
+
+
+@transaction.atomic
+def promotion_lock_stock(*, promotion: Promotion, shop, sku, quantity: int, warehouse: Warehouse | None = None,
+                         user=None) -> StockLock:
+    """A stock lock owned by the promotion: ``quantity`` units of one of its SKUs for one of its
+    shops over its window (from now when the promotion has started already)."""
+    promotion = _own(Promotion, promotion, "promotion")
+    shop, sku = _own_shop(shop), _own(SKU, sku, "sku")
+    if shop is None or not PromotionShop.objects.filter(promotion=promotion, shop_id=shop.pk).exists():
+        raise ValidationError({"shop": [_("The shop is not in this promotion.")]})
+    if not PromotionSKU.objects.filter(promotion=promotion, sku_id=sku.pk).exists():
+        raise ValidationError({"sku": [_("The SKU is not in this promotion.")]})
+    return stock_lock_create(shop=shop, sku=sku, quantity=quantity, starts_at=promotion.starts_at,
+                             ends_at=promotion.ends_at, name=promotion.name, warehouse=warehouse, user=user,
+                             promotion=promotion)
+
+
+@transaction.atomic
+def promotion_end_locks(*, promotion: Promotion) -> int:
+    """Cancel the promotion's scheduled and active locks (their units return to stock). Returns how many."""
+    promotion = _own(Promotion, promotion, "promotion")
+    ended = 0
+    for lock in StockLock.objects.filter(promotion=promotion, status__in=[LockStatus.SCHEDULED, LockStatus.ACTIVE]):
+        _end(lock, status=LockStatus.CANCELLED, kind=LockEventKind.CANCEL)
+        ended += 1
+    return ended
+
+
+@transaction.atomic
+def promotion_delete(*, promotion: Promotion) -> None:
+    """Delete a promotion that never locked stock (one with locks keeps its history: 409)."""
+    from erp.api.exceptions import Conflict
+
+    promotion = _own(Promotion, promotion, "promotion")
+    if StockLock.objects.filter(promotion=promotion).exists():
+        raise Conflict(_("The promotion has stock locks: it stays for their history."))
+    promotion.delete()
