@@ -15,6 +15,7 @@ from erp.tenancy.supplier_access import supplier_id_of, supplier_page
 from erp.views_helpers import error_text, keyset_page
 
 from . import selectors, services
+from .access import receiving_page
 from .models import EventKind, POLine, POStatus, PurchaseOrderEvent, ReceiptKind
 
 # what the supplier sees of a purchase order's timeline (not the buyer's internal edits)
@@ -130,3 +131,31 @@ def notifications(request):
         return redirect("purchasing:portal-notifications")
     page = keyset_page(request, selectors.notifications_for(membership=request.membership), size=50)
     return render(request, "portal/notifications.html", {"rows": page.rows, "next_url": page.next_url})
+
+
+# --- the buyer's side: receiving against a shipping notice (purchasing:detail shows the form) ----------
+@require_POST
+@receiving_page
+def asn_receive(request, pk):
+    from .models import AdvanceShippingNotice
+
+    asn = AdvanceShippingNotice.objects.filter(pk=pk).prefetch_related("lines").first()
+    if asn is None:
+        raise Http404(_("No such shipping notice."))
+    lines = []
+    for line in asn.lines.all():
+        good = (request.POST.get(f"good_{line.pk}") or "0").strip()
+        damaged = (request.POST.get(f"damaged_{line.pk}") or "0").strip()
+        lines.append({"asn_line": line.pk, "quantity": int(good) if good.isdigit() else good,
+                      "damaged": int(damaged) if damaged.isdigit() else damaged})
+    try:
+        asn = services.asn_receive(asn_id=asn.pk, reference=request.POST.get("reference", ""), lines=lines,
+                                   actor=request.user, note=request.POST.get("note", ""))
+        n = asn.differences.count()
+        if n:
+            messages.warning(request, _("%(no)s received with %(n)s differences.") % {"no": asn.number, "n": n})
+        else:
+            messages.success(request, _("%(no)s received as shipped.") % {"no": asn.number})
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+    return redirect("purchasing:detail", pk=asn.purchase_order_id)

@@ -58,4 +58,29 @@ def seed_demo(*, tenant) -> str:
             services.po_receive(po_id=po.pk, reference=f"DEMO-{po.number}-1",
                                 lines=[{"line": first.pk, "quantity": max(first.quantity // 2, 1)}])
             made += 1
-    return f"{Supplier.objects.count()} suppliers, {items} new supplier items, {made} new purchase orders"
+    portal = _seed_portal(tenant=tenant, supplier=suppliers["SUP-HJ"], warehouse=warehouse)
+    return f"{Supplier.objects.count()} suppliers, {items} new supplier items, {made} new purchase orders{portal}"
+
+
+def _seed_portal(*, tenant, supplier, warehouse) -> str:
+    """A supplier user of SUP-HJ (<slug>-supplier, the demo password) and a purchase order sent to it
+    that waits for its confirmation in the supplier portal."""
+    from django.contrib.auth import get_user_model
+
+    from erp.tenancy.management.commands.seed_demo import DEMO_PASSWORD
+
+    from . import services
+    from .models import PurchaseOrder, SupplierItem
+
+    username = f"{tenant.slug}-supplier"
+    if get_user_model().objects.filter(username=username).exclude(memberships__tenant=tenant).exists():
+        return ""  # the name belongs to someone of another tenant: leave it alone
+    services.supplier_user_invite(supplier=supplier, username=username, password=DEMO_PASSWORD)
+    if warehouse is not None and not PurchaseOrder.objects.filter(note__startswith="[demo-portal]").exists():
+        items = list(SupplierItem.objects.filter(supplier=supplier).order_by("sku__code")[:3])
+        if items:
+            po = services.po_create(supplier=supplier, warehouse=warehouse, note="[demo-portal] 月度补货",
+                                    lines=[{"sku": it.sku, "quantity": it.min_order_quantity * 2} for it in items])
+            services.po_approve(po_id=po.pk, why="demo")
+            services.po_send(po_id=po.pk, why="demo")
+    return f", supplier portal user {username}"

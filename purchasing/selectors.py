@@ -236,3 +236,12 @@ def notifications_for(*, membership):
 
 def unread_notifications(*, membership) -> int:
     return notifications_for(membership=membership).filter(read_at__isnull=True).count()
+
+
+def supplier_users(*, supplier_id: int):
+    from erp.tenancy.context import require_tenant
+    from erp.tenancy.models import Membership
+    from erp.tenancy.roles import Role
+
+    return (Membership.objects.filter(tenant=require_tenant(), role=Role.SUPPLIER, supplier_id=supplier_id)
+            .select_related("user").order_by("pk"))

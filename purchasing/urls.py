@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/lines/", views.po_lines, name="lines"),
     path("<int:pk>/receive/", views.po_receive, name="receive"),
     path("<int:pk>/export/", views.po_export, name="export"),
+    path("asn/<int:pk>/receive/", portal.asn_receive, name="asn-receive"),
     # the supplier portal (supplier users only: erp.tenancy.supplier_access)
     path("portal/", portal.home, name="portal-home"),
     path("portal/po/<int:pk>/", portal.po_detail, name="portal-po"),

@@ -142,6 +142,7 @@ def po_detail(request, pk):
         "receipt_reference": f"{po.number}-{timezone.now():%Y%m%d%H%M%S}",
         "can_edit": "edit" in actions and may_write(request),
         "lines_text": lines_text(po),
+        "asns": selectors.po_asns(po=po),  # the supplier's shipping notices and the differences found
     }
     return render(request, "purchasing/po_detail.html", context)
 

@@ -1,15 +1,20 @@
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from erp.api.fields import ScopedPK
 from inventory import selectors as inventory
 
 from ..models import (
+    AdvanceShippingNotice,
+    ASNLine,
     GoodsReceipt,
     GoodsReceiptLine,
+    Notification,
     POLine,
     PurchaseOrder,
     PurchaseOrderEvent,
+    ReceiptDifference,
     ReorderSuggestion,
     Supplier,
     SupplierItem,
@@ -89,10 +94,18 @@ class PurchaseOrderDetailSerializer(PurchaseOrderSerializer):
     lines = POLineSerializer(many=True, read_only=True)
     timeline = POEventSerializer(source="events", many=True, read_only=True)
     allowed_actions = serializers.SerializerMethodField()
+    asns = serializers.SerializerMethodField(help_text=_("The supplier's shipping notices, with the differences "
+                                                         "found on receipt."))
 
     class Meta(PurchaseOrderSerializer.Meta):
-        fields = [*PO_FIELDS, "lines", "timeline", "allowed_actions"]
+        fields = [*PO_FIELDS, "confirmed_at", "supplier_note", "lines", "timeline", "allowed_actions", "asns"]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "array", "items": {"$ref": "#/components/schemas/ASN"}})
+    def get_asns(self, obj) -> list:
+        from ..selectors import po_asns
+
+        return ASNSerializer(po_asns(po=obj), many=True).data
 
     def get_allowed_actions(self, obj) -> list[str]:
         from ..services import allowed_actions
@@ -220,3 +233,172 @@ class ReorderCreatePOsSerializer(serializers.Serializer):
 
 class ReorderRecomputeResultSerializer(serializers.Serializer):
     count = serializers.IntegerField()
+
+
+# --- shipping notices, differences, notifications, supplier users -----------------------------------
+class ASNLineSerializer(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code", read_only=True)
+
+    class Meta:
+        model = ASNLine
+        fields = ["id", "po_line", "sku", "sku_code", "quantity", "received_quantity", "damaged_quantity"]
+        read_only_fields = fields
+
+
+class ReceiptDifferenceSerializer(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code", read_only=True)
+    asn_number = serializers.CharField(source="asn.number", read_only=True)
+
+    class Meta:
+        model = ReceiptDifference
+        fields = ["id", "asn", "asn_number", "asn_line", "purchase_order", "sku", "sku_code", "kind", "quantity", "note",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class ASNSerializer(serializers.ModelSerializer):
+    purchase_order_number = serializers.CharField(source="purchase_order.number", read_only=True)
+    lines = ASNLineSerializer(many=True, read_only=True)
+    differences = ReceiptDifferenceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AdvanceShippingNotice
+        fields = ["id", "number", "purchase_order", "purchase_order_number", "status", "expected_arrival", "carrier",
+                  "tracking_number", "note", "total_quantity", "created_at", "received_at", "receipt", "lines",
+                  "differences"]
+        read_only_fields = fields
+
+
+class LineQuantitySerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, help_text=_("PO line id."))
+    quantity = serializers.IntegerField(min_value=0, max_value=MAX_QTY)
+
+
+class POConfirmSerializer(serializers.Serializer):
+    expected_date = serializers.DateField(required=False, allow_null=True, help_text=_("The date you will deliver."))
+    lines = LineQuantitySerializer(many=True, required=False, help_text=_("Changed quantities only."))
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class PORefuseSerializer(serializers.Serializer):
+    why = serializers.CharField(max_length=1000)
+
+
+class ASNCreateSerializer(serializers.Serializer):
+    lines = LineQuantitySerializer(many=True, allow_empty=False)
+    expected_arrival = serializers.DateField()
+    carrier = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    tracking_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class ASNReceiveLineSerializer(serializers.Serializer):
+    asn_line = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=0, max_value=MAX_QTY, help_text=_("Good units taken into stock."))
+    damaged = serializers.IntegerField(min_value=0, max_value=MAX_QTY, required=False, default=0)
+
+
+class ASNReceiveSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=100)
+    lines = ASNReceiveLineSerializer(many=True, allow_empty=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "code", "subject", "body", "url", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+class NotificationReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
+                                help_text=_("Default: every unread one."))
+
+
+class NotificationReadResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class SupplierUserInviteSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class SupplierUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    email = serializers.CharField(source="user.email")
+    supplier_id = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+
+
+# --- the supplier portal's view of its documents -------------------------------------------------------
+class PortalPOLineSerializer(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code", read_only=True)
+    sku_name = serializers.CharField(source="sku.name", read_only=True)
+    open_quantity = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = POLine
+        fields = ["id", "sku", "sku_code", "sku_name", "supplier_sku_code", "quantity", "unit_price",
+                  "received_quantity", "returned_quantity", "open_quantity"]
+        read_only_fields = fields
+
+
+PORTAL_PO_FIELDS = ["id", "number", "status", "currency", "expected_date", "warehouse_name", "total_quantity",
+                    "received_quantity", "total_amount", "sent_at", "confirmed_at", "supplier_note"]
+
+
+class PortalPurchaseOrderSerializer(serializers.ModelSerializer):
+    warehouse_name = serializers.CharField(source="warehouse.name", read_only=True)
+
+    class Meta:
+        model = PurchaseOrder
+        fields = PORTAL_PO_FIELDS
+        read_only_fields = fields
+
+
+class PortalPurchaseOrderDetailSerializer(PortalPurchaseOrderSerializer):
+    lines = PortalPOLineSerializer(many=True, read_only=True)
+    asns = ASNSerializer(many=True, read_only=True)
+    timeline = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta(PortalPurchaseOrderSerializer.Meta):
+        fields = [*PORTAL_PO_FIELDS, "lines", "asns", "timeline", "allowed_actions"]
+        read_only_fields = fields
+
+    def get_timeline(self, obj) -> list[dict]:
+        from ..models import EventKind
+
+        kinds = {EventKind.STATUS, EventKind.SUPPLIER, EventKind.RECEIPT, EventKind.RETURN}
+        return [{"created_at": e.created_at, "kind": e.kind, "code": e.code, "message": e.message,
+                 "actor_label": e.actor_label} for e in obj.events.all() if e.kind in kinds]
+
+    def get_allowed_actions(self, obj) -> list[str]:
+        from ..services import allowed_actions
+
+        return [a for a in allowed_actions(obj) if a in ("confirm", "refuse", "ship")]
+
+
+class PortalReceiptSerializer(serializers.ModelSerializer):
+    purchase_order_number = serializers.CharField(source="purchase_order.number", read_only=True)
+    lines = PurchasingReceiptLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = GoodsReceipt
+        fields = ["id", "number", "kind", "purchase_order", "purchase_order_number", "received_at", "currency",
+                  "total_quantity", "total_amount", "defective", "note", "lines"]
+        read_only_fields = fields
+
+
+class PortalItemSerializer(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code", read_only=True)
+    sku_name = serializers.CharField(source="sku.name", read_only=True)
+
+    class Meta:
+        model = SupplierItem
+        fields = ["id", "sku", "sku_code", "sku_name", "supplier_sku_code", "unit_price", "min_order_quantity",
+                  "order_multiple", "lead_time_days"]
+        read_only_fields = fields

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import portal, views
 
 router = SimpleRouter()
 router.register("suppliers", views.SupplierViewSet, basename="purchasing-supplier")
@@ -8,5 +8,12 @@ router.register("supplier-items", views.SupplierItemViewSet, basename="purchasin
 router.register("purchase-orders", views.PurchaseOrderViewSet, basename="purchasing-purchase-order")
 router.register("receipts", views.GoodsReceiptViewSet, basename="purchasing-receipt")
 router.register("suggestions", views.SuggestionViewSet, basename="purchasing-suggestion")
+router.register("asns", portal.ASNViewSet, basename="purchasing-asn")
+# the supplier portal (supplier users only)
+router.register("portal/purchase-orders", portal.PortalPurchaseOrderViewSet, basename="purchasing-portal-po")
+router.register("portal/asns", portal.PortalASNViewSet, basename="purchasing-portal-asn")
+router.register("portal/receipts", portal.PortalReceiptViewSet, basename="purchasing-portal-receipt")
+router.register("portal/items", portal.PortalItemViewSet, basename="purchasing-portal-item")
+router.register("portal/notifications", portal.PortalNotificationViewSet, basename="purchasing-portal-notification")
 
 urlpatterns = router.urls

@@ -3,10 +3,11 @@ purchase order goes through purchasing.services: a wrong-state action answers 40
 bad input 400 with field messages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
@@ -41,6 +42,23 @@ class SupplierViewSet(TenantModelViewSet):
     filterset_fields = ["is_active", "code", "currency"]
     search_fields = ["code", "name", "contact_name"]
     ordering_fields = ["code", "name", "created_at"]
+
+    @extend_schema(methods=["GET"], request=None, responses=s.SupplierUserSerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.SupplierUserInviteSerializer, responses={201: s.SupplierUserSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def users(self, request, pk=None):
+        """The supplier's portal users; POST (owners and administrators) invites one: a login that
+        sees only this supplier's documents in the supplier portal."""
+        from erp.tenancy.roles import MANAGERS
+
+        supplier = self.get_object()
+        if request.method == "POST":
+            if request._request.membership.role not in MANAGERS:
+                raise PermissionDenied(_("Only owners and administrators invite supplier users."))
+            data = _valid(s.SupplierUserInviteSerializer, request)
+            membership = services.supplier_user_invite(supplier=supplier, username=data["username"], email=data["email"])
+            return Response(s.SupplierUserSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(s.SupplierUserSerializer(selectors.supplier_users(supplier_id=supplier.pk), many=True).data)
 
 
 class SupplierItemViewSet(TenantModelViewSet):
