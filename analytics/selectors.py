@@ -378,3 +378,96 @@ def bigscreen(*, now: datetime | None = None) -> dict:
                        "awaiting_return": after.get("awaiting_return", 0)},
         "sync": health,
     }
+
+
+# --- BI feeds: the bi_* views, paged by their stable key (analytics.services.bi) ---------------
+BI_PAGE_DEFAULT = 500
+BI_PAGE_MAX = 1000
+
+
+def bi_params(dataset: str, params) -> dict:
+    """Validate a BI page request: ``after`` (the key of the last row read), ``limit`` (1-1000),
+    ``changed_since`` / ``changed_before`` (ISO date or date-time; a date is the tenant's midnight)."""
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    from .services.bi import DATASETS
+
+    if dataset not in DATASETS:
+        raise ValidationError({"dataset": _("Unknown dataset.")})
+    errors, out = {}, {"dataset": DATASETS[dataset]}
+    after = (params.get("after") or "").strip()
+    limit = (params.get("limit") or "").strip()
+    try:
+        out["after"] = int(after) if after else None
+        if out["after"] is not None and not 0 <= out["after"] < 2**63:
+            raise ValueError
+    except ValueError:
+        errors["after"] = _("A row key (whole number) from the previous page's next_after.")
+    try:
+        out["limit"] = int(limit) if limit else BI_PAGE_DEFAULT
+        if not 1 <= out["limit"] <= BI_PAGE_MAX:
+            raise ValueError
+    except ValueError:
+        errors["limit"] = _("A whole number from 1 to %(max)s.") % {"max": BI_PAGE_MAX}
+    for name in ("changed_since", "changed_before"):
+        raw = (params.get(name) or "").strip()
+        out[name] = None
+        if not raw:
+            continue
+        try:
+            moment = parse_datetime(raw)
+            if moment is None:
+                day = parse_date(raw)
+                moment = day_range(day)[0] if day else None
+            elif timezone.is_naive(moment):
+                moment = timezone.make_aware(moment, tenant_zone())
+        except ValueError:
+            moment = None
+        if moment is None:
+            errors[name] = _("A date (YYYY-MM-DD) or an ISO 8601 date-time.")
+        out[name] = moment
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _bi_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def bi_page(*, dataset, after: int | None = None, limit: int = BI_PAGE_DEFAULT, changed_since=None,
+            changed_before=None) -> dict:
+    """One page of a BI view for the current tenant, in key order: {rows, next_after, as_of}. The
+    rows are the view's columns less tenant_id; money is a decimal string. For an incremental pull,
+    keep as_of of the first page and pass it as changed_since next time."""
+    from psycopg import sql
+
+    from erp.db.routers import reader
+
+    require_tenant()
+    as_of = timezone.now()
+    where, args = [], []
+    if after is not None:
+        where.append(sql.SQL("{} > %s").format(sql.Identifier(dataset.key)))
+        args.append(after)
+    if changed_since is not None:
+        where.append(sql.SQL("{} >= %s").format(sql.Identifier(dataset.changed)))
+        args.append(changed_since)
+    if changed_before is not None:
+        where.append(sql.SQL("{} < %s").format(sql.Identifier(dataset.changed)))
+        args.append(changed_before)
+    query = sql.SQL("SELECT * FROM {view}{where} ORDER BY {key} LIMIT %s").format(
+        view=sql.Identifier(dataset.view), key=sql.Identifier(dataset.key),
+        where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
+    connection = reader()
+    with connection.cursor() as cursor:
+        cursor.execute(query.as_string(cursor.cursor), [*args, limit + 1])
+        names = [col.name for col in cursor.description]
+        fetched = cursor.fetchall()
+    rows = [{n: _bi_value(v) for n, v in zip(names, row, strict=True) if n != "tenant_id"} for row in fetched[:limit]]
+    next_after = rows[-1][dataset.key] if len(fetched) > limit else None
+    return {"dataset": dataset.name, "rows": rows, "next_after": next_after, "as_of": as_of}

@@ -146,7 +146,7 @@ READ_REPLICA_VIEWS = [
     "aftersales:report", "aftersales-ticket-report",
     "finance:account-ledger", "finance-ledger-list", "finance-report-trial-balance",
     "finance-report-profit-and-loss", "finance-report-profit-by", "finance-report-reconciliation",
-    "analytics:bigscreen", "analytics-sales", "analytics-bigscreen",
+    "analytics:bigscreen", "analytics-sales", "analytics-bigscreen", "analytics-bi", "analytics-bi-datasets",
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

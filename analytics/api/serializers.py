@@ -152,3 +152,19 @@ class BigScreenSerializer(serializers.Serializer):
     stock = StockSerializer()
     aftersales = AfterSalesSerializer()
     sync = SyncSerializer(many=True)
+
+
+class BIDatasetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    view = serializers.CharField()
+    key = serializers.CharField()
+    changed = serializers.CharField()
+    about = serializers.CharField()
+
+
+class BIPageSerializer(serializers.Serializer):
+    dataset = serializers.CharField()
+    rows = serializers.ListField(child=serializers.DictField())
+    next_after = serializers.IntegerField(allow_null=True)
+    next = serializers.URLField(allow_null=True)
+    as_of = serializers.DateTimeField()
