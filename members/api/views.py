@@ -376,7 +376,7 @@ class CampaignViewSet(TenantModelViewSet):
         return Response(s.CampaignProgressSerializer(selectors.campaign_progress(self.get_object())).data)
 
     @extend_schema(responses=s.CampaignEffectSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def effect(self, request, pk=None):
         """Redemption, revenue and repurchase 30/60/90 days from the send, treated against the holdout."""
         return Response(s.CampaignEffectSerializer(selectors.campaign_effect(self.get_object()), many=True).data)

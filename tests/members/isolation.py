@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from erp.tenancy.testing import build_row, register_row_builder
-from members.models import Coupon, CouponTemplate, Member
+from members.models import Campaign, CampaignRecipient, Coupon, CouponTemplate, Member
 
 
 def _template():
@@ -18,3 +18,16 @@ def _coupon():
 
 register_row_builder(CouponTemplate, _template)
 register_row_builder(Coupon, _coupon)
+
+
+def _campaign():
+    n = Campaign.objects.count()
+    return Campaign.objects.create(name=f"iso campaign {n}", template=_template(), channels=["taobao"], seed=n + 1)
+
+
+def _recipient():
+    return CampaignRecipient.objects.create(campaign=_campaign(), member=build_row(Member))
+
+
+register_row_builder(Campaign, _campaign)
+register_row_builder(CampaignRecipient, _recipient)
