@@ -45,7 +45,7 @@ class SupplierViewSet(TenantModelViewSet):
 
     @extend_schema(methods=["GET"], request=None, responses=s.SupplierUserSerializer(many=True))
     @extend_schema(methods=["POST"], request=s.SupplierUserInviteSerializer, responses={201: s.SupplierUserSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def users(self, request, pk=None):
         """The supplier's portal users; POST (owners and administrators) invites one: a login that
         sees only this supplier's documents in the supplier portal."""
