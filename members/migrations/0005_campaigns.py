@@ -7,6 +7,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # analytics' BI view of members reads marketing_opt_out
+    run_before = [("analytics", "0003_bi_views")]
+
 
     dependencies = [
         ('members', '0004_coupons_beat'),

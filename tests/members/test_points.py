@@ -222,7 +222,8 @@ def test_beat_ticks_fan_out_per_tenant(orders, tenant_a, monkeypatch):
     assert seen == [("nightly", {"tenant_id": tenant_a.tenant.pk})]
     assert tasks.expire_points_for_tenant(tenant_id=tenant_a.tenant.pk) == 0
     names = set(PeriodicTask.objects.filter(task__startswith="members.").values_list("task", flat=True))
-    assert names == {"members.expiry_tick", "members.nightly_tick", "members.coupons_expiry_tick"}
+    assert names == {"members.expiry_tick", "members.nightly_tick", "members.coupons_expiry_tick",
+                     "members.campaigns_tick"}
 
 
 def test_an_order_that_reveals_a_phone_merges_and_counts_for_the_surviving_member(orders):
