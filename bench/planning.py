@@ -16,8 +16,9 @@ WAPE = Σ|forecast − demand| / Σ demand over every SKU-week, bias = Σ(foreca
 
 Inventory replay (second year only, the weeks a yearly season exists): a weekly review, lead time 5
 days, order-up-to = forecast demand over lead + review + safety stock (z = 1.65); the project's
-safety stock is from its forecast error (forecast.protection_sigma), the naive baseline's from the standard deviation of the
-last 28 days' sales. The demand served is the true demand (a stock-out day: demand > stock on hand).
+safety stock is z × its measured error of the 12-day sum (forecast.protection_sigma: rolling origins over the
+fitted history, so the correlated errors of level, season and yearly factor count, not only the one-day
+noise), the naive baseline's z × the standard deviation of the last 28 days' sales × √12. The demand served is the true demand (a stock-out day: demand > stock on hand).
 Targets: WAPE <= 0.8x naive; fewer stock-out days than naive at no more average stock.
 """
 

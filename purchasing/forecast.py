@@ -62,6 +62,10 @@ class Forecast:
     uplift: float
     imputed_days: int
     alpha: float = 0.0  # level smoothing of the fit: errors of coming days are correlated through it
+    # measured error of the summed forecast of the first k coming days (index k - 1), from rolling
+    # origins over the fitted history (the whole method: fitted states, yearly factor); empty: none
+    sum_rmse: tuple[float, ...] = ()
+    ordinary_daily: np.ndarray | None = None  # the forecast before coming promotions were applied
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,13 @@ def clean_history(sales, *, out_of_stock=None, promotion=None) -> CleanHistory:
     return CleanHistory(demand=demand, uplift=uplift, imputed_days=int(oos.sum()), promotion_days=int(promo.sum()))
 
 
-def _holt_winters(history: np.ndarray, horizon: int) -> tuple[np.ndarray, float, float]:
+def _holt_winters(history: np.ndarray, horizon: int):
+    """(forecast, one-day sigma, alpha, fitted model or None) of the last ``FIT_DAYS`` days."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     fit_on = history[-FIT_DAYS:]
     if np.allclose(fit_on, fit_on[0]):  # a constant: nothing to fit
-        return np.full(horizon, float(fit_on[0])), 0.0, 0.0
+        return np.full(horizon, float(fit_on[0])), 0.0, 0.0, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short or flat series
         model = ExponentialSmoothing(fit_on, trend="add", damped_trend=True, seasonal="add", seasonal_periods=7,
@@ -136,7 +141,52 @@ def _holt_winters(history: np.ndarray, horizon: int) -> tuple[np.ndarray, float,
     residuals = fit_on - np.asarray(model.fittedvalues, dtype=float)
     sigma = float(np.std(residuals[7:], ddof=1)) if residuals.size > 8 else float(np.std(fit_on, ddof=1))
     alpha = float(model.params.get("smoothing_level") or 0.0)
-    return np.clip(predicted, 0.0, None), sigma, min(max(alpha, 0.0), 1.0)
+    return np.clip(predicted, 0.0, None), sigma, min(max(alpha, 0.0), 1.0), model
+
+
+def _origin_paths(model, horizon: int) -> np.ndarray:
+    """The fitted model's forecasts of the ``horizon`` days after each fitted day t (rows: origins
+    t = 0 .. n − 1 − horizon), from the smoothed states at t: level + damped trend + the season of the
+    target weekday (statsmodels' additive damped Holt-Winters recursion)."""
+    level, trend, season = (np.asarray(x, dtype=float) for x in (model.level, model.trend, model.season))
+    phi = float(model.params.get("damping_trend") or 1.0)
+    n, m = level.size, 7
+    origins = np.arange(0, n - horizon)
+    h = np.arange(1, horizon + 1)
+    damp = np.cumsum(phi ** h)
+    season_at = origins[:, None] + h[None, :] - m * ((h[None, :] - 1) // m + 1)
+    paths = level[origins, None] + damp[None, :] * trend[origins, None] + season[season_at]
+    return np.clip(paths, 0.0, None)
+
+
+def _measured_sum_rmse(history: np.ndarray, imputed: np.ndarray, model, horizon: int, *, yearly: bool) -> tuple:
+    """Root mean square error of the summed forecast of the first k days, k = 1 .. horizon, over the
+    rolling origins of the fit (after a four-week burn-in; windows with an imputed day are left out:
+    their 'actual' is an estimate). With ``yearly``, each origin's forecast is scaled by the yearly
+    factor as it stood at that origin, as the live forecast is. Fewer than 14 origins: ()."""
+    if model is None:
+        return ()
+    fitted = history[-FIT_DAYS:].size
+    offset = history.size - fitted  # index of the first fitted day in the whole history
+    paths = _origin_paths(model, horizon)
+    rows, actual_sums = [], []
+    for t in range(RECENT_DAYS, paths.shape[0]):
+        absolute = offset + t  # the origin's day in the whole history (its last observed day)
+        window = slice(absolute + 1, absolute + 1 + horizon)
+        if imputed[window].any():
+            continue
+        path = paths[t]
+        if yearly:
+            factor = yearly_factor(history[:absolute + 1], horizon=horizon)
+            if factor is None:
+                continue
+            path = path * factor
+        rows.append(np.cumsum(path))
+        actual_sums.append(np.cumsum(history[window]))
+    if len(rows) < 14:
+        return ()
+    errors = np.asarray(actual_sums) - np.asarray(rows)
+    return tuple(float(v) for v in np.sqrt(np.mean(errors ** 2, axis=0)))
 
 
 def yearly_factor(history, *, horizon: int, window: int = RECENT_DAYS) -> float | None:
@@ -162,8 +212,9 @@ def forecast_demand(sales, *, horizon: int, out_of_stock=None, promotion=None, f
     if history.size == 0 or not history.any():
         return Forecast(daily=np.zeros(horizon), sigma=0.0, basis="none", season_factor=1.0,
                         uplift=cleaned.uplift, imputed_days=cleaned.imputed_days)
+    model = None
     if history.size >= MIN_HW_DAYS:
-        daily, sigma, alpha = _holt_winters(history, horizon)
+        daily, sigma, alpha, model = _holt_winters(history, horizon)
         basis = "trend"
     else:
         recent = history[-RECENT_DAYS:]
@@ -180,17 +231,37 @@ def forecast_demand(sales, *, horizon: int, out_of_stock=None, promotion=None, f
     if future_promotion is not None:  # flags for the coming days (a shorter list: the rest without promotion)
         flags = _as_array(future_promotion, bool)[:horizon]
         coming_promo[:flags.size] = flags
+    ordinary = daily
     daily = np.where(coming_promo, daily * cleaned.uplift, daily)
+    imputed = _mask(out_of_stock, sales.size)
+    sum_rmse = _measured_sum_rmse(history, imputed, model, horizon, yearly=factor is not None)
+    if not sum_rmse and factor is not None:  # too few origins with a year behind them: the trend's error, scaled
+        sum_rmse = tuple(v * factor for v in _measured_sum_rmse(history, imputed, model, horizon, yearly=False))
     return Forecast(daily=daily, sigma=sigma, basis=basis, season_factor=factor or 1.0,
-                    uplift=cleaned.uplift, imputed_days=cleaned.imputed_days, alpha=alpha)
+                    uplift=cleaned.uplift, imputed_days=cleaned.imputed_days, alpha=alpha, sum_rmse=sum_rmse,
+                    ordinary_daily=ordinary)
 
 
 def protection_sigma(forecast: Forecast, days: int) -> float:
-    """Standard deviation of the summed forecast error over ``days`` coming days: with level smoothing
-    alpha, a one-day error moves the level, so day k's error carries (1 + alpha·(days − k)) of it:
-    sigma × √Σ_{k=0}^{days−1}(1 + alpha·k)² (alpha 0: independent days, sigma × √days)."""
+    """Standard deviation of the summed forecast error over ``days`` coming days.
+
+    Measured (``sum_rmse``, from rolling origins over the fitted history) where the fit gave one:
+    the error of the first ``days`` days' sum, beyond the measured horizon grown by √(days / horizon);
+    scaled by forecast / ordinary forecast when coming promotions lift the window (the error grows
+    with the demand). Otherwise modelled: with level smoothing alpha a one-day error moves the
+    level, so day k's error carries (1 + alpha·(days − k)) of it: sigma × √Σ_{k=0}^{days−1}(1 + alpha·k)²
+    (alpha 0: independent days, sigma × √days)."""
     if days <= 0:
         return 0.0
+    if forecast.sum_rmse:
+        measured = forecast.sum_rmse
+        k = min(days, len(measured))
+        value = measured[k - 1] * math.sqrt(days / k)
+        if forecast.ordinary_daily is not None:
+            lifted, ordinary = float(forecast.daily[:days].sum()), float(forecast.ordinary_daily[:days].sum())
+            if ordinary > 0:
+                value *= max(lifted / ordinary, 1.0)
+        return value
     alpha = forecast.alpha
     return forecast.sigma * math.sqrt(sum((1 + alpha * k) ** 2 for k in range(days)))
 

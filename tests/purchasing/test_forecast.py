@@ -101,3 +101,19 @@ def test_protection_error_grows_with_level_smoothing():
     smoothed = forecast.Forecast(**{**f.__dict__, "alpha": 0.5})
     assert forecast.protection_sigma(smoothed, 3) == pytest.approx(2 * math.sqrt(1 + 1.5 ** 2 + 2 ** 2))
     assert forecast.protection_sigma(f, 0) == 0
+
+
+def test_protection_sigma_is_measured_from_rolling_origins():
+    rng = np.random.default_rng(7)
+    sales = rng.poisson(10, 200).astype(float)  # independent days: the 12-day sum errs by about √(12 × 10)
+    f = forecast.forecast_demand(sales, horizon=12)
+    assert len(f.sum_rmse) == 12 and f.sum_rmse[0] < f.sum_rmse[-1]
+    assert 0.6 * math.sqrt(120) < forecast.protection_sigma(f, 12) < 1.6 * math.sqrt(120)
+    assert forecast.protection_sigma(f, 24) == pytest.approx(f.sum_rmse[-1] * math.sqrt(2))
+    # a coming promotion lifts the window's demand and its error alike
+    promo = np.zeros(200, bool)
+    promo[100:103] = True
+    sales[promo] *= 3
+    lifted = forecast.forecast_demand(sales, horizon=12, promotion=promo, future_promotion=[1, 1, 1])
+    plain = forecast.forecast_demand(sales, horizon=12, promotion=promo)
+    assert forecast.protection_sigma(lifted, 12) > forecast.protection_sigma(plain, 12)
