@@ -28,6 +28,7 @@ __all__ = [
 
 
 # --- third-party warehouses (QiMen style) and e-waybill carriers: the clients (integrations/adapters/qimen.py)
+from .adapters.base import AdapterError  # noqa: E402
 from .adapters.qimen import (  # noqa: E402
     CainiaoCarrierClient,
     QimenWmsClient,
@@ -39,12 +40,19 @@ from .adapters.qimen import (  # noqa: E402
 
 def wms_client(*, base_url: str, app_key: str, app_secret: str, customer_id: str, **kwargs) -> QimenWmsClient:
     """A QiMen client for one owner (customerId) at a WMS; every call raises WmsError when it fails."""
-    return QimenWmsClient(base_url=base_url, app_key=app_key, app_secret=app_secret, customer_id=customer_id, **kwargs)
+    try:
+        return QimenWmsClient(base_url=base_url, app_key=app_key, app_secret=app_secret, customer_id=customer_id,
+                              **kwargs)
+    except AdapterError as exc:  # a misconfigured account (no http(s) URL): a WMS failure like any other
+        raise WmsError(str(exc)) from exc
 
 
 def carrier_client(*, base_url: str, app_key: str, app_secret: str, **kwargs) -> CainiaoCarrierClient:
     """An e-waybill client (Cainiao / SF style) for one carrier account; failures raise WmsError."""
-    return CainiaoCarrierClient(base_url=base_url, app_key=app_key, app_secret=app_secret, **kwargs)
+    try:
+        return CainiaoCarrierClient(base_url=base_url, app_key=app_key, app_secret=app_secret, **kwargs)
+    except AdapterError as exc:
+        raise WmsError(str(exc)) from exc
 
 
 __all__ += ["CainiaoCarrierClient", "QimenWmsClient", "WmsConfirmation", "WmsError", "WmsLine", "carrier_client",

@@ -292,9 +292,9 @@ def wms_confirmation_apply(*, account_id: int, confirmation) -> str:
 
 def wms_sync(*, account: WmsAccount, client=None) -> dict:
     """One beat tick of an account: queue new orders, relay, pull confirmations."""
-    client = client or client_for(account)
     result = {"queued": wms_orders_enqueue(account=account)}
     try:
+        client = client or client_for(account)
         result.update(wms_relay(account=account, client=client))
         result["confirmations"] = wms_confirmations_pull(account=account, client=client)
     except integration_ports.WmsError as exc:

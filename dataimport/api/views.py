@@ -53,7 +53,8 @@ class ImportTypeViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[
         OpenApiParameter("as", str, enum=["xlsx", "csv"], description="file type (default xlsx)"),
         OpenApiParameter("lang", str, enum=["zh", "en"], description="header language (default zh)")],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+        responses={(200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+                   (200, "text/csv"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def template(self, request, pk=None):
         spec = get_type(pk)
