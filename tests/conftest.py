@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from erp.tenancy.context import tenant_context
 from erp.tenancy import roles
+from erp.tenancy.context import tenant_context
 from erp.tenancy.roles import Role
 from erp.tenancy.services import api_token_issue
 
