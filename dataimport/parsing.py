@@ -28,6 +28,10 @@ def _norm(value) -> str:
 
 
 def parse_text(value, *, max_length: int = 200) -> str:
+    if value.__class__ is str:  # the common case (every CSV cell)
+        text = value.strip()
+        if len(text) <= max_length and "\x00" not in text:
+            return text
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

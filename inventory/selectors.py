@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -454,6 +455,28 @@ def skus_by_codes(*, codes) -> dict[str, SKU]:
     """{merchant code: SKU} of the current tenant for these codes (unknown codes are absent)."""
     codes = {str(c).strip() for c in codes if c is not None and str(c).strip()}
     return {s.code: s for s in SKU.objects.filter(code__in=codes)} if codes else {}
+
+
+class SkuRef(NamedTuple):
+    pk: int
+    code: str
+    name: str
+
+
+def sku_refs_by_codes(*, codes) -> dict[str, SkuRef]:
+    """{merchant code: SkuRef(pk, code, name)} of the current tenant for these codes, read as plain
+    values (no model instances): for bulk lookups such as an import batch of thousands of codes."""
+    codes = {str(c).strip() for c in codes if c is not None and str(c).strip()}
+    if not codes:
+        return {}
+    if connection.vendor == "postgresql":  # one array parameter instead of thousands of placeholders
+        from erp.tenancy.context import require_tenant
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, code, name FROM {SKU._meta.db_table} WHERE tenant_id = %s AND code = ANY(%s::text[])",
+                           [require_tenant().pk, list(codes)])
+            return {code: SkuRef(pk, code, name) for pk, code, name in cursor.fetchall()}
+    return {code: SkuRef(pk, code, name) for pk, code, name in SKU.objects.filter(code__in=codes).values_list("pk", "code", "name")}
 
 
 def sku_names(*, ids) -> dict[int, str]:

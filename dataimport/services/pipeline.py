@@ -87,9 +87,10 @@ def _blank(value) -> bool:
 def parse_row(line: int, values: list, mapping: Mapping) -> tuple[dict, list[Issue]]:
     row = {"line": line}
     issues = []
+    width = len(values)
     for index, column, header in mapping.positions:
-        raw = values[index] if index < len(values) else None
-        if _blank(raw):
+        raw = values[index] if index < width else None
+        if raw is None or (raw.__class__ is str and (not raw or raw.isspace())) or (raw.__class__ is not str and _blank(raw)):
             if column.required:
                 issues.append(Issue(line, header, "", _("is required")))
             continue

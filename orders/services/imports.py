@@ -40,11 +40,11 @@ def _ref(shop_id: int, platform_order_id: str) -> str:
 
 def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
     from integrations.selectors import shops
-    from inventory.selectors import skus_by_codes
+    from inventory.selectors import sku_refs_by_codes
 
     result = {"created": 0, "updated": 0, "unchanged": 0, "errors": []}
     shop_by_code = {s.code: s for s in shops()}
-    skus = skus_by_codes(codes={r["sku_code"] for r in rows})
+    skus = sku_refs_by_codes(codes={r["sku_code"] for r in rows})
     good = []
     for row in rows:
         shop = shop_by_code.get(row["shop_code"])
@@ -142,6 +142,19 @@ def _line_values(tenant_id, order_id, row, sku, want, status) -> dict:
 def _existing_orders(keys: set[tuple[int, str]]) -> dict[tuple, dict]:
     if not keys:
         return {}
+    fields = ("pk", "shop_id", "platform_order_id", "source_ref", "status")
+    if connection.vendor == "postgresql":  # the keys as two arrays: no per-key placeholders
+        shop_list, poid_list = [], []
+        for shop_id, poid in keys:
+            shop_list.append(shop_id)
+            poid_list.append(poid)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT o.id, o.shop_id, o.platform_order_id, o.source_ref, o.status FROM {Order._meta.db_table} AS o "
+                "JOIN unnest(%s::bigint[], %s::text[]) AS k(shop_id, poid) ON o.shop_id = k.shop_id "
+                "AND o.platform_order_id = k.poid WHERE o.tenant_id = %s AND o.kind = %s",
+                [shop_list, poid_list, require_tenant().pk, OrderKind.PLATFORM])
+            return {(r[1], r[2]): dict(zip(fields, r, strict=True)) for r in cursor.fetchall()}
     by_shop = defaultdict(set)
     for shop_id, poid in keys:
         by_shop[shop_id].add(poid)
@@ -149,14 +162,20 @@ def _existing_orders(keys: set[tuple[int, str]]) -> dict[tuple, dict]:
     for shop_id, poids in by_shop.items():
         condition |= Q(shop_id=shop_id, platform_order_id__in=list(poids))
     return {(o["shop_id"], o["platform_order_id"]): o for o in Order.objects.filter(condition, kind=OrderKind.PLATFORM)
-            .values("pk", "shop_id", "platform_order_id", "source_ref", "status")}
+            .values(*fields)}
 
 
 def _existing_lines(order_ids: list[int]) -> dict[tuple[int, str], dict]:
     if not order_ids:
         return {}
+    fields = ("pk", "order_id", "platform_line_id", *LINE_FIELDS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, order_id, platform_line_id, {', '.join(LINE_FIELDS)} FROM {OrderLine._meta.db_table} "
+                           "WHERE tenant_id = %s AND order_id = ANY(%s::bigint[])", [require_tenant().pk, list(order_ids)])
+            return {(r[1], r[2]): dict(zip(fields, r, strict=True)) for r in cursor.fetchall()}
     return {(ln["order_id"], ln["platform_line_id"]): ln for ln in OrderLine.objects.filter(order_id__in=order_ids)
-            .values("pk", "order_id", "platform_line_id", *LINE_FIELDS)}
+            .values(*fields)}
 
 
 def _recompute_totals(order_ids: list[int]) -> None:
@@ -183,14 +202,39 @@ def _recompute_totals(order_ids: list[int]) -> None:
 
 def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
     """Rows, paid amount and units per month (tenant's calendar, by paid time) read back for the
-    batch's line keys."""
+    batch's line keys (on PostgreSQL one aggregate over the keys joined as arrays)."""
     from integrations.selectors import shops
 
     shop_ids = {s.code: s.pk for s in shops()}
     keys = {(shop_ids.get(r["shop_code"]), r["platform_order_id"], r["line_no"]) for r in rows}
-    refs = {_ref(s, p) for s, p, _l in keys if s}
+    keys = {k for k in keys if k[0]}
     totals: dict[str, Decimal] = defaultdict(Decimal)
     totals["rows"] = Decimal(0)
+    if connection.vendor == "postgresql":
+        if not keys:
+            return dict(totals)
+        from erp.tenancy.dates import tenant_zone
+
+        tenant_id = require_tenant().pk
+        ref_list, poid_list, line_list = [], [], []
+        for shop_id, poid, line_id in keys:
+            ref_list.append(_ref(shop_id, poid))
+            poid_list.append(poid)
+            line_list.append(line_id)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT to_char(o.paid_at AT TIME ZONE %s, 'YYYY-MM'), count(*), sum(l.paid), sum(l.quantity) "
+                "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(ref, poid, line_id) "
+                f"JOIN {Order._meta.db_table} AS o ON o.tenant_id = %s AND o.source_ref = k.ref AND o.source_ref <> '' "
+                f"JOIN {OrderLine._meta.db_table} AS l ON l.tenant_id = %s AND l.order_id = o.id "
+                "AND l.platform_order_id = k.poid AND l.platform_line_id = k.line_id GROUP BY 1",
+                [str(tenant_zone()), ref_list, poid_list, line_list, tenant_id, tenant_id])
+            for month, count, paid, qty in cursor.fetchall():
+                totals["rows"] += count
+                totals[f"amount:{month}"] += paid
+                totals[f"units:{month}"] += qty
+        return dict(totals)
+    refs = {_ref(s, p) for s, p, _l in keys}
     for shop_id, poid, line_id, paid, qty, paid_at in OrderLine.objects.filter(order__source_ref__in=refs).values_list(
             "order__shop_id", "platform_order_id", "platform_line_id", "paid", "quantity", "order__paid_at"):
         if (shop_id, poid, line_id) in keys:
