@@ -537,3 +537,85 @@ def stock_figures(*, sku_ids, warehouse_ids=None) -> dict[tuple[int, int], dict[
         figures["available"] = figures["on_hand"] - figures["reserved"] - figures["locked"]
         result[(row["warehouse_id"], row["sku_id"])] = figures
     return result
+
+
+# --- for purchase planning (purchasing.services.suggestions) -----------------------------------------
+def stockout_days(*, sku_ids, since: datetime.date, until: datetime.date) -> dict[tuple[int, int], set[datetime.date]]:
+    """{(warehouse_id, sku_id): days in [since, until] that ended with nothing on hand} from the stock
+    ledger (each day's last ``on_hand_after``, carried forward over days without a move). Days before a
+    pair's first move are unknown and never count as out of stock. One query over the window's moves."""
+    from erp.tenancy.dates import day_range, tenant_zone
+
+    ids = [int(i) for i in sku_ids]
+    if not ids or until < since:
+        return {}
+    start, end = day_range(since, until)
+    zone = tenant_zone()
+    # the last move of each pair before the window, then every move inside it, oldest first
+    before = {(r["warehouse_id"], r["sku_id"]): r["on_hand_after"] for r in
+              StockMove.objects.filter(sku_id__in=ids, created_at__lt=start)
+              .order_by("warehouse_id", "sku_id", "-created_at", "-id")
+              .distinct("warehouse_id", "sku_id").values("warehouse_id", "sku_id", "on_hand_after")}
+    day_end: dict[tuple[int, int], dict[datetime.date, int]] = defaultdict(dict)
+    for r in (StockMove.objects.filter(sku_id__in=ids, created_at__gte=start, created_at__lt=end)
+              .order_by("created_at", "id").values_list("warehouse_id", "sku_id", "created_at", "on_hand_after")):
+        day_end[(r[0], r[1])][r[2].astimezone(zone).date()] = r[3]  # the day's last move wins
+    result: dict[tuple[int, int], set[datetime.date]] = {}
+    for pair in set(before) | set(day_end):
+        level = before.get(pair)  # None: not stocked here yet
+        moves = day_end.get(pair, {})
+        out = set()
+        day = since
+        while day <= until:
+            if day in moves:
+                level = moves[day]
+            if level is not None and level <= 0:
+                out.add(day)
+            day += datetime.timedelta(days=1)
+        if out:
+            result[pair] = out
+    return result
+
+
+def promotion_days(*, sku_ids, since: datetime.date, until: datetime.date) -> dict[int, set[datetime.date]]:
+    """{sku_id: days in [since, until] (the tenant's days) touched by a promotion of the SKU or by a
+    promotion stock lock of it that was not cancelled}: the promotion calendar, past and coming."""
+    from erp.tenancy.dates import day_range, tenant_zone
+
+    from .models import Promotion, PromotionSKU
+
+    ids = [int(i) for i in sku_ids]
+    if not ids or until < since:
+        return {}
+    start, end = day_range(since, until)
+    zone = tenant_zone()
+    windows = list(StockLock.objects.filter(sku_id__in=ids, starts_at__lt=end, ends_at__gt=start)
+                   .exclude(status=LockStatus.CANCELLED).values_list("sku_id", "starts_at", "ends_at"))
+    promos = {p.pk: p for p in Promotion.objects.filter(starts_at__lt=end, ends_at__gt=start)}
+    if promos:
+        windows += [(sku_id, promos[pid].starts_at, promos[pid].ends_at) for pid, sku_id in
+                    PromotionSKU.objects.filter(promotion_id__in=list(promos), sku_id__in=ids)
+                    .values_list("promotion_id", "sku_id")]
+    result: dict[int, set[datetime.date]] = defaultdict(set)
+    for sku_id, starts_at, ends_at in windows:
+        first = max(starts_at.astimezone(zone).date(), since)
+        last = min((ends_at - datetime.timedelta(microseconds=1)).astimezone(zone).date(), until)
+        day = first
+        while day <= last:
+            result[sku_id].add(day)
+            day += datetime.timedelta(days=1)
+    return dict(result)
+
+
+def shipped_by_warehouse(*, sku_ids, since: datetime.date, until: datetime.date) -> dict[tuple[int, int], int]:
+    """{(warehouse_id, sku_id): units shipped in [since, until]} from the ledger's shipment moves: which
+    warehouses serve a SKU's demand, and how much of it."""
+    from erp.tenancy.dates import day_range
+
+    ids = [int(i) for i in sku_ids]
+    if not ids or until < since:
+        return {}
+    start, end = day_range(since, until)
+    rows = (StockMove.objects.filter(sku_id__in=ids, kind=MoveKind.SHIPMENT, created_at__gte=start, created_at__lt=end)
+            .values("warehouse_id", "sku_id").annotate(n=Sum("on_hand_delta")).order_by())
+    return {(r["warehouse_id"], r["sku_id"]): -int(r["n"]) for r in rows if r["n"] and r["n"] < 0}

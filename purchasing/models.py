@@ -343,6 +343,22 @@ class ReorderSuggestion(TenantScopedModel):
     explanation = models.TextField(_("explanation"), blank=True)
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.SET_NULL, null=True, blank=True,
                                        related_name="+", verbose_name=_("purchase order"))
+    # how the forecast (purchasing.forecast) reached its numbers, per SKU and warehouse
+    warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.CASCADE, null=True, blank=True,
+                                  related_name="+", verbose_name=_("warehouse"))
+    warehouse_share = models.DecimalField(_("share of the SKU's demand"), max_digits=5, decimal_places=3, default=1)
+    history_days = models.PositiveIntegerField(_("days of history"), default=0)
+    history_units = models.PositiveIntegerField(_("units sold in the history"), default=0)
+    stockout_days = models.PositiveIntegerField(_("out-of-stock days imputed"), default=0)
+    promotion_days = models.PositiveIntegerField(_("promotion days in the history"), default=0)
+    promotion_uplift = models.DecimalField(_("promotion uplift"), max_digits=7, decimal_places=3, default=1)
+    coming_promotion_days = models.PositiveIntegerField(_("coming promotion days"), default=0)
+    forecast_demand = models.DecimalField(_("forecast demand over lead time + review"), max_digits=14,
+                                          decimal_places=3, default=0)
+    forecast_error = models.DecimalField(_("forecast error of that sum"), max_digits=14, decimal_places=3, default=0)
+    in_transit = models.PositiveIntegerField(_("in transit"), default=0)
+    supplier_reason = models.CharField(_("why this supplier"), max_length=20, blank=True)
+    alternatives = models.JSONField(_("supplier candidates"), default=list, blank=True)
 
     class Meta:
         indexes = [

@@ -34,6 +34,33 @@ def on_order_by_sku(*, sku_ids=None) -> dict[int, int]:
     return {r["sku_id"]: int(r["n"] or 0) for r in rows}
 
 
+def pipeline_by_warehouse_sku(*, sku_ids) -> dict[tuple[int, int], dict[str, int]]:
+    """{(warehouse_id, sku_id): {"on_order", "in_transit"}} over open purchase orders (drafts included):
+    ``in_transit`` = shipped on a sent advance shipping notice and not received yet, ``on_order`` = the
+    rest of the ordered units not received. Two grouped queries."""
+    from .models import ASNLine, ASNStatus
+
+    ids = [int(i) for i in sku_ids]
+    out: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {"on_order": 0, "in_transit": 0})
+    if not ids:
+        return {}
+    open_rows = (POLine.objects.filter(purchase_order__status__in=ON_ORDER_STATUSES, quantity__gt=F("received_quantity"),
+                                       sku_id__in=ids)
+                 .values("purchase_order__warehouse_id", "sku_id").annotate(n=Sum(F("quantity") - F("received_quantity")))
+                 .order_by())
+    for r in open_rows:
+        out[(r["purchase_order__warehouse_id"], r["sku_id"])]["on_order"] += int(r["n"] or 0)
+    shipped = (ASNLine.objects.filter(asn__status=ASNStatus.SENT, sku_id__in=ids,
+                                      asn__purchase_order__status__in=ON_ORDER_STATUSES)
+               .values("asn__purchase_order__warehouse_id", "sku_id").annotate(n=Sum("quantity")).order_by())
+    for r in shipped:
+        row = out[(r["asn__purchase_order__warehouse_id"], r["sku_id"])]
+        moving = min(int(r["n"] or 0), row["on_order"])
+        row["in_transit"] += moving
+        row["on_order"] -= moving
+    return dict(out)
+
+
 def po_filter(queryset, params) -> tuple:
     """Filter purchase orders by ``status`` (a status, ``open`` or ``awaiting``), ``supplier``,
     ``warehouse``, ``overdue`` (1), ``q`` (number or supplier); bad values are a ValidationError."""
@@ -108,7 +135,8 @@ def po_timeline(*, po) -> list[PurchaseOrderEvent]:
 
 def open_suggestions(*, supplier_id=None):
     qs = (ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN)
-          .select_related("sku", "supplier", "supplier_item").order_by("supplier__code", "-urgent", "sku__code"))
+          .select_related("sku", "supplier", "supplier_item", "warehouse")
+          .order_by("supplier__code", "-urgent", "sku__code", "warehouse_id"))
     if supplier_id:
         qs = qs.filter(supplier_id=supplier_id)
     return qs
@@ -124,20 +152,67 @@ def suggestions_by_supplier(*, supplier_id=None) -> list[tuple]:
     return [(supplier, rows, sum((r.amount for r in rows), start=rows[0].amount * 0)) for supplier, rows in ordered]
 
 
+def supplier_reason_text(s: ReorderSuggestion) -> str:
+    """Why this supplier, in the current language."""
+    others = len(s.alternatives or [])
+    cover = _("%(d)s days") % {"d": s.days_of_cover} if s.days_of_cover is not None else "∞"
+    if s.supplier_reason == "cheapest":
+        return _("cheapest of %(n)s suppliers that deliver within the stock's cover (%(cover)s): %(price)s, "
+                 "lead time %(lead)s d") % {"n": others, "cover": cover, "price": s.unit_price, "lead": s.lead_time_days}
+    if s.supplier_reason == "fastest":
+        return _("fastest of %(n)s suppliers (%(lead)s d): none delivers before the stock runs out (%(cover)s)") % {
+            "n": others, "lead": s.lead_time_days, "cover": cover}
+    if s.supplier_reason == "only":
+        return _("the only supplier of this SKU")
+    return _("no supplier item: default lead time, unit cost")
+
+
+def suggestion_explanation_parts(s: ReorderSuggestion) -> list[tuple[str, str]]:
+    """[(label, text)]: the suggestion's numbers step by step (history, factor, safety stock,
+    stock position, rounding, supplier), in the current language."""
+    basis = {"yearly": _("same weeks last year"), "trend": _("recent trend"), "mean": _("recent average")}.get(
+        s.season_basis, _("no sales"))
+    protection = s.lead_time_days + s.review_period_days
+    share = _(" (%(p)s%% of the SKU's demand ships from here)") % {"p": round(float(s.warehouse_share) * 100)} \
+        if s.warehouse_share < 1 else ""
+    parts = [
+        (_("History"), _("%(units)s units sold in %(days)s days%(share)s; %(oos)s out-of-stock days imputed (not "
+                         "zero demand), %(promo)s promotion days divided by the uplift; cleaned %(base).2f/day "
+                         "recently.") % {"units": s.history_units, "days": s.history_days, "share": share,
+                                          "oos": s.stockout_days, "promo": s.promotion_days, "base": s.base_daily_demand}),
+        (_("Factor"), _("× %(factor).2f (%(basis)s)") % {"factor": s.seasonal_factor, "basis": basis}
+         + (_("; promotion uplift × %(uplift).2f on %(n)s coming promotion days") % {
+             "uplift": s.promotion_uplift, "n": s.coming_promotion_days} if s.coming_promotion_days else "")
+         + _(" = %(demand).2f/day, %(total).1f units over lead time %(lead)s d + review %(review)s d.") % {
+             "demand": s.daily_demand, "total": s.forecast_demand, "lead": s.lead_time_days, "review": s.review_period_days}),
+        (_("Safety stock"), _("%(z)s × forecast error %(err).1f of the %(days)s-day sum = %(safety)s.") % {
+            "z": s.service_level_z, "err": s.forecast_error, "days": protection, "safety": s.safety_stock}),
+        (_("Stock position"), _("Order up to %(target)s − (available %(available)s + on order %(on_order)s + in transit "
+                                "%(in_transit)s) = %(need)s.") % {
+            "target": s.target_stock, "available": s.available, "on_order": s.on_order, "in_transit": s.in_transit,
+            "need": s.net_requirement}),
+        (_("Rounding"), _("%(need)s raised to MOQ %(moq)s, then to whole cases of %(multiple)s = %(qty)s.") % {
+            "need": s.net_requirement, "moq": s.min_order_quantity, "multiple": s.order_multiple,
+            "qty": s.suggested_quantity}),
+        (_("Supplier"), supplier_reason_text(s)),
+    ]
+    return parts
+
+
 def suggestion_explanation(s: ReorderSuggestion) -> str:
     """Why a suggestion says what it says, from its stored figures, in the current language."""
-    basis = {"yearly": _("same weeks last year"), "trend": _("recent trend")}.get(s.season_basis, _("no sales"))
-    cover = _("%(d)s days") % {"d": s.days_of_cover} if s.days_of_cover is not None else "∞"
-    return _(
-        "%(sku)s sells %(base).2f/day recently; × seasonal factor %(factor).2f (%(basis)s) = %(demand).2f/day. "
-        "Available %(available)s covers %(cover)s. Lead time %(lead)s d + review %(review)s d; safety stock "
-        "%(z)s × σ %(std).2f × √%(lead)s = %(safety)s. Order up to %(target)s − (available %(available)s + on order "
-        "%(on_order)s) = %(need)s, rounded to MOQ %(moq)s / case %(multiple)s = %(qty)s."
-    ) % {"sku": s.sku.code, "base": s.base_daily_demand, "factor": s.seasonal_factor, "basis": basis,
-         "demand": s.daily_demand, "available": s.available, "cover": cover, "lead": s.lead_time_days,
-         "review": s.review_period_days, "z": s.service_level_z, "std": s.demand_std_dev, "safety": s.safety_stock,
-         "target": s.target_stock, "on_order": s.on_order, "need": s.net_requirement, "moq": s.min_order_quantity,
-         "multiple": s.order_multiple, "qty": s.suggested_quantity}
+    return " ".join(f"{label}: {text}" for label, text in suggestion_explanation_parts(s))
+
+
+def suggested_vs_on_order(*, limit: int = 20) -> dict:
+    """For the purchasing page's chart: the SKUs with the largest open suggestions, their suggested
+    quantity beside what is already on order and in transit for them (sums over warehouses)."""
+    rows = (ReorderSuggestion.objects.filter(status=SuggestionStatus.OPEN).values("sku_id", "sku__code")
+            .annotate(suggested=Sum("suggested_quantity"), on_order=Sum("on_order"), in_transit=Sum("in_transit"))
+            .order_by("-suggested", "sku__code")[:limit])
+    rows = list(rows)
+    return {"skus": [r["sku__code"] for r in rows], "suggested": [int(r["suggested"] or 0) for r in rows],
+            "on_order": [int(r["on_order"] or 0) for r in rows], "in_transit": [int(r["in_transit"] or 0) for r in rows]}
 
 
 # --- for finance's supplier statements (对账单) -------------------------------------------------------------

@@ -39,6 +39,11 @@ def po_list(request):
         "statuses": POStatus.choices,
         "suppliers": Supplier.objects.order_by("code").values("id", "code", "name"),
     }
+    chart = selectors.suggested_vs_on_order()
+    chart["labels"] = {"suggested": _("Suggested"), "on_order": _("On order"), "in_transit": _("In transit"),
+                       "units": _("units")}
+    context["chart"] = chart
+    context["chart_rows"] = list(zip(chart["skus"], chart["suggested"], chart["on_order"], chart["in_transit"], strict=True))
     return render(request, "purchasing/po_list.html", context)
 
 
@@ -228,6 +233,7 @@ def suggestions(request):
     for _supplier, rows, _total in groups:
         for row in rows:
             row.explanation = selectors.suggestion_explanation(row)  # in the reader's language
+            row.explanation_parts = selectors.suggestion_explanation_parts(row)
     from inventory.selectors import warehouses_for_allocation
 
     context = {

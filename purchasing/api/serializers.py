@@ -201,6 +201,10 @@ class ReorderSuggestionSerializer(serializers.ModelSerializer):
     sku_name = serializers.CharField(source="sku.name", read_only=True)
     supplier_code = serializers.CharField(source="supplier.code", read_only=True, default=None, allow_null=True)
     explanation = serializers.SerializerMethodField(help_text=_("How the quantity was reached, in words."))
+    explanation_steps = serializers.SerializerMethodField(
+        help_text=_("The same, step by step: [{label, text}] (history, factor, safety stock, stock position, "
+                    "rounding, supplier)."))
+    warehouse_code = serializers.CharField(source="warehouse.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ReorderSuggestion
@@ -209,11 +213,19 @@ class ReorderSuggestionSerializer(serializers.ModelSerializer):
                   "base_daily_demand", "demand_std_dev", "seasonal_factor", "season_basis", "days_of_cover",
                   "lead_time_days", "review_period_days", "service_level_z", "safety_stock", "available", "on_order",
                   "reorder_point", "target_stock", "net_requirement", "min_order_quantity", "order_multiple",
-                  "explanation", "computed_at", "purchase_order"]
+                  "warehouse", "warehouse_code", "warehouse_share", "history_days", "history_units", "stockout_days",
+                  "promotion_days", "promotion_uplift", "coming_promotion_days", "forecast_demand", "forecast_error",
+                  "in_transit", "supplier_reason", "alternatives",
+                  "explanation", "explanation_steps", "computed_at", "purchase_order"]
         read_only_fields = fields
 
     def get_explanation(self, obj) -> str:
         return _explain(obj)
+
+    def get_explanation_steps(self, obj) -> list[dict]:
+        from ..selectors import suggestion_explanation_parts
+
+        return [{"label": str(label), "text": str(text)} for label, text in suggestion_explanation_parts(obj)]
 
 
 def _explain(obj) -> str:
@@ -225,7 +237,7 @@ def _explain(obj) -> str:
 class ReorderCreatePOsSerializer(serializers.Serializer):
     suggestions = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
     warehouse = ScopedPK(rows=inventory.warehouses, required=False, allow_null=True,
-                         help_text=_("Destination; default the first active warehouse by priority."))
+                         help_text=_("Destination for every line; default each suggestion's warehouse."))
     quantities = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=MAX_QTY), required=False,
                                        help_text=_("Override quantities: {suggestion id: quantity}."))
     expected_date = serializers.DateField(required=False, allow_null=True)

@@ -231,8 +231,8 @@ class SuggestionViewSet(TenantReadOnlyModelViewSet):
 
     model = ReorderSuggestion
     serializer_class = s.ReorderSuggestionSerializer
-    select_related = ("sku", "supplier")
-    filterset_fields = ["status", "supplier", "sku", "urgent"]
+    select_related = ("sku", "supplier", "warehouse")
+    filterset_fields = ["status", "supplier", "sku", "warehouse", "urgent"]
     ordering_fields = ["suggested_quantity", "amount", "days_of_cover", "id"]
 
     def scope_queryset(self, queryset):
