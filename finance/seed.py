@@ -24,8 +24,40 @@ def seed_demo(*, tenant) -> str:
                    services.LineSpec(account="3001", credit=Decimal("200000.00"), memo="实收资本")])
         opening = 1
     opening += _opening_stock(today, period)
+    statement = _demo_statement(today, period)
     total = Account.objects.count()
-    return f"chart of {total} accounts ({made} new), period {period.key} ({period.status}), {opening} opening voucher(s)"
+    return (f"chart of {total} accounts ({made} new), period {period.key} ({period.status}), {opening} opening voucher(s)"
+            f"{statement}")
+
+
+def _demo_statement(today, period) -> str:
+    """A supplier statement (对账单) of this month for the demo's partly received purchase order
+    (purchasing's seed, supplier SUP-HJ): sent, confirmed by the supplier (the payable is posted) and
+    half of it paid. Each run takes it one step further only where it has not been taken yet."""
+    from erp.tenancy.dates import month_range
+    from purchasing.selectors import supplier_ids_with_documents, suppliers_brief
+
+    from .models import StatementStatus as S
+    from .services import payables
+
+    if not period.is_open:
+        return ""
+    supplier = next((s for s in suppliers_brief().values() if s["code"] == "SUP-HJ"), None)
+    start, end = month_range(today.year, today.month)
+    if supplier is None or supplier["id"] not in supplier_ids_with_documents(start=start, end=end):
+        return ""
+    statement = payables.statement_generate(supplier_id=supplier["id"], year=today.year, month=today.month)
+    if statement.total_amount <= 0:
+        return ""
+    if statement.status == S.DRAFT:
+        statement = payables.statement_send(statement=statement, why="demo")
+    if statement.status == S.SENT:
+        statement = payables.statement_confirm(statement=statement)
+    if statement.status == S.POSTED and not statement.payments.exists():
+        payables.statement_pay(statement=statement, amount=(statement.total_amount / 2).quantize(Decimal("0.01")),
+                               paid_on=today, reference=f"seed:{statement.number}")
+        statement.refresh_from_db()
+    return f", supplier statement {statement.number} ({statement.status}, paid {statement.paid_amount})"
 
 
 def _opening_stock(today, period) -> int:

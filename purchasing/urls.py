@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", views.po_new, name="new"),
     path("suggestions/", views.suggestions, name="suggestions"),
     path("suggestions/action/", views.suggestions_action, name="suggestions-action"),
+    path("notifications/", views.notifications, name="notifications"),
     path("<int:pk>/", views.po_detail, name="detail"),
     path("<int:pk>/action/", views.po_action, name="action"),
     path("<int:pk>/lines/", views.po_lines, name="lines"),

@@ -39,6 +39,7 @@ def po_list(request):
         "statuses": POStatus.choices,
         "suppliers": Supplier.objects.order_by("code").values("id", "code", "name"),
     }
+    context["unread"] = selectors.unread_notifications(membership=request.membership)
     chart = selectors.suggested_vs_on_order()
     chart["labels"] = {"suggested": _("Suggested"), "on_order": _("On order"), "in_transit": _("In transit"),
                        "units": _("units")}
@@ -141,7 +142,7 @@ def po_detail(request, pk):
         "po": po, "lines": list(POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk")),
         "events": _labelled(selectors.po_timeline(po=po)),
         "receipts": GoodsReceipt.objects.filter(purchase_order=po).prefetch_related("lines__sku").order_by("-pk"),
-        "actions": [a for a in actions if a in ("approve", "send", "cancel", "close")] if may_write(request) else [],
+        "actions": [a for a in actions if a in ("approve", "send", "revise", "cancel", "close")] if may_write(request) else [],
         "can_receive": "receive" in actions and may_receive(request),
         "can_return": "return" in actions and may_receive(request),
         "receipt_reference": f"{po.number}-{timezone.now():%Y%m%d%H%M%S}",
@@ -163,6 +164,7 @@ def po_action(request, pk):
         "send": lambda: services.po_send(po_id=po.pk, actor=request.user, why=why),
         "cancel": lambda: services.po_cancel(po_id=po.pk, actor=request.user, why=why),
         "close": lambda: services.po_close(po_id=po.pk, actor=request.user, why=why),
+        "revise": lambda: services.po_revise(po_id=po.pk, actor=request.user, why=why),
     }
     if action not in funcs:
         messages.error(request, _("Unknown action."))
@@ -275,3 +277,17 @@ def suggestions_action(request):
     if len(pos) == 1:
         return redirect("purchasing:detail", pk=pos[0].pk)
     return redirect(reverse("purchasing:list") + "?status=draft")
+
+
+@tenant_page(app_label="purchasing")
+def notifications(request):
+    """The buyer's in-app notifications (suppliers confirming, refusing, shipping; statements):
+    newest first, unread marked; POST marks them all read."""
+    if request.method == "POST":
+        n = services.notification_mark_read(membership=request.membership)
+        messages.success(request, _("%(n)s notifications marked as read.") % {"n": n})
+        return redirect("purchasing:notifications")
+    page = keyset_page(request, selectors.notifications_for(membership=request.membership), size=50)
+    return render(request, "purchasing/notifications.html", {
+        "rows": page.rows, "next_url": page.next_url,
+        "unread": selectors.unread_notifications(membership=request.membership)})

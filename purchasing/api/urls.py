@@ -9,6 +9,7 @@ router.register("purchase-orders", views.PurchaseOrderViewSet, basename="purchas
 router.register("receipts", views.GoodsReceiptViewSet, basename="purchasing-receipt")
 router.register("suggestions", views.SuggestionViewSet, basename="purchasing-suggestion")
 router.register("asns", portal.ASNViewSet, basename="purchasing-asn")
+router.register("notifications", views.BuyerNotificationViewSet, basename="purchasing-notification")
 # the supplier portal (supplier users only)
 router.register("portal/purchase-orders", portal.PortalPurchaseOrderViewSet, basename="purchasing-portal-po")
 router.register("portal/asns", portal.PortalASNViewSet, basename="purchasing-portal-asn")

@@ -14,7 +14,15 @@ from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet
 
 from .. import selectors, services
 from ..access import RECEIVING_ROLES
-from ..models import GoodsReceipt, PurchaseOrder, ReorderSuggestion, SuggestionStatus, Supplier, SupplierItem
+from ..models import (
+    GoodsReceipt,
+    Notification,
+    PurchaseOrder,
+    ReorderSuggestion,
+    SuggestionStatus,
+    Supplier,
+    SupplierItem,
+)
 from . import serializers as s
 
 PO_FILTERS = [
@@ -206,6 +214,16 @@ class PurchaseOrderViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, Ten
 
     @extend_schema(request=s.POWhySerializer, responses=s.PurchaseOrderDetailSerializer)
     @action(detail=True, methods=["post"])
+    def revise(self, request, pk=None):
+        """A purchase order the supplier refused back to draft: edit its lines or date, approve and send
+        it again (the supplier is told on sending)."""
+        po = self.get_object()
+        data = _valid(s.POWhySerializer, request)
+        services.po_revise(po_id=po.pk, actor=request.user, why=data["why"])
+        return self._detail(po.pk)
+
+    @extend_schema(request=s.POWhySerializer, responses=s.PurchaseOrderDetailSerializer)
+    @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close a received order, or short-close a partially received one (why required)."""
         po = self.get_object()
@@ -255,3 +273,28 @@ class SuggestionViewSet(TenantReadOnlyModelViewSet):
                                               warehouse=data.get("warehouse"), quantities=data.get("quantities"),
                                               expected_date=data.get("expected_date"))
         return Response(s.PurchaseOrderSerializer(pos, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class BuyerNotificationViewSet(TenantReadOnlyModelViewSet):
+    """The calling member's own in-app notifications (suppliers' confirmations, refusals, shipping
+    notices; statements), newest first; ``unread`` counts them, ``read`` marks them read (all
+    unread ones, or ``ids``)."""
+
+    model = Notification
+    serializer_class = s.NotificationSerializer
+    filterset_fields = ["code"]
+
+    def scope_queryset(self, queryset):
+        return queryset.filter(membership_id=self.request._request.membership.pk)
+
+    @extend_schema(request=None, responses=s.NotificationReadResultSerializer)
+    @action(detail=False, methods=["get"])
+    def unread(self, request):
+        return Response({"count": selectors.unread_notifications(membership=request._request.membership)})
+
+    @extend_schema(request=s.NotificationReadSerializer, responses=s.NotificationReadResultSerializer)
+    @action(detail=False, methods=["post"])
+    def read(self, request):
+        data = _valid(s.NotificationReadSerializer, request)
+        count = services.notification_mark_read(membership=request._request.membership, notification_ids=data.get("ids"))
+        return Response({"count": count})

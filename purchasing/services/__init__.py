@@ -16,7 +16,7 @@ Django ValidationError (400 with field messages). Lines are edited only in draft
 
 from .common import MAX_QUANTITY, purchasing_settings
 from .notifications import notification_emails_send, notification_mark_read, notify, recipients
-from .orders import po_approve, po_cancel, po_close, po_create, po_lines_set, po_send, po_update
+from .orders import po_approve, po_cancel, po_close, po_create, po_lines_set, po_revise, po_send, po_update
 from .portal import asn_create, asn_receive, po_confirm, po_refuse, supplier_user_invite
 from .receiving import po_receive
 from .returns import po_return
@@ -27,7 +27,7 @@ from .workflow import WORKFLOW, action_refusal, allowed_actions
 __all__ = [
     "asn_create", "asn_receive", "notification_emails_send", "notification_mark_read", "notify", "po_confirm",
     "po_refuse", "recipients", "supplier_user_invite",
-    "MAX_QUANTITY", "WORKFLOW", "action_refusal", "allowed_actions", "po_approve", "po_cancel", "po_close",
+    "MAX_QUANTITY", "WORKFLOW", "action_refusal", "allowed_actions", "po_approve", "po_cancel", "po_close", "po_revise",
     "po_create", "po_lines_set", "po_receive", "po_return", "po_send", "po_update", "purchasing_settings",
     "suggestions_create_pos", "suggestions_recompute", "supplier_item_for", "supplier_item_save",
 ]

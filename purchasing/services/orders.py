@@ -177,6 +177,17 @@ def po_send(*, po_id, actor=None, why: str = "", expected_date: date | None = No
 
 
 @transaction.atomic
+def po_revise(*, po_id, actor=None, why: str = "") -> PurchaseOrder:
+    """A purchase order the supplier refused goes back to draft, to be edited (lines, expected date),
+    approved and sent again; the supplier's refusal stays in the timeline."""
+    po = WORKFLOW.lock(po_id)
+    WORKFLOW.check(po, "revise")
+    WORKFLOW.set_status(po, S.DRAFT, why=why or _("Back to draft after the supplier's refusal: edit and send again."),
+                        code="revised", actor=actor)
+    return po
+
+
+@transaction.atomic
 def po_cancel(*, po_id, actor=None, why: str) -> PurchaseOrder:
     po = WORKFLOW.lock(po_id)
     WORKFLOW.check(po, "cancel")

@@ -3,6 +3,7 @@ allows, why one is refused, the timestamps each status stamps and the timeline (
 
     draft -> approved -> sent -> [confirmed by the supplier] -> partially_received -> received -> closed
                           \\-> refused by the supplier (with its reason) -> cancelled
+                                                                      \\-> revised: back to draft, edited, approved and sent again
       \\-> cancelled (draft, approved, sent or confirmed with nothing received)
     partially_received -> closed (short-closed: the rest will not come)
 """
@@ -40,6 +41,7 @@ WORKFLOW = DocumentWorkflow(
         "cancel": Action({S.DRAFT, S.APPROVED, S.SENT, S.CONFIRMED, S.REFUSED}, gettext_lazy("cancel"),
                          checks=(_no_cancel_after_receipt,)),
         "close": Action({S.PARTIALLY_RECEIVED, S.RECEIVED}, gettext_lazy("close")),
+        "revise": Action({S.REFUSED}, gettext_lazy("revise"), checks=(_no_cancel_after_receipt,)),
     },
     stamps=[Stamp("approved_at", {S.APPROVED}), Stamp("sent_at", {S.SENT}), Stamp("confirmed_at", {S.CONFIRMED}),
             Stamp("received_at", {S.RECEIVED}),
