@@ -230,3 +230,25 @@ def test_tenants_do_not_see_each_others_ledger_promotions_or_suggestions(pw, sal
     listed = pw.world.api(Role.OPERATOR).get("/api/v1/purchasing/suggestions/").json()["results"]
     assert [r["sku_code"] for r in listed] == [pw.sku.code]
     assert ReorderSuggestion.objects.count() == 1  # tenant A's manager
+
+
+def test_recompute_reads_in_bulk_whatever_the_number_of_skus(pw, sales, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.inventory.factories import SKUFactory
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            made = services.suggestions_recompute(today=TODAY)
+        return len(ctx.captured_queries), len(made)
+
+    sales[(tenant_a.tenant.pk, pw.sku.pk)] = flat(56, 10)
+    queries()  # the settings row is made on first use
+    few = queries()
+    for n in range(6):
+        sku = SKUFactory(tenant=pw.tenant, code=f"MANY-{n}")
+        sales[(tenant_a.tenant.pk, sku.pk)] = flat(56, 2 + n)
+        ledger(pw.wh, sku, [(TODAY - timedelta(days=20), 10), (TODAY - timedelta(days=3), -10)])
+    many = queries()
+    assert many[1] == few[1] + 6 and many[0] == few[0], (few, many)
