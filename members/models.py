@@ -83,6 +83,10 @@ class MemberLevel(TenantScopedModel):
     priority_shipping = models.BooleanField(_("priority shipping"), default=False)
     discount_percent = models.DecimalField(_("discount percent"), max_digits=5, decimal_places=2, default=0)
     benefits = models.JSONField(_("other benefits"), default=dict, blank=True)
+    gift_sku_id = models.BigIntegerField(_("gift SKU"), null=True, blank=True,
+                                         help_text=_("Added free to each order of a member of this level."))
+    gift_sku_code = models.CharField(_("gift SKU code"), max_length=128, blank=True)
+    gift_quantity = models.PositiveIntegerField(_("gift quantity"), default=1)
     description = models.TextField(_("description"), blank=True)
 
     class Meta:
@@ -531,3 +535,94 @@ class CampaignRecipient(TenantScopedModel):
 
     def __str__(self):
         return f"{self.campaign_id}:{self.member_id}"
+
+
+class RewardKind(models.TextChoices):
+    COUPON = "coupon", _("Coupon")
+    GIFT = "gift", _("Gift")
+
+
+class Reward(TenantScopedModel, TimeStampedModel):
+    """The catalogue of what points buy: a coupon of a template, or a gift SKU added free to the
+    member's next order. ``points_price`` points each."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=RewardKind.choices)
+    points_price = models.PositiveIntegerField(_("points price"))
+    template = models.ForeignKey(CouponTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards",
+                                 verbose_name=_("coupon template"))
+    gift_sku_id = models.BigIntegerField(_("gift SKU"), null=True, blank=True)
+    gift_sku_code = models.CharField(_("gift SKU code"), max_length=128, blank=True)
+    gift_quantity = models.PositiveIntegerField(_("gift quantity"), default=1)
+    active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["points_price", "id"]
+        verbose_name = _("points reward")
+        verbose_name_plural = _("points rewards")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_reward_tenant_name"),
+            models.CheckConstraint(condition=models.Q(points_price__gte=1), name="reward_price_gte_1"),
+            models.CheckConstraint(condition=models.Q(gift_quantity__gte=1), name="reward_gift_qty_gte_1"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="coupon", template__isnull=False)
+                           | models.Q(kind="gift", gift_sku_id__isnull=False)),
+                name="reward_target_by_kind"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class RedemptionStatus(models.TextChoices):
+    ISSUED = "issued", _("Coupon issued")
+    PENDING = "pending", _("Gift waiting for the next order")
+    CONSUMED = "consumed", _("Gift added to an order")
+    CANCELLED = "cancelled", _("Cancelled, points refunded")
+
+
+class PointsRedemption(TenantScopedModel):
+    """Points spent on a reward (the ledger's redeem entry), and what it gave: a coupon, or a gift
+    entitlement that the order review adds once to the member's next order (``order_id``) unless it
+    is cancelled first (the points come back as a new ledger entry, ``refund_entry``)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("member"))
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward"))
+    kind = models.CharField(_("kind"), max_length=10, choices=RewardKind.choices)
+    points = models.PositiveIntegerField(_("points"))
+    reference = models.CharField(_("reference"), max_length=100,
+                                 help_text=_("Redeeming again with it changes nothing."))
+    status = models.CharField(_("status"), max_length=10, choices=RedemptionStatus.choices)
+    redeem_entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("redeem entry"))
+    refund_entry = models.ForeignKey(PointsEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("refund entry"))
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("coupon"))
+    gift_sku_id = models.BigIntegerField(_("gift SKU"), null=True, blank=True)
+    gift_sku_code = models.CharField(_("gift SKU code"), max_length=128, blank=True)
+    gift_quantity = models.PositiveIntegerField(_("gift quantity"), default=1)
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("redeemed at"), default=timezone.now)
+    consumed_at = models.DateTimeField(_("added to an order at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("points redemption")
+        verbose_name_plural = _("points redemptions")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reference"], name="uniq_redemption_tenant_reference"),
+            models.CheckConstraint(condition=~models.Q(status="consumed") | models.Q(order_id__isnull=False),
+                                   name="redemption_consumed_has_order"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "member", "status"], name="redemption_t_member_status"),
+            models.Index(fields=["tenant", "order_id"], name="redemption_t_order"),
+        ]
+
+    def __str__(self):
+        return f"{self.reward_id}:{self.member_id}"

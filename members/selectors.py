@@ -436,3 +436,84 @@ def repurchase_by_month(*, months: int = 12) -> dict:
                      "rate": round(len(returning) / len(who), 4) if who else None, "segments": per_segment})
     return {"months": rows, "segments": segment_values}
 
+
+
+# --- benefits applied by the order review -------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderGift:
+    """A gift for the order: the level's (``entitlement_id`` None) or one bought with points."""
+
+    sku_id: int
+    sku_code: str
+    quantity: int
+    entitlement_id: int | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BuyerBenefits:
+    """What the order review applies for a buyer's member (its root's level when merged)."""
+
+    member_id: int
+    level_rank: int = 0
+    level_name: str = ""
+    discount_percent: Decimal = Decimal("0")
+    free_shipping: bool = False
+    priority_shipping: bool = False
+    gifts: tuple = ()  # OrderGift, the level's first, then pending points gifts in redemption order
+
+
+def buyer_benefits(*, platform: str, buyer_ids: list[str]) -> dict[str, BuyerBenefits]:
+    """{buyer id: BuyerBenefits} for the buyers known on ``platform`` (unknown buyers are absent):
+    level shipping, discount and gift, and the member's pending gift entitlements. Three queries
+    whatever the number of buyers."""
+    from .models import PointsRedemption, RedemptionStatus
+
+    ids = sorted({str(b) for b in buyer_ids if b})
+    if not ids:
+        return {}
+    idents = list(MemberIdentity.objects.filter(platform=platform, buyer_id__in=ids)
+                  .values_list("buyer_id", "member_id", "member__merged_into_id"))
+    if not idents:
+        return {}
+    roots = {buyer: root or own for buyer, own, root in idents}
+    members = {m.pk: m for m in Member.objects.select_related("level").filter(pk__in=set(roots.values()))}
+    pending: dict[int, list] = {}
+    rows = (PointsRedemption.objects.filter(status=RedemptionStatus.PENDING, gift_sku_id__isnull=False)
+            .filter(Q(member_id__in=set(roots.values())) | Q(member__merged_into_id__in=set(roots.values())))
+            .order_by("pk").values_list("pk", "member_id", "member__merged_into_id", "gift_sku_id", "gift_sku_code",
+                                        "gift_quantity", "reward__name"))
+    for pk, own, root, sku_id, code, qty, name in rows:
+        pending.setdefault(root or own, []).append(OrderGift(sku_id=sku_id, sku_code=code, quantity=qty,
+                                                             entitlement_id=pk, title=name))
+    out = {}
+    for buyer, root_id in roots.items():
+        m = members.get(root_id)
+        if m is None:
+            continue
+        lv = m.level
+        gifts = []
+        if lv is not None and lv.gift_sku_id:
+            gifts.append(OrderGift(sku_id=lv.gift_sku_id, sku_code=lv.gift_sku_code, quantity=lv.gift_quantity,
+                                   title=lv.name))
+        gifts += pending.get(root_id, [])
+        out[buyer] = BuyerBenefits(
+            member_id=root_id, level_rank=lv.rank if lv else 0, level_name=lv.name if lv else "",
+            discount_percent=lv.discount_percent if lv else Decimal("0"), free_shipping=bool(lv and lv.free_shipping),
+            priority_shipping=bool(lv and lv.priority_shipping), gifts=tuple(gifts))
+    return out
+
+
+def reward_rows(*, active_only: bool = False):
+    """The points catalogue with its redemptions counted."""
+    from .models import Reward
+
+    qs = Reward.objects.select_related("template").annotate(n_redeemed=Count("redemptions"))
+    return qs.filter(active=True) if active_only else qs
+
+
+def member_redemptions(member: Member, *, limit: int = 50):
+    from .models import PointsRedemption
+
+    return (PointsRedemption.objects.filter(member_id__in=member_group_ids(member))
+            .select_related("reward", "coupon").order_by("-pk")[:limit])

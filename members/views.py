@@ -15,6 +15,7 @@ from erp.views_helpers import error_text, keyset_page, tenant_page
 from . import ports, selectors, services
 from .models import Member, MemberLevel, Platform, Segment
 from .services import campaigns as campaign_services
+from .services import rewards as reward_services
 
 PAGE = 50
 
@@ -52,6 +53,8 @@ def member_detail(request, pk):
         "ledger": list(selectors.member_ledger(member)),
         "orders": [(o, snaps.get(o.order_id)) for o in orders], "summary": selectors.member_orders_summary(member),
         "merges": list(selectors.member_merges(member)), "merged_members": list(member.merged.order_by("pk")),
+        "rewards": list(selectors.reward_rows(active_only=True)),
+        "redemptions": list(selectors.member_redemptions(member)),
     }
     return render(request, "members/detail.html", context)
 
@@ -71,6 +74,11 @@ def member_action(request, pk):
             note=post.get("reason", ""), allow_different_phones=post.get("allow_different_phones") == "1"),
         "unmerge": lambda: services.member_unmerge(member_id=pk, actor=request.user),
         "opt_out": lambda: campaign_services.member_set_opt_out(member_id=pk, opt_out=post.get("opt_out") == "1"),
+        "redeem_reward": lambda: reward_services.points_redeem_reward(
+            member_id=pk, reward_id=_form_id(post.get("reward"), "reward"), reference=post.get("reference", ""),
+            actor=request.user),
+        "cancel_gift": lambda: reward_services.gift_cancel(redemption_id=_own_redemption(pk, post.get("redemption")),
+                                                           actor=request.user),
     }
     if action not in funcs:
         messages.error(request, _("Unknown action."))
@@ -81,6 +89,67 @@ def member_action(request, pk):
         except (Conflict, ValidationError, Http404) as exc:
             messages.error(request, error_text(exc) if not isinstance(exc, Http404) else _("No such member."))
     return redirect("members:detail", pk=pk)
+
+
+def _form_id(value, field: str) -> int:
+    value = (value or "").strip()
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationError({field: [_("Choose one.")]})
+    return int(value)
+
+
+def _own_redemption(member_pk: int, value) -> int:
+    """A redemption of this member (or of one merged into it), or a form error."""
+    from .models import PointsRedemption
+
+    red_id = _form_id(value, "redemption")
+    member = Member.objects.filter(pk=member_pk).first()
+    if member is None or not PointsRedemption.objects.filter(
+            pk=red_id, member_id__in=selectors.member_group_ids(member)).exists():
+        raise ValidationError({"redemption": [_("No such redemption for this member.")]})
+    return red_id
+
+
+@tenant_page(app_label="members")
+def reward_list(request):
+    """The points catalogue: coupons of a template and gift SKUs at a points price, editable here."""
+    from .models import CouponTemplate, RewardKind
+
+    context = {"rewards": list(selectors.reward_rows()), "kinds": RewardKind.choices,
+               "templates": CouponTemplate.objects.filter(active=True).order_by("name"),
+               "levels": MemberLevel.objects.order_by("rank")}
+    return render(request, "members/rewards.html", context)
+
+
+@tenant_page(app_label="members", write=True)
+@require_POST
+def reward_action(request):
+    """The catalogue page's forms: add a reward, change one (price, active), set a level's gift."""
+    post = request.POST
+    action = post.get("action", "")
+    try:
+        if action == "add":
+            template = (post.get("template") or "").strip()
+            reward_services.reward_create(
+                name=post.get("name", ""), kind=post.get("kind", ""), points_price=post.get("points_price", ""),
+                template_id=int(template) if template.isdigit() and len(template) < 18 else None,
+                gift_sku_code=post.get("gift_sku_code", ""), gift_quantity=post.get("gift_quantity") or "1",
+                description=post.get("description", ""))
+            messages.success(request, _("Reward added."))
+        elif action == "update":
+            reward_services.reward_update(reward_id=_form_id(post.get("reward"), "reward"),
+                                          points_price=post.get("points_price", ""), active=post.get("active") == "1")
+            messages.success(request, _("Reward changed."))
+        elif action == "level_gift":
+            reward_services.level_set_gift(level_id=_form_id(post.get("level"), "level"),
+                                           gift_sku_code=post.get("gift_sku_code", ""),
+                                           gift_quantity=post.get("gift_quantity") or "1")
+            messages.success(request, _("Level gift saved."))
+        else:
+            messages.error(request, _("Unknown action."))
+    except (Conflict, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+    return redirect("members:rewards")
 
 
 @tenant_page(app_label="members", write=True)

@@ -108,9 +108,10 @@ def shipping_cost(rule, weight_g: int) -> Decimal:
 
 
 def choose_carrier(*, rules, province: str, warehouse_id: int | None, weight_g: int,
-                   default_code: str) -> tuple[str, Decimal, str]:
+                   default_code: str, priority: bool = False) -> tuple[str, Decimal, str]:
     """(carrier code, estimated cost, why): the cheapest active rule matching region, warehouse and
-    weight; ties go to the lower priority number. No rule matches: the tenant's default carrier."""
+    weight; ties go to the lower priority number. ``priority`` (a member level's priority shipping):
+    the lowest priority number wins, cost breaks ties. No rule matches: the tenant's default carrier."""
     matching = [
         r for r in rules
         if r.is_active
@@ -121,6 +122,12 @@ def choose_carrier(*, rules, province: str, warehouse_id: int | None, weight_g: 
     ]
     if not matching:
         return default_code, Decimal("0.00"), f"no carrier rule matches {province or '-'}, {weight_g} g: default {default_code}"
+    if priority:
+        best = min(matching, key=lambda r: (r.priority, shipping_cost(r, weight_g), r.pk or 0))
+        cost = shipping_cost(best, weight_g)
+        return best.carrier_code, cost, (f"carrier {best.carrier_code} ({best.name}): first by priority of "
+                                         f"{len(matching)} matching rule(s) for {province or '-'}, {weight_g} g, "
+                                         f"{cost} CNY (member priority shipping)")
     best = min(matching, key=lambda r: (shipping_cost(r, weight_g), r.priority, r.pk or 0))
     cost = shipping_cost(best, weight_g)
     return best.carrier_code, cost, (f"carrier {best.carrier_code} ({best.name}): cheapest of {len(matching)} matching "

@@ -111,6 +111,8 @@ class Order(TenantScopedModel, TimeStampedModel):
     warehouse_id = models.BigIntegerField(_("warehouse"), null=True, blank=True)
     carrier_code = models.CharField(_("carrier"), max_length=32, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
+    free_shipping = models.BooleanField(_("free shipping"), default=False,
+                                        help_text=_("A member benefit: the seller bears the freight."))
     out_of_stock_since = models.DateTimeField(_("out of stock since"), null=True, blank=True)
     allocated_at = models.DateTimeField(_("allocated at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
@@ -209,6 +211,7 @@ class OrderLine(TenantScopedModel):
     warehouse_id = models.BigIntegerField(_("warehouse"), null=True, blank=True)
     is_reserved = models.BooleanField(_("stock reserved"), default=False)
     is_committed = models.BooleanField(_("stock committed"), default=False)
+    is_gift = models.BooleanField(_("gift"), default=False, help_text=_("Added free by a member benefit."))
 
     class Meta:
         ordering = ["id"]
@@ -224,6 +227,42 @@ class OrderLine(TenantScopedModel):
 
     def __str__(self):
         return f"{self.title or self.outer_id} × {self.quantity}"
+
+
+class BenefitKind(models.TextChoices):
+    FREE_SHIPPING = "free_shipping", _("Free shipping (level)")
+    PRIORITY_SHIPPING = "priority_shipping", _("Priority shipping (level)")
+    LEVEL_DISCOUNT = "level_discount", _("Level discount")
+    LEVEL_GIFT = "level_gift", _("Gift of the level")
+    POINTS_GIFT = "points_gift", _("Gift bought with points")
+
+
+class OrderBenefit(TenantScopedModel):
+    """A member benefit applied to an order by the review (once: ``key`` is unique per order), with
+    the member, its level or the gift entitlement behind it and the gift line it added."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="benefits", verbose_name=_("order"))
+    kind = models.CharField(_("kind"), max_length=20, choices=BenefitKind.choices)
+    key = models.CharField(_("key"), max_length=64)
+    member_id = models.BigIntegerField(_("member"))
+    level_rank = models.PositiveSmallIntegerField(_("level rank"), default=0)
+    level_name = models.CharField(_("level"), max_length=50, blank=True)
+    entitlement_id = models.BigIntegerField(_("gift entitlement"), null=True, blank=True)
+    line = models.ForeignKey(OrderLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             verbose_name=_("gift line"))
+    amount = MoneyField(_("value"), default=0)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("applied at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order benefit")
+        verbose_name_plural = _("order benefits")
+        constraints = [models.UniqueConstraint(fields=["tenant", "order", "key"], name="uniq_orderbenefit_t_order_key")]
+        indexes = [models.Index(fields=["tenant", "member_id"], name="obenefit_t_member")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.detail}"
 
 
 class EventKind(models.TextChoices):

@@ -288,3 +288,29 @@ def warehouse_names(ids) -> dict[int, str]:
     fn = _optional("inventory.selectors", "warehouse_names")
     wanted = sorted({i for i in ids if i})
     return fn(ids=wanted) if fn is not None and wanted else {}
+
+
+def buyer_benefits(*, platform: str, buyer_ids) -> dict:
+    """{buyer id: members.selectors.BuyerBenefits} of the buyers known as members (level shipping,
+    discount, gifts of the level and pending points gifts); empty when members cannot answer."""
+    fn = _optional("members.selectors", "buyer_benefits")
+    wanted = sorted({b for b in buyer_ids if b})
+    if fn is None or not wanted:
+        return {}
+    return fn(platform=platform, buyer_ids=wanted)
+
+
+def gifts_consume(*, order_id: int, entitlement_ids: list[int]) -> list[int]:
+    """Consume pending points gifts for the order (members.services.rewards.gifts_consume, once
+    each): the ids this order holds."""
+    fn = _optional("members.services.rewards", "gifts_consume")
+    if fn is None or not entitlement_ids:
+        return []
+    return list(fn(order_id=order_id, entitlement_ids=list(entitlement_ids)))
+
+
+def gifts_release(*, order_id: int) -> list[int]:
+    """The order was cancelled before shipping: its points gifts wait for the next order again
+    (members.services.rewards.gifts_release)."""
+    fn = _optional("members.services.rewards", "gifts_release")
+    return list(fn(order_id=order_id)) if fn is not None else []

@@ -174,8 +174,14 @@ _T, _K = -7_000_000_001, -7_000_000_002
 
 
 def _detail_queries():
-    from .api.serializers import EVENT_COLUMNS, LINE_COLUMNS, ORDER_DETAIL_COLUMNS, WAYBILL_COLUMNS
-    from .models import Waybill  # noqa: F401  (the join below)
+    from .api.serializers import (
+        BENEFIT_COLUMNS,
+        EVENT_COLUMNS,
+        LINE_COLUMNS,
+        ORDER_DETAIL_COLUMNS,
+        WAYBILL_COLUMNS,
+    )
+    from .models import OrderBenefit, Waybill  # noqa: F401  (the join below)
 
     sentinels = {"t": _T, "k": _K}
     return (
@@ -185,6 +191,8 @@ def _detail_queries():
                         .values(*LINE_COLUMNS), sentinels),
         CompiledValues(lambda t, k: OrderEvent.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
                         .values(*EVENT_COLUMNS), sentinels),
+        CompiledValues(lambda t, k: OrderBenefit.all_tenants.filter(tenant_id=t, order_id=k).order_by("id")
+                        .values(*BENEFIT_COLUMNS), sentinels),
     )
 
 
@@ -192,8 +200,8 @@ _DETAIL = None
 
 
 def order_detail_rows(*, order_id: int):
-    """(order row with its waybill's columns, line rows, event rows) for the API detail, or None:
-    three queries, compiled once per process and sent together (one round trip on Postgres). The
+    """(order row with its waybill's columns, line rows, event rows, benefit rows) for the API
+    detail, or None: four queries, compiled once per process and sent together (one round trip on Postgres). The
     waybill comes in the order's query: an order has at most one (uniq_waybill_tenant_order)."""
     from erp.tenancy.context import require_tenant
 
@@ -201,8 +209,8 @@ def order_detail_rows(*, order_id: int):
     if _DETAIL is None:
         _DETAIL = _detail_queries()
     values = {"t": require_tenant().pk, "k": order_id}
-    found, lines, events = rows_together([(query, values) for query in _DETAIL])
-    return (found[0], lines, events) if found else None
+    found, lines, events, benefits = rows_together([(query, values) for query in _DETAIL])
+    return (found[0], lines, events, benefits) if found else None
 
 
 # --- the list's common pages (no filter, or only a status), compiled once per shape ---------------

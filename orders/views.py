@@ -114,6 +114,7 @@ def detail(request, pk):
         "order": order, "lines": lines, "origin_lines": origin_lines,
         "events": selectors.order_timeline(order=order),
         "waybills": Waybill.objects.filter(order=order),
+        "benefits": list(order.benefits.order_by("pk")),
         "sources": Order.objects.filter(merged_into=order).order_by("pk"),
         "parts": Order.objects.filter(split_from=order).order_by("pk"),
         "actions": [(a, ACTION_LABELS[a]()) for a, states in services.ACTION_STATES.items() if order.status in states

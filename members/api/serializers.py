@@ -14,6 +14,8 @@ from ..models import (
     MemberOrder,
     MemberSettings,
     PointsEntry,
+    PointsRedemption,
+    Reward,
 )
 
 MEMBER_LIST_FIELDS = [
@@ -27,7 +29,26 @@ class MemberLevelSerializer(serializers.ModelSerializer):
     class Meta:
         model = MemberLevel
         fields = ["id", "rank", "name", "min_spend", "min_orders", "require_both", "points_multiplier", "free_shipping",
-                  "priority_shipping", "discount_percent", "benefits", "description"]
+                  "priority_shipping", "discount_percent", "benefits", "gift_sku_id", "gift_sku_code", "gift_quantity",
+                  "description"]
+        read_only_fields = ["gift_sku_id"]
+
+    def validate(self, attrs):
+        """A gift SKU code (empty: no gift) is looked up among the tenant's SKUs."""
+        if "gift_sku_code" in attrs:
+            from ..services.rewards import _gift_sku
+
+            code = (attrs.get("gift_sku_code") or "").strip()
+            if not code:
+                attrs["gift_sku_id"], attrs["gift_sku_code"] = None, ""
+            else:
+                errors: dict = {}
+                attrs["gift_sku_id"], attrs["gift_sku_code"] = _gift_sku(code, errors)
+                if errors:
+                    raise serializers.ValidationError(errors)
+        if "gift_quantity" in attrs and not 1 <= attrs["gift_quantity"] <= 100:
+            raise serializers.ValidationError({"gift_quantity": ["From 1 to 100."]})
+        return attrs
 
     def validate_rank(self, value):
         if value < 1:
@@ -341,3 +362,36 @@ class RepurchaseMonthSerializer(serializers.Serializer):
     returning = serializers.IntegerField()
     rate = serializers.FloatField(allow_null=True)
     segments = serializers.DictField(child=serializers.DictField())
+
+
+# --- points rewards ---------------------------------------------------------------------------------
+class RewardSerializer(serializers.ModelSerializer):
+    """A catalogue entry; writes go through members.services.rewards (which checks the values)."""
+
+    template_id = ScopedId(model=CouponTemplate, required=False, allow_null=True, default=None, max_value=2**53)
+    template_name = serializers.CharField(source="template.name", read_only=True, default="")
+
+    class Meta:
+        model = Reward
+        fields = ["id", "name", "kind", "points_price", "template_id", "template_name", "gift_sku_id", "gift_sku_code",
+                  "gift_quantity", "active", "description", "created_at", "updated_at"]
+        read_only_fields = ["id", "gift_sku_id", "template_name", "created_at", "updated_at"]
+        validators = []  # the name's uniqueness is checked by the service (a field error, 400)
+
+
+class RedemptionSerializer(serializers.ModelSerializer):
+    reward_name = serializers.CharField(source="reward.name", read_only=True)
+    coupon_code = serializers.CharField(source="coupon.code", read_only=True, default=None)
+
+    class Meta:
+        model = PointsRedemption
+        fields = ["id", "member", "reward", "reward_name", "kind", "points", "reference", "status", "coupon",
+                  "coupon_code", "gift_sku_id", "gift_sku_code", "gift_quantity", "order_id", "redeem_entry",
+                  "refund_entry", "created_at", "consumed_at", "cancelled_at"]
+        read_only_fields = fields
+
+
+class RedeemRewardSerializer(serializers.Serializer):
+    reward = ScopedId(model=Reward, max_value=2**53)
+    reference = serializers.CharField(max_length=60, required=False, allow_blank=True, default="",
+                                      help_text="Redeeming again with the same reference changes nothing.")

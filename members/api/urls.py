@@ -7,6 +7,8 @@ from .views import (
     MemberLevelViewSet,
     MemberSettingsViewSet,
     MemberViewSet,
+    RedemptionViewSet,
+    RewardViewSet,
 )
 
 router = SimpleRouter()
@@ -16,4 +18,6 @@ router.register("settings", MemberSettingsViewSet, basename="members-settings")
 router.register("coupon-templates", CouponTemplateViewSet, basename="members-coupon-template")
 router.register("coupons", CouponViewSet, basename="members-coupon")
 router.register("campaigns", CampaignViewSet, basename="members-campaign")
+router.register("rewards", RewardViewSet, basename="members-reward")
+router.register("redemptions", RedemptionViewSet, basename="members-redemption")
 urlpatterns = router.urls

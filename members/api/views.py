@@ -12,9 +12,20 @@ from erp.api.viewsets import TenantModelViewSet, TenantReadOnlyModelViewSet, Ten
 from erp.tenancy import roles
 
 from .. import selectors, services
-from ..models import Campaign, Coupon, CouponTemplate, Member, MemberLevel, MemberSettings, Platform
+from ..models import (
+    Campaign,
+    Coupon,
+    CouponTemplate,
+    Member,
+    MemberLevel,
+    MemberSettings,
+    Platform,
+    PointsRedemption,
+    Reward,
+)
 from ..services import campaigns as campaign_services
 from ..services import coupons as coupon_services
+from ..services import rewards as reward_services
 from . import serializers as s
 
 FILTERS = [
@@ -76,6 +87,24 @@ class MemberViewSet(TenantReadOnlyModelViewSet):
         entry = services.points_redeem(member_id=member.pk, amount=data["amount"], reason=data["reason"],
                                        reference=data["reference"], actor=request.user)
         return Response(s.PointsEntrySerializer(entry).data, status=201)
+
+    @extend_schema(request=s.RedeemRewardSerializer, responses={201: s.RedemptionSerializer})
+    @action(detail=True, methods=["post"], url_path="redeem-reward")
+    def redeem_reward(self, request, pk=None):
+        """Spend points on a catalogue reward: a coupon issued, or a gift for the member's next order.
+        Not enough points: 400 (``points``). A reference makes a retry harmless."""
+        member = self.get_object()
+        data = self._input(s.RedeemRewardSerializer)
+        red = reward_services.points_redeem_reward(member_id=member.pk, reward_id=data["reward"],
+                                                   reference=data["reference"], actor=request.user)
+        return Response(s.RedemptionSerializer(red).data, status=201)
+
+    @extend_schema(responses=s.RedemptionSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def redemptions(self, request, pk=None):
+        """The member's points redemptions (newest first)."""
+        member = self.get_object()
+        return Response(s.RedemptionSerializer(selectors.member_redemptions(member), many=True).data)
 
     @extend_schema(request=s.MemberMergeInputSerializer, responses=s.MemberDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -380,3 +409,57 @@ class CampaignViewSet(TenantModelViewSet):
     def effect(self, request, pk=None):
         """Redemption, revenue and repurchase 30/60/90 days from the send, treated against the holdout."""
         return Response(s.CampaignEffectSerializer(selectors.campaign_effect(self.get_object()), many=True).data)
+
+
+class RewardViewSet(TenantModelViewSet):
+    """The points catalogue (积分兑换): coupons of a template or gift SKUs at a points price. Operators
+    with the members rights write; a reward already redeemed cannot be deleted (409: deactivate it)."""
+
+    model = Reward
+    serializer_class = s.RewardSerializer
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("template").order_by("points_price", "id")
+
+    def perform_create(self, serializer):
+        serializer.instance = reward_services.reward_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = reward_services.reward_update(reward_id=serializer.instance.pk,
+                                                            **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise Conflict("Members redeemed this reward: deactivate it instead.") from None
+
+
+class RedemptionViewSet(TenantReadOnlyModelViewSet):
+    """Points redemptions; ``cancel`` gives a gift not yet on an order back (points refunded)."""
+
+    model = PointsRedemption
+    serializer_class = s.RedemptionSerializer
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def scope_queryset(self, queryset):
+        queryset = queryset.select_related("reward", "coupon").order_by("-id")
+        member = self.request.query_params.get("member", "")
+        if member:
+            if not member.isdigit() or len(member) > 18:
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError({"member": ["A member id."]})
+            queryset = queryset.filter(member_id=int(member))
+        return queryset
+
+    @extend_schema(request=None, responses=s.RedemptionSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a gift still waiting for an order: the points come back (a new ledger entry)."""
+        red = self.get_object()
+        return Response(s.RedemptionSerializer(reward_services.gift_cancel(redemption_id=red.pk,
+                                                                           actor=request.user)).data)

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from erp.api.fields import ScopedIds
 from erp.money import CENT
 
-from ..models import BulkJob, HoldReason, Order, OrderEvent, OrderLine, Waybill
+from ..models import BulkJob, HoldReason, Order, OrderBenefit, OrderEvent, OrderLine, Waybill
 
 LIST_FIELDS = [
     "id", "display_no", "kind", "platform", "shop", "platform_order_id", "status", "hold_reasons", "out_of_stock",
@@ -36,7 +36,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
         fields = ["id", "origin_order", "platform_order_id", "platform_line_id", "platform_item_id", "platform_sku_id",
                   "outer_id", "title", "sku_properties", "sku_id", "sku_code", "quantity", "price", "discount", "paid",
                   "is_presale", "refund_state", "platform_refund_id", "is_stopped", "warehouse_id", "is_reserved",
-                  "is_committed"]
+                  "is_committed", "is_gift"]
         read_only_fields = fields
 
 
@@ -54,8 +54,17 @@ class WaybillSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OrderBenefitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderBenefit
+        fields = ["id", "kind", "key", "member_id", "level_rank", "level_name", "entitlement_id", "line", "amount",
+                  "detail", "created_at"]
+        read_only_fields = fields
+
+
 class OrderDetailSerializer(OrderListSerializer):
     lines = OrderLineSerializer(many=True, read_only=True)
+    benefits = OrderBenefitSerializer(many=True, read_only=True)
     timeline = OrderEventSerializer(source="events", many=True, read_only=True)
     waybills = WaybillSerializer(many=True, read_only=True)
 
@@ -63,7 +72,7 @@ class OrderDetailSerializer(OrderListSerializer):
         fields = [*LIST_FIELDS, "buyer_level", "buyer_message", "seller_memo", "seller_flag", "operator_note",
                   "receiver_phone", "receiver_district", "receiver_address", "address_hash", "presale_fully_paid",
                   "ship_blocked_reason", "platform_state", "platform_modified_at", "allocated_at", "weight_g",
-                  "lines", "timeline", "waybills"]
+                  "free_shipping", "lines", "benefits", "timeline", "waybills"]
         read_only_fields = fields
 
 
@@ -97,17 +106,19 @@ _COMPUTED = {"display_no", "hold_reasons", "out_of_stock"}
 ORDER_LIST_SPEC = _spec(Order, [f for f in LIST_FIELDS if f not in _COMPUTED])
 ORDER_DETAIL_EXTRA = ["buyer_level", "buyer_message", "seller_memo", "seller_flag", "operator_note", "receiver_phone",
                       "receiver_district", "receiver_address", "address_hash", "presale_fully_paid", "ship_blocked_reason",
-                      "platform_state", "platform_modified_at", "allocated_at", "weight_g"]
+                      "platform_state", "platform_modified_at", "allocated_at", "weight_g", "free_shipping"]
 ORDER_DETAIL_SPEC = _spec(Order, [f for f in LIST_FIELDS if f not in _COMPUTED] + ORDER_DETAIL_EXTRA)
 LINE_SPEC = _spec(OrderLine, OrderLineSerializer.Meta.fields)
 EVENT_SPEC = _spec(OrderEvent, OrderEventSerializer.Meta.fields)
 WAYBILL_SPEC = _spec(Waybill, WaybillSerializer.Meta.fields)
+BENEFIT_SPEC = _spec(OrderBenefit, OrderBenefitSerializer.Meta.fields)
 
 ORDER_LIST_COLUMNS = sorted({c for _, c, _ in ORDER_LIST_SPEC} | {"hold_reasons", "out_of_stock_since"})
 ORDER_DETAIL_COLUMNS = sorted({c for _, c, _ in ORDER_DETAIL_SPEC} | {"hold_reasons", "out_of_stock_since"})
 LINE_COLUMNS = ["order_id"] + [c for _, c, _ in LINE_SPEC]
 EVENT_COLUMNS = [c for _, c, _ in EVENT_SPEC]
 WAYBILL_COLUMNS = [f"waybills__{c}" for _, c, _ in WAYBILL_SPEC]
+BENEFIT_COLUMNS = [c for _, c, _ in BENEFIT_SPEC]
 
 
 def _build(row: dict, spec, tz, prefix: str = "") -> dict:
@@ -160,12 +171,13 @@ def order_list_rows(rows) -> list[dict]:
     return [build(row, tz) for row in rows]
 
 
-def order_detail_data(row: dict, lines, events, *, waybill: bool) -> dict:
+def order_detail_data(row: dict, lines, events, *, waybill: bool, benefits=()) -> dict:
     """The detail's JSON (same shape as OrderDetailSerializer) from ORDER_DETAIL_COLUMNS values plus
     the joined waybill columns, and LINE_COLUMNS / EVENT_COLUMNS rows."""
     tz = timezone.get_current_timezone()
     out = _DETAIL_ROW(row, tz)
     out["lines"] = [_build(ln, LINE_SPEC, tz) for ln in lines]
+    out["benefits"] = [_build(b, BENEFIT_SPEC, tz) for b in benefits]
     out["timeline"] = [_build(ev, EVENT_SPEC, tz) for ev in events]
     out["waybills"] = [_build(row, WAYBILL_SPEC, tz, prefix="waybills__")] if waybill else []
     return out

@@ -72,12 +72,12 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
         return Response(self._detail_data(kwargs[self.lookup_url_kwarg or self.lookup_field]))
 
     def _detail_data(self, order_id) -> dict:
-        """Three queries: the order with its waybill (at most one per order), its lines, its timeline."""
+        """Four queries: the order with its waybill (at most one per order), its lines, its timeline, its benefits."""
         data = selectors.order_detail_rows(order_id=int(order_id))
         if data is None:
             raise Http404("No such order.")
-        row, lines, events = data
-        return s.order_detail_data(row, lines, events, waybill=row["waybills__id"] is not None)
+        row, lines, events, benefits = data
+        return s.order_detail_data(row, lines, events, waybill=row["waybills__id"] is not None, benefits=benefits)
 
     def _detail(self, order_id):
         return Response(self._detail_data(order_id))

@@ -19,6 +19,7 @@ from ._common import (
     _release_order,
     order_settings,
 )
+from .benefits import apply_benefits
 from .split import _carve
 
 if TYPE_CHECKING:
@@ -66,13 +67,16 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
     lines_by = _active_lines([o.pk for o in orders if o.pk not in preloaded]) if len(preloaded) < len(orders) else {}
     for pk, (_o, lines) in preloaded.items():
         lines_by[pk] = sorted(lines, key=lambda ln: ln.pk)
+    # member benefits first (gift lines reserve stock like any line; applied once per order)
+    benefited, benefit_evs = apply_benefits([o for o in orders if o.status == S.APPROVED], lines_by, settings=settings,
+                                            pending=pending)
     warehouses = inv.warehouses()
     sku_ids = sorted({ln.sku_id for lines in lines_by.values() for ln in lines if ln.sku_id})
     available = inv.available(sku_ids=sku_ids) if warehouses else {}
     rules = list(CarrierRule.objects.filter(is_active=True))
     now = timezone.now()
-    evs: list[OrderEvent] = []
-    changed_orders: list[Order] = []
+    evs: list[OrderEvent] = list(benefit_evs)
+    changed_orders: list[Order] = list(benefited)
     changed_lines: list[OrderLine] = []
     planned: list[_Reservation] = []
     for order in orders:
@@ -135,14 +139,18 @@ def _allocate(queryset, *, settings: OrderSettings, actor=None, strict: bool = T
         evs = []
     bulk.update(OrderLine, changed_lines, ["is_reserved", "warehouse_id"])
     bulk.update(Order, changed_orders, ["status", "hold_reasons", "warehouse_id", "carrier_code", "allocated_at",
-                                        "out_of_stock_since", "updated_at"])
+                                        "out_of_stock_since", "updated_at", "free_shipping", "line_count",
+                                        "total_quantity", "weight_g"])
     bulk.insert(OrderEvent, [e for e in evs if e])
     return out
 
 
 def _finish_allocation(order, part, rules, settings, now, evs, why, actor):
     code, cost, carrier_why = choose_carrier(rules=rules, province=order.receiver_province, warehouse_id=part.warehouse.id,
-                                             weight_g=order.weight_g, default_code=settings.default_carrier_code)
+                                             weight_g=order.weight_g, default_code=settings.default_carrier_code,
+                                             priority=getattr(order, "_priority_shipping", False))
+    if order.free_shipping:
+        carrier_why += f"; free shipping (member level): the seller bears {cost}"
     order.warehouse_id = part.warehouse.id
     order.carrier_code = code
     order.allocated_at = now

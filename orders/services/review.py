@@ -7,11 +7,14 @@ from django.db import transaction
 
 from erp.api.exceptions import Conflict
 
+from .. import ports
 from ..models import (
     PLATFORM_HOLDS,
+    BenefitKind,
     EventKind,
     HoldReason,
     Order,
+    OrderBenefit,
     OrderEvent,
     OrderKind,
     OrderLine,
@@ -27,6 +30,7 @@ from ._common import (
     _release_order,
     _SkuResolver,
 )
+from .benefits import apply_benefits
 
 
 def _decide(order: Order, lines, platform_holds: set, ctx: ReviewContext | None, *, keep: set | frozenset = frozenset(),
@@ -88,6 +92,10 @@ def _rereview(order: Order, settings: OrderSettings, *, platform_holds: set, why
                     continue
                 ev.from_status = before
             evs.append(ev)
+    if order.status == S.APPROVED:  # member benefits (gift lines, free shipping), once per order
+        _changed, benefit_evs = apply_benefits([order], {order.pk: [ln for ln in lines if not ln.is_stopped]},
+                                               settings=settings)
+        evs += benefit_evs
     if order.status != S.APPROVED:
         order.out_of_stock_since = None
     order.save()
@@ -219,6 +227,12 @@ def order_cancel(*, order_id: int, actor=None, why: str = "") -> Order:
     order.set_hold_reasons(())
     order.out_of_stock_since = None
     order.save()
+    if OrderBenefit.objects.filter(order=order, kind=BenefitKind.POINTS_GIFT).exists():
+        released = ports.gifts_release(order_id=order.pk)  # points gifts go to the member's next order
+        if released:
+            evs.append(WORKFLOW.event(order, EventKind.RULE, "benefit.released",
+                                      f"points gifts {', '.join(map(str, released))} wait for the next order",
+                                      data={"entitlements": released}))
     if order.kind == OrderKind.MERGED:
         for source in WORKFLOW.lock_many(Order.objects.filter(merged_into=order).values_list("pk", flat=True)):
             e = WORKFLOW.set_status(source, S.CANCELLED, why=f"its merged shipment M{order.pk} was cancelled",

@@ -66,7 +66,9 @@ def order_ship(*, order_id: int, actor=None, tracking_no: str = "", carrier_code
         if origin.kind == OrderKind.RESHIP:
             continue  # the platform order shipped long ago: a reshipment is ours alone
         partial = len(its) < origin_line_counts.get(origin_id, 0) or order.kind == OrderKind.SPLIT
-        push_lines = sorted({ln.platform_line_id for ln in its}) if partial else None
+        push_lines = sorted({ln.platform_line_id for ln in its if not ln.is_gift}) if partial else None
+        if partial and not push_lines:
+            continue  # a parcel of gift lines only: nothing of the platform order ships in it
         integ.shipment_push_enqueue(shop=origin.shop, platform_order_id=origin.platform_order_id, carrier_code=carrier,
                                     tracking_no=tracking, lines=push_lines)
         pushes.append(origin.platform_order_id)

@@ -31,3 +31,31 @@ def _recipient():
 
 register_row_builder(Campaign, _campaign)
 register_row_builder(CampaignRecipient, _recipient)
+
+
+def _reward():
+    from members.models import Reward
+
+    n = Reward.objects.count()
+    return Reward.objects.create(name=f"iso reward {n}", kind="coupon", points_price=10, template=_template())
+
+
+def _redemption():
+    from members.models import PointsEntry, PointsRedemption
+
+    n = PointsRedemption.objects.count()
+    member = build_row(Member)
+    entry = PointsEntry.objects.create(member=member, kind="adjust", amount=5, reference=f"iso-red-{n}")
+    return PointsRedemption.objects.create(member=member, reward=_reward(), kind="gift", points=5,
+                                           reference=f"iso-{n}", status="pending", redeem_entry=entry,
+                                           gift_sku_id=1, gift_sku_code="A")
+
+
+def _register_rewards():
+    from members.models import PointsRedemption, Reward
+
+    register_row_builder(Reward, _reward)
+    register_row_builder(PointsRedemption, _redemption)
+
+
+_register_rewards()

@@ -42,9 +42,9 @@ def test_list_filters_and_cursor_pages(api, orders):
 
 # the request's savepoint and its release (tests run inside a transaction), the token lookup (token,
 # membership, tenant and user in one query), then the page query (the list's columns only) / the
-# order with its waybill, its lines and its timeline (sent together in one pipeline)
+# order with its waybill, its lines, its timeline and its benefits (sent together in one pipeline)
 LIST_QUERIES = 4
-DETAIL_QUERIES = 6
+DETAIL_QUERIES = 7
 
 
 @pytest.mark.parametrize("page_size", [1, 10, 31])
