@@ -381,7 +381,7 @@ class RewardSerializer(serializers.ModelSerializer):
 
 class RedemptionSerializer(serializers.ModelSerializer):
     reward_name = serializers.CharField(source="reward.name", read_only=True)
-    coupon_code = serializers.CharField(source="coupon.code", read_only=True, default=None)
+    coupon_code = serializers.CharField(source="coupon.code", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = PointsRedemption
