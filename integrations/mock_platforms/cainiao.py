@@ -1,8 +1,8 @@
 """A simulated electronic-waybill carrier service (Cainiao / SF Express style), at ``/carrier``.
 
-System parameters as the QiMen mock (``method``, ``app_key``, ``timestamp``, ``sign`` = the TOP md5
-signature over them plus ``body``, the JSON business body); answers ``{"response": {"flag",
-"code", "message", ...}}``. Each carrier account (``app_key``) has its carrier code and its own
+System parameters, signature, faults and answers as the QiMen mock (gateway.py: ``method``,
+``app_key``, ``timestamp``, ``sign`` over them plus ``body``, the JSON business body; answers
+``{"response": {"flag", "code", "message", ...}}``). Each carrier account (``app_key``) has its carrier code and its own
 waybill number range; numbers are handed out in order and the range runs out.
 
 Methods:
@@ -23,11 +23,10 @@ Faults as the platforms (faults.py): the platform key is ``carrier``, the shop k
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .signing import signature_ok
+from .gateway import Gateway, GatewayFault
 
 PATH = "/carrier"
 METHOD_CLASS = {"cainiao.waybill.ii.get": "write", "cainiao.waybill.ii.cancel": "write",
@@ -39,10 +38,8 @@ STAGES = [(0, "collected", "Collected by the courier", "pickup station"),
           (56, "delivered", "Delivered, signed by the receiver", "")]
 
 
-class CarrierFault(Exception):
-    def __init__(self, code: str, message: str = ""):
-        super().__init__(message or code)
-        self.code, self.message = code, message or code
+class CarrierFault(GatewayFault):
+    pass
 
 
 @dataclass
@@ -69,11 +66,15 @@ def waybill_code(prefix: str, number: int) -> str:
     return f"{prefix}{body}{check}"
 
 
-class CarrierService:
+class CarrierService(Gateway):
     """State of the simulated carrier; lives on MockPlatforms (``mock.carrier``), reset with it."""
 
+    platform = "carrier"
+    methods = METHOD_CLASS
+    unavailable = "carrier unavailable"
+
     def __init__(self, mock):
-        self.mock = mock
+        super().__init__(mock)
         self.accounts: dict[str, CarrierAccountSim] = {}
 
     def set_account(self, spec: dict) -> dict:
@@ -84,43 +85,11 @@ class CarrierService:
         self.accounts[account.app_key] = account
         return account.public()
 
-    def answer(self, params: dict) -> tuple[int, dict, float, str]:
-        method = str(params.get("method") or "")
-        fault = ""
-        try:
-            account = self.accounts.get(str(params.get("app_key") or ""))
-            if account is None:
-                raise CarrierFault("isv.invalid-app-key", "unknown app_key")
-            if not signature_ok(params, account.app_secret):
-                raise CarrierFault("sign-check-failure", "Illegal request: sign check failed")
-            if method not in METHOD_CLASS:
-                raise CarrierFault("isv.invalid-method", method)
-            try:
-                body = json.loads(params.get("body") or "{}")
-            except ValueError:
-                raise CarrierFault("isv.invalid-parameter", "body is not JSON") from None
-            if not isinstance(body, dict):
-                raise CarrierFault("isv.invalid-parameter", "body must be an object")
-            mock = self.mock
-            kinds = mock.faults.draw(mock.world.config, platform="carrier", shop=account.app_key, method=method,
-                                     method_class=METHOD_CLASS[method])
-            fault = ",".join(sorted(kinds))
-            if "rate_limit" in kinds:
-                raise CarrierFault("isv.rate-limit", "call limited, retry later")
-            if "server_error" in kinds:
-                status = mock.faults.rng.choice([500, 502, 503])
-                mock.requests[("carrier", method, f"http_{status}")] += 1
-                return status, {"response": {"flag": "failure", "code": "isp.service-unavailable",
-                                             "message": "carrier unavailable"}}, 0.0, fault
-            if "bad_signature" in kinds:
-                raise CarrierFault("sign-check-failure", "Illegal request: sign check failed")
-            delay = float(mock.world.config.get("slow_seconds", 2.0)) if "slow" in kinds else 0.0
-            result = getattr(self, "m_" + method.replace(".", "_"))(account, body)
-            mock.requests[("carrier", method, "ok")] += 1
-            return 200, {"response": {"flag": "success", "code": "0", "message": "", **result}}, delay, fault
-        except CarrierFault as err:
-            self.mock.requests[("carrier", method or "?", f"error_{err.code}")] += 1
-            return 200, {"response": {"flag": "failure", "code": err.code, "message": err.message}}, 0.0, fault
+    def caller(self, params: dict) -> tuple[CarrierAccountSim, str, str]:
+        account = self.accounts.get(str(params.get("app_key") or ""))
+        if account is None:
+            raise CarrierFault("isv.invalid-app-key", "unknown app_key")
+        return account, account.app_key, account.app_secret
 
     @staticmethod
     def _waybill(account: CarrierAccountSim, body: dict) -> dict:

@@ -29,11 +29,10 @@ Faults as the platforms (faults.py): the platform key is ``qimen``, the shop key
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .signing import signature_ok
+from .gateway import Gateway, GatewayFault
 
 PATH = "/qimen"
 METHOD_CLASS = {"deliveryorder.create": "write", "deliveryorder.confirm": "list", "entryorder.create": "write",
@@ -41,11 +40,8 @@ METHOD_CLASS = {"deliveryorder.create": "write", "deliveryorder.confirm": "list"
 CARRIERS = ("SF", "YTO", "ZTO")
 
 
-class QimenError(Exception):
-    def __init__(self, code: str, message: str = ""):
-        super().__init__(message or code)
-        self.code = code
-        self.message = message or code
+class QimenError(GatewayFault):
+    pass
 
 
 @dataclass
@@ -68,11 +64,15 @@ class WmsCustomer:
                 "pending_confirms": [dict(c) for c in self.confirms]}
 
 
-class QimenWms:
+class QimenWms(Gateway):
     """State of the simulated WMS; lives on MockPlatforms (``mock.qimen``), reset with it."""
 
+    platform = "qimen"
+    methods = METHOD_CLASS
+    unavailable = "WMS unavailable"
+
     def __init__(self, mock):
-        self.mock = mock
+        super().__init__(mock)
         self.customers: dict[str, WmsCustomer] = {}
         self.tracking_seq = 0
 
@@ -156,45 +156,18 @@ class QimenWms:
         return timedelta(hours=rng.uniform(float(low), float(high)))
 
     # ---------------------------------------------------------------------------- methods
-    def answer(self, params: dict) -> tuple[int, dict, float, str]:
-        method = str(params.get("method") or "")
-        fault = ""
-        try:
-            customer = self.customers.get(str(params.get("customerId") or ""))
-            if customer is None or customer.app_key != str(params.get("app_key") or ""):
-                raise QimenError("isv.invalid-customer", "unknown customerId or app_key")
-            if not signature_ok(params, customer.app_secret):
-                raise QimenError("sign-check-failure", "Illegal request: sign check failed")
-            if method not in METHOD_CLASS:
-                raise QimenError("isv.invalid-method", method)
-            try:
-                body = json.loads(params.get("body") or "{}")
-            except ValueError:
-                raise QimenError("isv.invalid-parameter", "body is not JSON") from None
-            if not isinstance(body, dict):
-                raise QimenError("isv.invalid-parameter", "body must be an object")
-            mock = self.mock
-            kinds = mock.faults.draw(mock.world.config, platform="qimen", shop=customer.customer_id, method=method,
-                                     method_class=METHOD_CLASS[method])
-            fault = ",".join(sorted(kinds))
-            if "rate_limit" in kinds:
-                raise QimenError("isv.rate-limit", "call limited, retry later")
-            if "server_error" in kinds:
-                status = mock.faults.rng.choice([500, 502, 503])
-                mock.requests[("qimen", method, f"http_{status}")] += 1
-                return status, {"response": {"flag": "failure", "code": "isp.service-unavailable",
-                                             "message": "WMS unavailable"}}, 0.0, fault
-            if "bad_signature" in kinds:
-                raise QimenError("sign-check-failure", "Illegal request: sign check failed")
-            delay = float(mock.world.config.get("slow_seconds", 2.0)) if "slow" in kinds else 0.0
-            self.tick()
-            handler = getattr(self, "m_" + method.replace(".", "_"))
-            result = handler(customer, body, duplicate="duplicate" in kinds)
-            mock.requests[("qimen", method, "ok")] += 1
-            return 200, {"response": {"flag": "success", "code": "0", "message": "", **result}}, delay, fault
-        except QimenError as err:
-            self.mock.requests[("qimen", method or "?", f"error_{err.code}")] += 1
-            return 200, {"response": {"flag": "failure", "code": err.code, "message": err.message}}, 0.0, fault
+    def caller(self, params: dict) -> tuple[WmsCustomer, str, str]:
+        customer = self.customers.get(str(params.get("customerId") or ""))
+        if customer is None or customer.app_key != str(params.get("app_key") or ""):
+            raise QimenError("isv.invalid-customer", "unknown customerId or app_key")
+        return customer, customer.customer_id, customer.app_secret
+
+    def prepare(self) -> None:
+        self.tick()
+
+    def dispatch(self, caller, method: str, body: dict, kinds: set) -> dict:
+        handler = getattr(self, "m_" + method.replace(".", "_"))
+        return handler(caller, body, duplicate="duplicate" in kinds)
 
     def m_deliveryorder_create(self, customer: WmsCustomer, body: dict, **_) -> dict:
         head = body.get("deliveryOrder") or {}
