@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from .normalized import (
     NormalizedAddress,
     NormalizedBillLine,
+    NormalizedCoupon,
     NormalizedLine,
     NormalizedOrder,
     NormalizedRefund,
@@ -49,6 +50,7 @@ def order_to_dict(order: NormalizedOrder) -> dict:
     data = _flat(order)
     data["receiver"] = _flat(order.receiver)
     data["lines"] = [_flat(line) for line in order.lines]
+    data["coupons"] = [_flat(coupon) for coupon in order.coupons]
     return data
 
 
@@ -166,6 +168,22 @@ def order_from_dict(data: dict, *, raw: dict | None = None) -> NormalizedOrder:
             ))
         except CodecError as exc:
             raise CodecError(f"lines[{index}].{exc.field}", exc.message)
+    coupons_data = data.get("coupons") or []
+    if not isinstance(coupons_data, list):
+        raise CodecError("coupons", "expected a list")
+    coupons = []
+    for index, item in enumerate(coupons_data):
+        if not isinstance(item, dict):
+            raise CodecError(f"coupons[{index}]", "expected an object")
+        try:
+            coupon = NormalizedCoupon(platform_coupon_id=_str(item, "platform_coupon_id", max_length=64),
+                                      code=_str(item, "code", max_length=32).strip().upper(),
+                                      amount=_money(item, "amount", Decimal("0.00")))
+        except CodecError as exc:
+            raise CodecError(f"coupons[{index}].{exc.field}", exc.message)
+        if not (coupon.platform_coupon_id or coupon.code):
+            raise CodecError(f"coupons[{index}].code", "a coupon code or a platform coupon id")
+        coupons.append(coupon)
     return NormalizedOrder(
         platform=_str(data, "platform", max_length=10) or "own",
         platform_order_id=_str(data, "platform_order_id", required=True, max_length=64),
@@ -189,6 +207,7 @@ def order_from_dict(data: dict, *, raw: dict | None = None) -> NormalizedOrder:
         presale_fully_paid=_bool(data, "presale_fully_paid", True),
         ship_blocked_reason=_str(data, "ship_blocked_reason", max_length=40),
         lines=lines,
+        coupons=coupons,
         raw=raw if raw is not None else {},
     )
 

@@ -305,3 +305,53 @@ class InboundMessage(TenantScopedModel):
 
     def __str__(self):
         return f"{self.kind} {self.external_id}"
+
+
+class CouponDelivery(TenantScopedModel):
+    """A member's coupon delivered to a platform buyer (or made readable to the own web shop).
+
+    One row per coupon (members' coupon, by id: integrations never reads members' tables). The row's
+    ``request_id`` is the idempotency key the platform sees, so a resend after a lost answer makes no
+    second coupon; ``platform_coupon_id`` maps the platform's coupon on an order back to ours. Sent by
+    a relay (integrations.coupons) with retries and backoff, like the outbox."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("delivered")
+        FAILED = "failed", _("failed (gave up)")
+
+    coupon_id = models.BigIntegerField(_("coupon"))
+    code = models.CharField(_("coupon code"), max_length=32)
+    platform = models.CharField(_("platform"), max_length=10, choices=Platform.choices)
+    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("shop"))
+    buyer_id = models.CharField(_("buyer id"), max_length=128)
+    request_id = models.CharField(_("request id"), max_length=64)
+    terms = models.JSONField(_("coupon terms"), default=dict,
+                             help_text=_("title, kind, amount off, threshold, currency, validity"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    platform_coupon_id = models.CharField(_("platform coupon id"), max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    response = models.JSONField(_("platform response"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    MAX_ATTEMPTS = 8
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("coupon delivery")
+        verbose_name_plural = _("coupon deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "coupon_id"], name="uniq_coupondelivery_t_coupon"),
+            models.UniqueConstraint(fields=["tenant", "request_id"], name="uniq_coupondelivery_t_request"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "next_attempt_at"], name="coupondelivery_t_due"),
+            models.Index(fields=["tenant", "platform", "platform_coupon_id"], name="coupondelivery_t_pcoupon"),
+        ]
+
+    def __str__(self):
+        return f"{self.platform}:{self.code}"

@@ -46,6 +46,16 @@ class NormalizedLine:
 
 
 @dataclass
+class NormalizedCoupon:
+    """A seller coupon redeemed on the order: the platform's own coupon id (Taobao shopbonus number,
+    JD couponId, PDD promotion id), or our coupon code (the own web shop sends that), and its discount."""
+
+    platform_coupon_id: str = ""
+    code: str = ""
+    amount: Decimal = Decimal("0.00")
+
+
+@dataclass
 class NormalizedOrder:
     platform: str  # integrations.models.Platform value
     platform_order_id: str
@@ -69,6 +79,7 @@ class NormalizedOrder:
     presale_fully_paid: bool = True  # False while only the deposit is paid (must not ship)
     ship_blocked_reason: str = ""  # platform says do not ship yet: "risk_review", "group_forming"...
     lines: list[NormalizedLine] = field(default_factory=list)
+    coupons: list[NormalizedCoupon] = field(default_factory=list)  # seller coupons redeemed on the order
     raw: dict = field(default_factory=dict)
 
 

@@ -11,6 +11,7 @@ them; shops through the shop selectors there.
 from .normalized import (
     NormalizedAddress,
     NormalizedBillLine,
+    NormalizedCoupon,
     NormalizedLine,
     NormalizedOrder,
     NormalizedRefund,
@@ -20,6 +21,7 @@ from .normalized import (
 __all__ = [
     "NormalizedAddress",
     "NormalizedBillLine",
+    "NormalizedCoupon",
     "NormalizedLine",
     "NormalizedOrder",
     "NormalizedRefund",

@@ -205,3 +205,56 @@ def _interval_field(job: str) -> str | None:
     from .models import JOB_INTERVAL_FIELD
 
     return JOB_INTERVAL_FIELD.get(job)
+
+
+# --- seller coupons -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CouponDeliveryInfo:
+    coupon_id: int
+    platform: str
+    shop_id: int | None
+    status: str  # pending, sent, failed
+    status_label: str
+    attempts: int
+    last_error: str
+    platform_coupon_id: str
+    next_attempt_at: object
+    sent_at: object
+
+
+def coupon_deliveries(*, coupon_ids) -> dict[int, CouponDeliveryInfo]:
+    """{coupon id: its delivery} for the coupons that have one."""
+    from .models import CouponDelivery
+
+    ids = [int(c) for c in coupon_ids if c]
+    if not ids:
+        return {}
+    return {row.coupon_id: CouponDeliveryInfo(
+        coupon_id=row.coupon_id, platform=row.platform, shop_id=row.shop_id, status=row.status,
+        status_label=str(row.get_status_display()), attempts=row.attempts, last_error=row.last_error,
+        platform_coupon_id=row.platform_coupon_id, next_attempt_at=row.next_attempt_at, sent_at=row.sent_at)
+        for row in CouponDelivery.objects.filter(coupon_id__in=ids)}
+
+
+def coupon_delivery_counts(*, coupon_ids) -> dict[str, int]:
+    """Deliveries of these coupons by status (pending / sent / failed)."""
+    from django.db.models import Count
+
+    from .models import CouponDelivery
+
+    ids = [int(c) for c in coupon_ids if c]
+    if not ids:
+        return {}
+    return dict(CouponDelivery.objects.filter(coupon_id__in=ids).order_by().values_list("status")
+                .annotate(n=Count("id")))
+
+
+def coupon_id_for_platform_coupon(*, shop_id: int, platform_coupon_id: str) -> int | None:
+    """Our coupon id for a platform's coupon id seen on an order of the shop (None when unknown)."""
+    from .models import CouponDelivery
+
+    shop = Shop.objects.filter(pk=shop_id).first()
+    if shop is None or not platform_coupon_id:
+        return None
+    return (CouponDelivery.objects.filter(platform=shop.platform, platform_coupon_id=str(platform_coupon_id))
+            .values_list("coupon_id", flat=True).first())

@@ -257,3 +257,25 @@ def inbound_process(*, message_id: int) -> InboundMessage | None:
     message.processed_at, message.error = timezone.now(), ""
     message.save(update_fields=["processed_at", "error"])
     return message
+
+
+# --- seller coupons (integrations/coupons.py): members queue its coupons here, the relay sends them --
+def coupon_deliveries_enqueue(*, deliveries: list[dict]) -> dict[int, str]:
+    """Queue members' coupons for delivery to their buyers (idempotent per coupon id); see integrations.coupons."""
+    from .coupons import coupon_deliveries_enqueue as enqueue
+
+    return enqueue(deliveries=deliveries)
+
+
+def coupon_deliveries_send(*, limit: int = 200) -> dict:
+    """Send the due coupon deliveries now (the relay task does this after commit and on the beat tick)."""
+    from .coupons import coupon_deliveries_send as send
+
+    return send(limit=limit)
+
+
+def coupon_delivery_retry(*, coupon_ids: list[int]) -> int:
+    """Send given-up coupon deliveries again, under their request ids (never a second coupon)."""
+    from .coupons import coupon_delivery_retry as retry
+
+    return retry(coupon_ids=coupon_ids)

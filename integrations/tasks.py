@@ -153,3 +153,28 @@ def push_shipments_tick(expires: int | None = None):
 @system_task(reason="integrations: fan out bill pulls per shop", name="integrations.pull_bills_tick", **TICK_OPTIONS)
 def pull_bills_tick(expires: int | None = None):
     return fan_out(Job.PULL_BILLS, expires=expires)
+
+
+@tenant_task(name="integrations.send_coupons", **SHOP_TASK_OPTIONS)
+def send_coupons(*, tenant_id: int):
+    """Send the tenant's due coupon deliveries (queued after the campaign batch commits)."""
+    from .coupons import coupon_deliveries_send
+
+    return coupon_deliveries_send()
+
+
+@system_task(reason="integrations: retry due coupon deliveries", name="integrations.send_coupons_tick", **TICK_OPTIONS)
+def send_coupons_tick(expires: int | None = None):
+    """One send_coupons task per tenant with deliveries due (retries after a backoff)."""
+    from django.utils import timezone
+
+    from .models import CouponDelivery
+
+    tenants = (CouponDelivery.all_tenants.filter(status=CouponDelivery.Status.PENDING,
+                                                 next_attempt_at__lte=timezone.now())
+               .values_list("tenant_id", flat=True).distinct())
+    count = 0
+    for tenant_id in tenants:
+        send_coupons.apply_async(kwargs={"tenant_id": tenant_id}, expires=expires or 60)
+        count += 1
+    return count

@@ -13,6 +13,8 @@ class MembersConfig(AppConfig):
 
         events.subscribe("order.shipped", services.on_order_shipped)
         events.subscribe("aftersales.refunded", services.on_aftersales_refunded)
+        events.subscribe("order.coupons_used", services.on_order_coupons_used)
+        events.subscribe("platform_coupon.delivered", services.on_platform_coupon_delivered)
         dashboard.register_nav(dashboard.NavLink(_("Members"), "members:list", "members"))
         dashboard.register(members_cards)
 

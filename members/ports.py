@@ -63,3 +63,36 @@ def use_order_ids_with_sku(fn):
         yield
     finally:
         _sku_override = previous
+
+
+# --- integrations: coupon delivery to the platforms and platform coupons on orders ----------------
+def _integrations(module: str, name: str):
+    fn = getattr(importlib.import_module(f"integrations.{module}"), name, None)
+    if fn is None:
+        raise RuntimeError(f"integrations.{module}.{name} is not available (docs/INTERFACES.md)")
+    return fn
+
+
+def coupon_deliver(*, deliveries: list[dict]) -> dict[int, str]:
+    """Queue coupons for delivery to their platform buyers (integrations.services.coupon_deliveries_enqueue)."""
+    if not deliveries:
+        return {}
+    return _integrations("services", "coupon_deliveries_enqueue")(deliveries=deliveries)
+
+
+def coupon_delivery_retry(*, coupon_ids: list[int]) -> int:
+    return _integrations("services", "coupon_delivery_retry")(coupon_ids=coupon_ids)
+
+
+def coupon_deliveries(*, coupon_ids) -> dict:
+    """{coupon id: delivery info} (integrations.selectors.coupon_deliveries)."""
+    return _integrations("selectors", "coupon_deliveries")(coupon_ids=coupon_ids)
+
+
+def coupon_delivery_counts(*, coupon_ids) -> dict:
+    return _integrations("selectors", "coupon_delivery_counts")(coupon_ids=coupon_ids)
+
+
+def coupon_id_for_platform_coupon(*, shop_id: int, platform_coupon_id: str) -> int | None:
+    return _integrations("selectors", "coupon_id_for_platform_coupon")(shop_id=shop_id,
+                                                                       platform_coupon_id=platform_coupon_id)

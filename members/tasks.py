@@ -22,6 +22,14 @@ def clawback_for_refund(*, tenant_id: int, ticket_id: int, amount: str, order_id
                                       platform_order_id=platform_order_id)
 
 
+@tenant_task(name="members.redeem_coupons_for_order", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def redeem_coupons_for_order(*, tenant_id: int, **kwargs) -> list[int]:
+    from .services import coupons_redeem_for_order
+
+    return coupons_redeem_for_order(**kwargs)
+
+
 @tenant_task(name="members.expire_points", acks_late=True)
 def expire_points_for_tenant(*, tenant_id: int) -> int:
     from .services import points_expire

@@ -11,6 +11,8 @@ from importlib import import_module
 
 from .base import (
     AdapterError,
+    CouponSend,
+    CouponSendResult,
     NotSupported,
     Page,
     PlatformAdapter,
@@ -22,7 +24,7 @@ from .base import (
     StockUpdate,
 )
 
-__all__ = ["AdapterError", "NotSupported", "Page", "PlatformAdapter", "RefundAction", "RefundDecision",
+__all__ = ["AdapterError", "CouponSend", "CouponSendResult", "NotSupported", "Page", "PlatformAdapter", "RefundAction", "RefundDecision",
            "RefundDecisionResult", "ShipmentResult", "StockResult", "StockUpdate", "get_adapter", "adapter_class",
            "override_adapters"]
 

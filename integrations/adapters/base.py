@@ -103,6 +103,36 @@ class RefundDecisionResult:
     response: dict = field(default_factory=dict)
 
 
+@dataclass
+class CouponSend:
+    """A seller coupon to deliver to one platform buyer. ``request_id`` is the ERP's idempotency key:
+    sending it again answers the coupon already made. Amounts in yuan."""
+
+    request_id: str
+    buyer_id: str
+    code: str  # our coupon code (the buyer never sees it on a platform; the platform makes its own id)
+    title: str
+    amount_off: Decimal
+    threshold: Decimal
+    valid_until: datetime
+    valid_from: datetime | None = None
+    currency: str = "CNY"
+    kind: str = "amount"  # "amount" or "percent": the platforms' shop coupons take an amount off
+
+
+@dataclass
+class CouponSendResult:
+    """``ok`` with the platform's coupon id; ``already`` when the platform had it from a previous send
+    of the same request id. A refusal is ``ok=False`` with the platform's reason; transient failures
+    raise a retryable AdapterError instead."""
+
+    ok: bool
+    platform_coupon_id: str = ""
+    already: bool = False
+    error: str = ""
+    response: dict = field(default_factory=dict)
+
+
 class PlatformAdapter:
     """Base class. Subclasses set ``platform``, ``max_window`` and implement the fetch/push calls."""
 
@@ -142,6 +172,19 @@ class PlatformAdapter:
         """Send a seller's refund decision. Transient failures raise a retryable AdapterError; a
         refusal answers ``ok=False`` with the platform's reason."""
         raise NotSupported(f"{self.platform}: pushing refund decisions is not supported")
+
+    # -- seller coupons ------------------------------------------------------------------------
+    def send_coupon(self, coupon: CouponSend) -> CouponSendResult:
+        """Deliver a seller coupon to a buyer (idempotent on ``coupon.request_id``)."""
+        raise NotSupported(f"{self.platform}: sending coupons is not supported")
+
+    def query_coupon(self, *, platform_coupon_id: str) -> dict:
+        """The platform's state of a coupon sent: {"state": unused|used|expired|cancelled, "order_id": ...}."""
+        raise NotSupported(f"{self.platform}: querying coupons is not supported")
+
+    def cancel_coupon(self, *, platform_coupon_id: str) -> CouponSendResult:
+        """Withdraw an unused coupon (``already`` when it was withdrawn before)."""
+        raise NotSupported(f"{self.platform}: cancelling coupons is not supported")
 
     # -- mapping (also used for push-style messages arriving on the channel API) --------------
     def map_order(self, raw: dict):

@@ -10,12 +10,20 @@ from datetime import datetime, timedelta
 from ..normalized import (
     NormalizedAddress,
     NormalizedBillLine,
+    NormalizedCoupon,
     NormalizedLine,
     NormalizedOrder,
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
+from .base import (
+    AdapterError,
+    CouponSendResult,
+    RefundAction,
+    RefundDecisionResult,
+    ShipmentResult,
+    StockResult,
+)
 from .common import ZERO, cst_text, fen, money, parse_cst, text
 from .router import RouterAdapter
 
@@ -110,9 +118,13 @@ class Adapter(RouterAdapter):
     def map_order(self, raw: dict) -> NormalizedOrder:
         state_text = text(raw["orderState"])
         coupons: dict[str, object] = {}
+        redeemed: dict[str, object] = {}  # seller coupons (41-京东券优惠 with a couponId): id -> discount
         for coupon in raw.get("couponDetailList") or []:
             sku = text(coupon.get("skuId"))
             coupons[sku] = coupons.get(sku, ZERO) + money(coupon.get("couponPrice"))
+            coupon_id = text(coupon.get("couponId"))
+            if coupon_id:
+                redeemed[coupon_id] = redeemed.get(coupon_id, ZERO) + money(coupon.get("couponPrice"))
         lines = []
         for item in raw.get("itemInfoList") or []:
             sku_id = text(item.get("skuId"))
@@ -147,6 +159,7 @@ class Adapter(RouterAdapter):
             paid_amount=money(raw.get("orderPayment")),
             ship_blocked_reason=BLOCKED.get(state_text, ""),
             lines=lines,
+            coupons=[NormalizedCoupon(platform_coupon_id=cid[:64], amount=amount) for cid, amount in redeemed.items()],
             raw=raw,
         )
 
@@ -257,3 +270,46 @@ class Adapter(RouterAdapter):
             return RefundDecisionResult(ok=True, already=True, response=result)
         return RefundDecisionResult(ok=False, error=f"{result.get('errorCode')} {result.get('errorMessage')}",
                                     response=result)
+
+    # -- seller coupons: jingdong.pop.coupon.send / query / cancel (PROTOCOL.md) ------------------
+    def send_coupon(self, coupon):
+        if coupon.kind != "amount":
+            return CouponSendResult(ok=False, error="jd: shop coupons take an amount off; a percent coupon cannot be sent")
+        method = "jingdong.pop.coupon.send"
+        params = {"requestId": coupon.request_id, "pin": coupon.buyer_id, "discount": str(coupon.amount_off),
+                  "quota": str(coupon.threshold), "endTime": cst_text(coupon.valid_until),
+                  "name": (coupon.title or "")[:30]}
+        if coupon.valid_from is not None:
+            params["beginTime"] = cst_text(coupon.valid_from)
+        try:
+            body = self._body(self.call(method, params), method)
+        except AdapterError as exc:
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, error=str(exc))
+        result = body.get("sendResult") or {}
+        ok = bool(result.get("success")) and bool(text(result.get("couponId")))
+        return CouponSendResult(ok=ok, platform_coupon_id=text(result.get("couponId")),
+                                already=bool(result.get("repeated")),
+                                error="" if ok else f"{text(result.get('code'))} {text(result.get('message'))}".strip(),
+                                response=body)
+
+    def query_coupon(self, *, platform_coupon_id):
+        method = "jingdong.pop.coupon.query"
+        info = self._body(self.call(method, {"couponId": platform_coupon_id}), method).get("couponInfo") or {}
+        state = {1: "unused", 2: "used", 3: "expired", 4: "cancelled"}.get(int(info.get("state") or 0), "unknown")
+        return {"state": state, "order_id": text(info.get("orderId")), "raw": info}
+
+    def cancel_coupon(self, *, platform_coupon_id):
+        method = "jingdong.pop.coupon.cancel"
+        try:
+            body = self._body(self.call(method, {"couponId": platform_coupon_id}), method)
+        except AdapterError as exc:
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, platform_coupon_id=platform_coupon_id, error=str(exc))
+        result = body.get("cancelResult") or {}
+        if not result.get("success") and text(result.get("code")) == "ALREADY_DONE":
+            return CouponSendResult(ok=True, platform_coupon_id=platform_coupon_id, already=True, response=body)
+        return CouponSendResult(ok=bool(result.get("success")), platform_coupon_id=platform_coupon_id,
+                                error="" if result.get("success") else text(result.get("message")), response=body)

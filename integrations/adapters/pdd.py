@@ -11,13 +11,21 @@ from datetime import timedelta
 from ..normalized import (
     NormalizedAddress,
     NormalizedBillLine,
+    NormalizedCoupon,
     NormalizedLine,
     NormalizedOrder,
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
-from .common import money, parse_cst, split_evenly, text, unix
+from .base import (
+    AdapterError,
+    CouponSendResult,
+    RefundAction,
+    RefundDecisionResult,
+    ShipmentResult,
+    StockResult,
+)
+from .common import money, parse_cst, split_evenly, text, to_fen, unix
 from .router import RouterAdapter
 
 ENVELOPE = {
@@ -32,7 +40,11 @@ ENVELOPE = {
     "pdd.refund.agree": "refund_agree_response",
     "pdd.refund.returngoods.agree": "refund_returngoods_agree_response",
     "pdd.refund.reject": "refund_reject_response",
+    "pdd.promotion.coupon.send": "promotion_coupon_send_response",
+    "pdd.promotion.coupon.info.query": "promotion_coupon_info_query_response",
+    "pdd.promotion.coupon.close": "promotion_coupon_close_response",
 }
+SELLER_COUPON_PROMOTION = 16  # promotion_detail_list entry of a merchant coupon [mock]
 LINE_REFUND = {1: "", 2: "requested", 3: "requested", 4: "refunded"}
 REFUND_STATUS = {2: "requested", 3: "requested", 4: "agreed", 7: "wait_return", 10: "success", 11: "closed",
                  6: "refused"}
@@ -156,6 +168,10 @@ class Adapter(RouterAdapter):
             presale_fully_paid=fully_paid,
             ship_blocked_reason=blocked,
             lines=lines,
+            coupons=[NormalizedCoupon(platform_coupon_id=text(p.get("promotion_id"))[:64],
+                                      amount=money(p.get("discount_amount")))
+                     for p in raw.get("promotion_detail_list") or []
+                     if int(p.get("promotion_type") or 0) == SELLER_COUPON_PROMOTION and text(p.get("promotion_id"))],
             raw=raw,
         )
 
@@ -256,3 +272,41 @@ class Adapter(RouterAdapter):
         result = body.get("result") or {}
         ok = bool(result.get("succ"))
         return RefundDecisionResult(ok=ok, error="" if ok else f"not accepted: {body}", response=result)
+
+    # -- seller coupons: pdd.promotion.coupon.send / info.query / close (PROTOCOL.md) -------------
+    def send_coupon(self, coupon):
+        if coupon.kind != "amount":
+            return CouponSendResult(ok=False, error="pdd: merchant coupons take an amount off; a percent coupon "
+                                                    "cannot be sent")
+        method = "pdd.promotion.coupon.send"
+        params = {"request_id": coupon.request_id, "buyer_id": coupon.buyer_id, "discount": to_fen(coupon.amount_off),
+                  "min_order_amount": to_fen(coupon.threshold), "end_time": unix(coupon.valid_until),
+                  "batch_desc": (coupon.title or "")[:30]}
+        if coupon.valid_from is not None:
+            params["start_time"] = unix(coupon.valid_from)
+        try:
+            body = self._call(method, params)
+        except AdapterError as exc:
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, error=str(exc))
+        ok = bool(body.get("success")) and bool(text(body.get("coupon_id")))
+        return CouponSendResult(ok=ok, platform_coupon_id=text(body.get("coupon_id")), already=bool(body.get("is_repeat")),
+                                error="" if ok else f"not accepted: {body}", response=body)
+
+    def query_coupon(self, *, platform_coupon_id):
+        info = self._call("pdd.promotion.coupon.info.query", {"coupon_id": platform_coupon_id}).get("coupon") or {}
+        state = {0: "unused", 1: "used", 2: "expired", 3: "cancelled"}.get(int(info.get("status", -1)), "unknown") \
+            if info else "unknown"
+        return {"state": state, "order_id": text(info.get("order_sn")), "raw": info}
+
+    def cancel_coupon(self, *, platform_coupon_id):
+        try:
+            body = self._call("pdd.promotion.coupon.close", {"coupon_id": platform_coupon_id})
+        except AdapterError as exc:
+            if "ALREADY_DONE" in str(exc):
+                return CouponSendResult(ok=True, platform_coupon_id=platform_coupon_id, already=True)
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, platform_coupon_id=platform_coupon_id, error=str(exc))
+        return CouponSendResult(ok=bool(body.get("success")), platform_coupon_id=platform_coupon_id, response=body)

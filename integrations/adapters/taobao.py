@@ -7,12 +7,20 @@ from datetime import datetime, timedelta
 from ..normalized import (
     NormalizedAddress,
     NormalizedBillLine,
+    NormalizedCoupon,
     NormalizedLine,
     NormalizedOrder,
     NormalizedRefund,
     OrderState,
 )
-from .base import AdapterError, RefundAction, RefundDecisionResult, ShipmentResult, StockResult
+from .base import (
+    AdapterError,
+    CouponSendResult,
+    RefundAction,
+    RefundDecisionResult,
+    ShipmentResult,
+    StockResult,
+)
 from .common import ZERO, cst_text, fen, money, parse_cst, text, to_fen
 from .router import RouterAdapter
 
@@ -159,6 +167,7 @@ class Adapter(RouterAdapter):
             presale_fully_paid=fully_paid,
             ship_blocked_reason=blocked,
             lines=lines,
+            coupons=_coupons(raw),
             raw=raw,
         )
 
@@ -278,3 +287,61 @@ class Adapter(RouterAdapter):
             if results and all("ALREADY_DONE" in text(r.get("message")) for r in results):
                 return RefundDecisionResult(ok=True, already=True, response=body)
         return RefundDecisionResult(ok=ok, error="" if ok else f"not accepted: {body}", response=body)
+
+    # -- seller coupons: taobao.promotion.coupon.send / coupondetail.get / coupon.cancel (PROTOCOL.md) --
+    def send_coupon(self, coupon):
+        if coupon.kind != "amount":
+            return CouponSendResult(ok=False, error="taobao: shop coupons take an amount off; a percent coupon "
+                                                    "cannot be sent")
+        method = "taobao.promotion.coupon.send"
+        params = {"buyer_open_uid": coupon.buyer_id, "unique_id": coupon.request_id,
+                  "denominations": str(coupon.amount_off), "condition": str(coupon.threshold),
+                  "end_time": cst_text(coupon.valid_until), "title": (coupon.title or "")[:30]}
+        if coupon.valid_from is not None:
+            params["start_time"] = cst_text(coupon.valid_from)
+        try:
+            body = self._body(self.call(method, params), method)
+        except AdapterError as exc:
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, error=str(exc))
+        results = (body.get("coupon_results") or {}).get("coupon_result") or []
+        number = text(results[0].get("coupon_number")) if results else ""
+        ok = bool(body.get("is_success")) and bool(number)
+        return CouponSendResult(ok=ok, platform_coupon_id=number, already=bool(body.get("already_sent")),
+                                error="" if ok else f"not accepted: {body}", response=body)
+
+    def query_coupon(self, *, platform_coupon_id):
+        method = "taobao.promotion.coupondetail.get"
+        body = self._body(self.call(method, {"coupon_number": platform_coupon_id}), method)
+        details = (body.get("coupon_details") or {}).get("coupon_detail") or []
+        if not details:
+            return {"state": "unknown"}
+        detail = details[0]
+        state = {"unused": "unused", "using": "used", "invalid": "expired", "cancelled": "cancelled"}.get(
+            text(detail.get("state")), "unknown")
+        return {"state": state, "order_id": text(detail.get("tid")), "raw": detail}
+
+    def cancel_coupon(self, *, platform_coupon_id):
+        method = "taobao.promotion.coupon.cancel"
+        try:
+            body = self._body(self.call(method, {"coupon_number": platform_coupon_id}), method)
+        except AdapterError as exc:
+            if "ALREADY_DONE" in exc.code:
+                return CouponSendResult(ok=True, platform_coupon_id=platform_coupon_id, already=True)
+            if exc.retryable:
+                raise
+            return CouponSendResult(ok=False, platform_coupon_id=platform_coupon_id, error=str(exc))
+        return CouponSendResult(ok=bool(body.get("is_success")), platform_coupon_id=platform_coupon_id, response=body)
+
+
+def _coupons(raw: dict) -> list:
+    """Seller coupons (店铺优惠券) the trade redeemed: promotion_details entries whose promotion_id is
+    ``shopbonus-<coupon number>``."""
+    out = []
+    for detail in (raw.get("promotion_details") or {}).get("promotion_detail") or []:
+        promotion_id = text(detail.get("promotion_id"))
+        if promotion_id.startswith("shopbonus-") and promotion_id[len("shopbonus-"):]:
+            out.append(NormalizedCoupon(platform_coupon_id=promotion_id[len("shopbonus-"):][:64],
+                                        amount=money(detail.get("discount_fee"))))
+    return out

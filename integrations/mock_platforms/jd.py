@@ -105,8 +105,13 @@ def render_order(order: Order) -> dict:
                           "wareId": str(line.item_id), "skuName": f"{line.title} {line.props}".strip(),
                           "jdPrice": yuan(line.price), "itemTotal": str(line.qty), "productNo": line.item_outer_id}
                          for line in order.lines],
-        "couponDetailList": [{"orderId": order.id, "skuId": str(line.sku_id or line.item_id), "couponType": "20-套装优惠",
-                              "couponPrice": yuan(line.discount)} for line in order.lines if line.discount],
+        "couponDetailList": [
+            *({"orderId": order.id, "skuId": str(line.sku_id or line.item_id), "couponType": "20-套装优惠",
+               "couponPrice": yuan(line.discount - line.coupon_share)}
+              for line in order.lines if line.discount - line.coupon_share),
+            *({"orderId": order.id, "skuId": str(line.sku_id or line.item_id), "couponType": "41-京东券优惠",
+               "couponPrice": yuan(line.coupon_share), "couponId": order.coupon_id}
+              for line in order.lines if line.coupon_share)],
     }
 
 
@@ -283,6 +288,84 @@ def afs_returnapply_agree(ctx: Ctx, p: dict) -> dict:
                                                            if p.get(k) not in (None, "")})
 
 
+# ------------------------------------------------------------------------------- seller coupons
+COUPON_STATE = {"unused": 1, "used": 2, "expired": 3, "cancelled": 4}
+
+
+def _yuan_fen(p: dict, name: str, *, needed: bool) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    value = p.get(name)
+    if value in (None, ""):
+        if needed:
+            raise ApiError("missing", name)
+        return 0
+    try:
+        amount = Decimal(str(value).strip())
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (ArithmeticError, ValueError):
+        raise ApiError("invalid", name) from None
+    return int((amount * 100).to_integral_value())
+
+
+def _coupon_reply(key: str, body: dict) -> dict:
+    return {key: {"code": "0", **body}}
+
+
+def render_coupon(world, coupon) -> dict:
+    return {"couponId": coupon.id, "requestId": coupon.request_id, "pin": coupon.buyer, "name": coupon.title,
+            "discount": yuan(coupon.amount), "quota": yuan(coupon.threshold), "beginTime": fmt_cst(coupon.start),
+            "endTime": fmt_cst(coupon.end), "state": COUPON_STATE[coupon.state(world.now)],
+            "orderId": coupon.order_id}
+
+
+def pop_coupon_send(ctx: Ctx, p: dict) -> dict:
+    """jingdong.pop.coupon.send [mock, after the jingdong.pop.coupon.* family]: a shop coupon (店铺东券) to
+    one buyer ``pin``: ``discount`` off orders from ``quota`` (yuan), ``beginTime`` / ``endTime``,
+    ``name``; ``requestId`` makes a resend answer the coupon it made (``repeated`` true). Business
+    results come in ``sendResult`` (``success``, ``code``, ``message``), as JD's write APIs do."""
+    key = "jingdong_pop_coupon_send_responce"
+    pin = required(p, "pin")
+    request_id = required(p, "requestId")
+    amount = _yuan_fen(p, "discount", needed=True)
+    threshold = _yuan_fen(p, "quota", needed=False)
+    end = cst_time(p, "endTime", needed=True)
+    start = cst_time(p, "beginTime")
+    try:
+        coupon, already = ctx.world.send_coupon(ctx.shop, method=ctx.method, request_id=request_id, buyer=pin,
+                                                amount=amount, threshold=threshold, start=start, end=end,
+                                                title=str(p.get("name") or ""))
+    except ScenarioError as exc:
+        return _coupon_reply(key, {"sendResult": {"success": False, "code": exc.code, "message": exc.message}})
+    return _coupon_reply(key, {"sendResult": {"success": True, "code": "0", "message": "成功", "couponId": coupon.id,
+                                              "repeated": already}})
+
+
+def pop_coupon_query(ctx: Ctx, p: dict) -> dict:
+    """jingdong.pop.coupon.query [mock]: one coupon by ``couponId`` (or ``requestId``)."""
+    coupon_id = str(p.get("couponId") or "").strip()
+    if not coupon_id:
+        found = ctx.world.coupon_requests.get((ctx.shop.code, required(p, "requestId")))
+        coupon_id = found[1] if found else ""
+    try:
+        coupon = ctx.world.get_coupon(ctx.shop, coupon_id) if coupon_id else None
+    except ScenarioError:
+        coupon = None
+    return _coupon_reply("jingdong_pop_coupon_query_responce",
+                         {"couponInfo": render_coupon(ctx.world, coupon) if coupon else None})
+
+
+def pop_coupon_cancel(ctx: Ctx, p: dict) -> dict:
+    """jingdong.pop.coupon.cancel [mock]: withdraw an unused coupon (``couponId``)."""
+    key = "jingdong_pop_coupon_cancel_responce"
+    try:
+        ctx.world.cancel_coupon(ctx.shop, required(p, "couponId"))
+    except ScenarioError as exc:
+        return _coupon_reply(key, {"cancelResult": {"success": False, "code": exc.code, "message": exc.message}})
+    return _coupon_reply(key, {"cancelResult": {"success": True, "code": "0", "message": "成功"}})
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     """Mock extension (JD has no documented clock method): the simulated platform time, so a client
     can end its pull windows at the platform's "now" as it does on Taobao and Pinduoduo."""
@@ -299,4 +382,7 @@ METHODS = {
     "jingdong.pop.order.shipment": (pop_order_shipment, "write"),
     "jingdong.pop.afs.soa.refundapply.replyRefund": (afs_refundapply_reply_refund, "write"),
     "jingdong.pop.afs.soa.returnapply.agree": (afs_returnapply_agree, "write"),
+    "jingdong.pop.coupon.send": (pop_coupon_send, "write"),
+    "jingdong.pop.coupon.query": (pop_coupon_query, "read"),
+    "jingdong.pop.coupon.cancel": (pop_coupon_cancel, "write"),
 }

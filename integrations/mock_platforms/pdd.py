@@ -116,6 +116,9 @@ def render_order(world, order: Order) -> dict:
                        "goods_count": line.qty, "goods_price": yuan_num(line.price)} for line in order.lines],
         "tracking_number": tracking, "logistics_id": int(carrier) if carrier.isdigit() else 0,
     }
+    if order.coupon_id:  # [mock] a merchant coupon redeemed (promotion_type 16: 店铺优惠券)
+        data["promotion_detail_list"] = [{"promotion_type": 16, "promotion_id": order.coupon_id,
+                                          "discount_amount": yuan_num(order.coupon_amount)}]
     if order.presale:
         data["step_order_info"] = {"step_trade_status": 2 if order.step == "final_paid" else 1,
                                    "advanced_paid_fee": yuan_num(order.deposit),
@@ -320,6 +323,72 @@ def refund_reject(ctx: Ctx, p: dict) -> dict:
                                                   "succ": True, "message": "驳回成功"}}}
 
 
+# ------------------------------------------------------------------------------- seller coupons
+COUPON_STATE = {"unused": 0, "used": 1, "expired": 2, "cancelled": 3}
+
+
+def _fen(p: dict, name: str, *, needed: bool) -> int:
+    value = opt_int(p, name, None, lo=0)
+    if value is None:
+        if needed:
+            raise ApiError("missing", name)
+        return 0
+    return value
+
+
+def _coupon_error(exc: ScenarioError) -> ApiError:
+    return ApiError("business", exc.message, exc.code)
+
+
+def render_coupon(world, coupon) -> dict:
+    return {"coupon_id": int(coupon.id), "request_id": coupon.request_id, "buyer_id": coupon.buyer,
+            "batch_desc": coupon.title, "discount": coupon.amount, "min_order_amount": coupon.threshold,
+            "start_time": unix(coupon.start), "end_time": unix(coupon.end), "status": COUPON_STATE[coupon.state(world.now)],
+            "order_sn": coupon.order_id}
+
+
+def promotion_coupon_send(ctx: Ctx, p: dict) -> dict:
+    """pdd.promotion.coupon.send [mock, after the pdd.promotion.merchant.coupon.* family]: a merchant
+    coupon to one buyer: ``discount`` off orders from ``min_order_amount`` (both fen, as PDD's promotion
+    APIs count), ``start_time`` / ``end_time`` (unix s), ``batch_desc``; ``request_id`` makes a resend
+    answer the coupon it made (``is_repeat`` true)."""
+    buyer = required(p, "buyer_id")
+    request_id = required(p, "request_id")
+    amount = _fen(p, "discount", needed=True)
+    threshold = _fen(p, "min_order_amount", needed=False)
+    end = unix_time(p, "end_time", needed=True)
+    start = unix_time(p, "start_time")
+    try:
+        coupon, already = ctx.world.send_coupon(ctx.shop, method=ctx.method, request_id=request_id, buyer=buyer,
+                                                amount=amount, threshold=threshold, start=start, end=end,
+                                                title=str(p.get("batch_desc") or ""))
+    except ScenarioError as exc:
+        raise _coupon_error(exc) from None
+    return {"promotion_coupon_send_response": {"success": True, "coupon_id": int(coupon.id), "is_repeat": already}}
+
+
+def promotion_coupon_info_query(ctx: Ctx, p: dict) -> dict:
+    """pdd.promotion.coupon.info.query [mock]: one coupon by ``coupon_id`` (or ``request_id``)."""
+    coupon_id = str(p.get("coupon_id") or "").strip()
+    if not coupon_id:
+        found = ctx.world.coupon_requests.get((ctx.shop.code, required(p, "request_id")))
+        coupon_id = found[1] if found else ""
+    try:
+        coupon = ctx.world.get_coupon(ctx.shop, coupon_id) if coupon_id else None
+    except ScenarioError:
+        coupon = None
+    return {"promotion_coupon_info_query_response": {"coupon": render_coupon(ctx.world, coupon) if coupon else None}}
+
+
+def promotion_coupon_close(ctx: Ctx, p: dict) -> dict:
+    """pdd.promotion.coupon.close [mock]: withdraw an unused coupon (``coupon_id``)."""
+    try:
+        ctx.world.cancel_coupon(ctx.shop, required(p, "coupon_id"))
+    except ScenarioError as exc:
+        raise _coupon_error(exc) from None
+    return {"promotion_coupon_close_response": {"success": True}}
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     return {"time_get_response": {"time": fmt_cst(ctx.world.now)}}
 
@@ -336,4 +405,7 @@ METHODS = {
     "pdd.refund.returngoods.agree": (refund_returngoods_agree, "write"),
     "pdd.refund.reject": (refund_reject, "write"),
     "pdd.time.get": (time_get, "read"),
+    "pdd.promotion.coupon.send": (promotion_coupon_send, "write"),
+    "pdd.promotion.coupon.info.query": (promotion_coupon_info_query, "read"),
+    "pdd.promotion.coupon.close": (promotion_coupon_close, "write"),
 }

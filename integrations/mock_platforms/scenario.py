@@ -137,6 +137,7 @@ class Line:
     consign_time: datetime | None = None
     oversold: bool = False
     estimate_ship: str = ""  # a presale line in an ordinary trade: Taobao's estimate_con_time text
+    coupon_share: int = 0  # the part of ``discount`` a redeemed seller coupon gave (fen)
 
     @property
     def total(self) -> int:
@@ -180,6 +181,9 @@ class Order:
     version: int = 1
     served_version: int = 0
     prev: Order | None = None
+    buyer_open_uid: str = ""  # Taobao: the open uid a coupon was sent to (else derived from buyer_id)
+    coupon_id: str = ""  # a seller coupon the buyer redeemed on this order (platform coupon id)
+    coupon_amount: int = 0  # its discount (fen), shared over the lines' discounts
 
     @property
     def goods_amount(self) -> int:
@@ -236,6 +240,38 @@ class Bill:
     description: str = ""
 
 
+@dataclass
+class PlatformCoupon:
+    """A seller coupon the platform delivered to one buyer (sent by the ERP through the coupon API)."""
+
+    id: str
+    platform: str
+    shop: str
+    request_id: str  # the sender's idempotency key: the same key answers the same coupon
+    buyer: str  # Taobao buyer_open_uid / nick, JD pin, PDD buyer id, as sent
+    amount: int  # fen off
+    threshold: int  # fen: the order's goods must reach this
+    start: datetime
+    end: datetime
+    title: str
+    created: datetime
+    status: str = "unused"  # unused, used, cancelled (expired is derived from ``end``)
+    order_id: str = ""
+    used_at: datetime | None = None
+
+    def state(self, now: datetime) -> str:
+        if self.status == "unused" and self.end <= now:
+            return "expired"
+        return self.status
+
+    def public(self, now: datetime) -> dict:
+        return {"id": self.id, "platform": self.platform, "shop": self.shop, "request_id": self.request_id,
+                "buyer": self.buyer, "amount": self.amount, "threshold": self.threshold,
+                "start": self.start.isoformat(), "end": self.end.isoformat(), "title": self.title,
+                "status": self.state(now), "order_id": self.order_id,
+                "used_at": self.used_at.isoformat() if self.used_at else None}
+
+
 class ScenarioError(Exception):
     """A business rule refused the operation. ``code`` is a short machine-readable reason."""
 
@@ -260,6 +296,8 @@ DEFAULT_CONFIG = {
     "realtime": False,
     "realtime_tick_seconds": 2.0,
     "deduct_stock_on_order": True,
+    "coupon_redeem_rate": 0.5,  # share of delivered coupons the buyer redeems on a later order
+    "coupon_redeem_within_hours": 72,  # ... within this many (scaled) hours of delivery
 }
 
 
@@ -284,6 +322,9 @@ class World:
         self.stock_log: list[dict] = []
         self.shipments: list[dict] = []
         self.refund_decisions: list[dict] = []
+        self.coupons: dict[tuple[str, str], PlatformCoupon] = {}
+        self.coupon_requests: dict[tuple[str, str], tuple[str, str]] = {}  # (shop, request id) -> coupon key
+        self.coupon_log: list[dict] = []
         self._events: list = []
         self._event_seq = itertools.count()
         self._id_seq = itertools.count(1)
@@ -1028,6 +1069,104 @@ class World:
             raise
         self.record_shipment(shop, order_id=order_id, carrier=carrier, tracking_no=tracking_no, lines=line_ids,
                              accepted=True)
+
+    # ---------------------------------------------------------------------------------- coupons
+    COUPON_BASE = {"taobao": 51000000000, "jd": 7100000000, "pdd": 91000000000}
+
+    def send_coupon(self, shop: Shop, *, method: str, request_id: str, buyer: str, amount: int, threshold: int,
+                    end: datetime, start: datetime | None = None, title: str = "") -> tuple[PlatformCoupon, bool]:
+        """Deliver a seller coupon to a buyer as a platform's coupon API receives it: recorded, checked,
+        applied. Idempotent on ``request_id`` per shop: a repeated request answers the coupon it made
+        (``already`` True) and sends nothing. Raises ScenarioError: INVALID_AMOUNT, INVALID_TIME
+        (ends before it starts or already ended), REQUEST_CONFLICT (the request id was used for
+        another buyer). A delivered coupon may be redeemed by the buyer later (``coupon_redeem_rate``)."""
+        record = {"seq": len(self.coupon_log) + 1, "at": self.now.isoformat(), "platform": shop.platform,
+                  "shop": shop.code, "method": method, "request_id": request_id, "buyer": buyer, "amount": amount,
+                  "threshold": threshold, "coupon_id": "", "accepted": False, "already": False, "error": ""}
+        self.coupon_log.append(record)
+        known = self.coupon_requests.get((shop.code, request_id))
+        if known is not None:
+            coupon = self.coupons[known]
+            if coupon.buyer != buyer:
+                record["error"] = "REQUEST_CONFLICT"
+                raise ScenarioError("REQUEST_CONFLICT", f"request {request_id} was sent to another buyer")
+            record.update(coupon_id=coupon.id, accepted=True, already=True)
+            return coupon, True
+        start = start or self.stamp()
+        if amount <= 0 or threshold < 0:
+            record["error"] = "INVALID_AMOUNT"
+            raise ScenarioError("INVALID_AMOUNT", "the amount must be positive and the threshold not negative")
+        if end <= start or end <= self.now:
+            record["error"] = "INVALID_TIME"
+            raise ScenarioError("INVALID_TIME", "the coupon ends before it starts or has ended")
+        n = next(self._id_seq)
+        coupon = PlatformCoupon(id=str(self.COUPON_BASE[shop.platform] + n), platform=shop.platform, shop=shop.code,
+                                request_id=request_id, buyer=buyer, amount=amount, threshold=threshold,
+                                start=whole_seconds(start), end=whole_seconds(end), title=title or "店铺优惠券",
+                                created=self.stamp())
+        self.coupons[(shop.platform, coupon.id)] = coupon
+        self.coupon_requests[(shop.code, request_id)] = (shop.platform, coupon.id)
+        record.update(coupon_id=coupon.id, accepted=True)
+        rng = random.Random(f"{self.seed}:coupon:{shop.platform}:{coupon.id}")
+        if rng.random() < float(self.config.get("coupon_redeem_rate", 0.5)):
+            hours = float(self.config.get("coupon_redeem_within_hours", 72))
+            when = max(self.now, coupon.start) + self.scaled(rng.uniform(1, max(1.0, hours * 60)))
+            if when < coupon.end:
+                self.schedule(when, "coupon_use", shop.platform, coupon.id)
+        return coupon, False
+
+    def get_coupon(self, shop: Shop, coupon_id) -> PlatformCoupon:
+        coupon = self.coupons.get((shop.platform, str(coupon_id)))
+        if coupon is None or coupon.shop != shop.code:
+            raise ScenarioError("COUPON_NOT_FOUND", f"coupon {coupon_id} not found")
+        return coupon
+
+    def cancel_coupon(self, shop: Shop, coupon_id) -> PlatformCoupon:
+        """Withdraw an unused coupon. Raises COUPON_NOT_FOUND, COUPON_USED, ALREADY_DONE (cancelled before)."""
+        coupon = self.get_coupon(shop, coupon_id)
+        if coupon.status == "used":
+            raise ScenarioError("COUPON_USED", f"coupon {coupon.id} was used on order {coupon.order_id}")
+        if coupon.status == "cancelled":
+            raise ScenarioError("ALREADY_DONE", f"coupon {coupon.id} is already cancelled")
+        coupon.status = "cancelled"
+        return coupon
+
+    def _ev_coupon_use(self, platform, coupon_id):
+        coupon = self.coupons.get((platform, coupon_id))
+        if coupon is not None and coupon.state(self.now) == "unused" and coupon.shop in self.shops:
+            self.use_coupon(coupon)
+
+    def use_coupon(self, coupon: PlatformCoupon) -> Order:
+        """The buyer places an order that redeems the coupon: paid at once, its goods reach the
+        threshold, the coupon's amount is shared over the lines' discounts. Raises ScenarioError
+        COUPON_NOT_USABLE unless the coupon is unused and valid now."""
+        if coupon.state(self.now) != "unused" or coupon.start > self.now:
+            raise ScenarioError("COUPON_NOT_USABLE", f"coupon {coupon.id} is {coupon.state(self.now)}")
+        rng = random.Random(f"{self.seed}:coupon-order:{coupon.platform}:{coupon.id}")
+        listings = sorted(self.shop_listings(coupon.shop), key=lambda x: x.outer_id)
+        if not listings:
+            raise ScenarioError("empty_catalog", f"shop {coupon.shop} has no catalogue")
+        listing = rng.choice(listings)
+        qty = max(1, -(-(coupon.threshold + 1) // max(1, listing.price)))
+        order = self.create_order(coupon.shop, kind="normal", lines=[{"outer_id": listing.outer_id, "qty": min(qty, 99)}])
+        if coupon.platform == "taobao":
+            order.buyer_open_uid = coupon.buyer
+            order.buyer_id = f"taobao-buyer-{coupon.buyer}"
+        elif coupon.platform == "jd":
+            order.buyer_nick = coupon.buyer
+            order.buyer_id = coupon.buyer
+        else:
+            order.buyer_id = coupon.buyer
+        order.merge_key = self._merge_key(order)
+        room = sum(line.payment for line in order.lines) - len(order.lines)
+        amount = max(0, min(coupon.amount, room))
+        before = [line.discount for line in order.lines]
+        self._spread_discount(order, amount)
+        for line, was in zip(order.lines, before, strict=True):
+            line.coupon_share = line.discount - was
+        order.coupon_id, order.coupon_amount = coupon.id, amount
+        coupon.status, coupon.order_id, coupon.used_at = "used", order.id, self.stamp()
+        return order
 
     # ------------------------------------------------------------------------------- inspection
     def state_counts(self) -> dict:

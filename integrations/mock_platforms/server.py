@@ -256,6 +256,14 @@ class MockPlatforms:
                     raise ScenarioError("unknown_refund", str(kw.get("refund_id")))
                 w.resolve_refund(refund, kw.get("outcome", "success"))
                 return {"refund_id": refund.id, "status": refund.status}
+            if action == "coupon_use":  # the buyer redeems a delivered coupon now, on a new order
+                coupon = next((c for (p, cid), c in w.coupons.items()
+                               if cid == str(kw.get("coupon_id")) and platform in (None, p)), None)
+                if coupon is None:
+                    raise ScenarioError("unknown_coupon", str(kw.get("coupon_id")))
+                order = w.use_coupon(coupon)
+                return {"coupon_id": coupon.id, "order_id": order.id, "platform": order.platform,
+                        "discount": order.coupon_amount}
             order = next((o for (p, oid), o in w.orders.items() if oid == str(order_id) and platform in (None, p)), None)
             if order is None:
                 raise ScenarioError("unknown_order", str(order_id))
@@ -380,6 +388,13 @@ class MockPlatforms:
             return {"refund_decisions": [dict(x) for x in self.world.refund_decisions
                                          if self._match_rec(x, platform, shop)]}
 
+    def coupons(self, platform: str | None = None, shop: str | None = None) -> dict:
+        """Every coupon delivered and every coupon API call received (for tests)."""
+        with self.lock:
+            w = self.world
+            return {"coupons": [c.public(w.now) for c in w.coupons.values() if self._match(c, platform, shop)],
+                    "calls": [dict(x) for x in w.coupon_log if self._match_rec(x, platform, shop)]}
+
     def orders(self, platform: str | None = None, shop: str | None = None) -> dict:
         with self.lock:
             rows = [{"platform": o.platform, "shop": o.shop, "order_id": o.id, "internal_status": o.status,
@@ -489,6 +504,8 @@ class MockPlatforms:
             return 200, self.shipments(platform, shop)
         if name == "refund_decisions":
             return 200, self.refund_decisions(platform, shop)
+        if name == "coupons":
+            return 200, self.coupons(platform, shop)
         if name == "orders":
             return 200, self.orders(platform, shop)
         if name == "refunds":

@@ -114,7 +114,7 @@ def render_trade(order: Order) -> dict:
         "payment": yuan(order.payment), "total_fee": yuan(order.goods_amount), "post_fee": yuan(order.post_fee),
         "discount_fee": yuan(order.discount), "adjust_fee": "0.00",
         "received_payment": yuan(order.payment if order.status == "finished" else 0),
-        "buyer_nick": order.buyer_nick, "buyer_open_uid": "AAH" + order.buyer_id[-12:],
+        "buyer_nick": order.buyer_nick, "buyer_open_uid": order.buyer_open_uid or "AAH" + order.buyer_id[-12:],
         "buyer_message": order.buyer_message, "seller_memo": order.seller_memo, "seller_flag": order.seller_flag,
         "seller_nick": "", "shipping_type": "express",
         "receiver_name": _mask_name(r.get("name", "")), "receiver_mobile": _mask_phone(r.get("phone", "00000000000")),
@@ -124,6 +124,11 @@ def render_trade(order: Order) -> dict:
         "oaid": order.merge_key,
         "orders": {"order": []},
     }
+    if order.coupon_id:  # a seller coupon (店铺优惠券) redeemed: TOP lists it in promotion_details
+        trade["coupon_fee"] = order.coupon_amount
+        trade["promotion_details"] = {"promotion_detail": [{
+            "id": int(order.id), "promotion_name": "店铺优惠券", "promotion_id": f"shopbonus-{order.coupon_id}",
+            "discount_fee": yuan(order.coupon_amount), "promotion_desc": f"店铺优惠券:省{yuan(order.coupon_amount)}元"}]}
     if order.presale:
         trade["step_trade_status"] = {"front_nopaid": "FRONT_NOPAID_FINAL_NOPAID", "front_paid": "FRONT_PAID_FINAL_NOPAID",
                                       "final_paid": "FRONT_PAID_FINAL_PAID"}.get(order.step, "FRONT_NOPAID_FINAL_NOPAID")
@@ -391,6 +396,89 @@ def refund_refuse(ctx: Ctx, p: dict) -> dict:
                                                   "modified": fmt_cst(refund.modified)}}}
 
 
+# ------------------------------------------------------------------------------- seller coupons
+COUPON_STATE = {"unused": "unused", "used": "using", "expired": "invalid", "cancelled": "cancelled"}
+
+
+def _coupon_error(exc: ScenarioError) -> ApiError:
+    return ApiError("business", exc.message, f"isv.coupon-service-error:{exc.code}")
+
+
+def render_coupon(world, coupon) -> dict:
+    return {"coupon_number": int(coupon.id), "buyer_nick": coupon.buyer, "state": COUPON_STATE[coupon.state(world.now)],
+            "denominations": yuan(coupon.amount), "condition": yuan(coupon.threshold),
+            "start_time": fmt_cst(coupon.start), "end_time": fmt_cst(coupon.end), "title": coupon.title,
+            "unique_id": coupon.request_id, **({"tid": int(coupon.order_id)} if coupon.order_id else {})}
+
+
+def _yuan_fen(p: dict, name: str, *, needed: bool) -> int:
+    value = p.get(name)
+    if value in (None, ""):
+        if needed:
+            raise ApiError("missing", name)
+        return 0
+    try:
+        from decimal import Decimal, InvalidOperation
+
+        amount = Decimal(str(value).strip())
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (ArithmeticError, ValueError):
+        raise ApiError("invalid", name) from None
+    return int((amount * 100).to_integral_value())
+
+
+def promotion_coupon_send(ctx: Ctx, p: dict) -> dict:
+    """taobao.promotion.coupon.send: a shop coupon to one buyer (``buyer_open_uid``, or ``buyer_nick``).
+    [mock] the terms ride along (``denominations``, ``condition``, ``end_time``, ``title``) instead of a
+    coupon made beforehand, and ``unique_id`` (as alibaba.benefit.send has it) makes a resend harmless."""
+    buyer = str(p.get("buyer_open_uid") or p.get("buyer_nick") or "").strip()
+    if not buyer:
+        raise ApiError("missing", "buyer_open_uid")
+    unique_id = required(p, "unique_id")
+    amount = _yuan_fen(p, "denominations", needed=True)
+    threshold = _yuan_fen(p, "condition", needed=False)
+    end = cst_time(p, "end_time", needed=True)
+    start = cst_time(p, "start_time")
+    try:
+        coupon, already = ctx.world.send_coupon(ctx.shop, method=ctx.method, request_id=unique_id, buyer=buyer,
+                                                amount=amount, threshold=threshold, start=start, end=end,
+                                                title=str(p.get("title") or ""))
+    except ScenarioError as exc:
+        raise _coupon_error(exc) from None
+    return {"promotion_coupon_send_response": {
+        "is_success": True, "already_sent": already,
+        "coupon_results": {"coupon_result": [{"buyer_nick": buyer, "coupon_number": int(coupon.id)}]}}}
+
+
+def promotion_coupondetail_get(ctx: Ctx, p: dict) -> dict:
+    """taobao.promotion.coupondetail.get: the coupons sent, by ``coupon_number`` or ``unique_id``."""
+    number = str(p.get("coupon_number") or "").strip()
+    unique_id = str(p.get("unique_id") or "").strip()
+    if not (number or unique_id):
+        raise ApiError("missing", "coupon_number")
+    if not number:
+        key = ctx.world.coupon_requests.get((ctx.shop.code, unique_id))
+        number = key[1] if key else ""
+    try:
+        coupon = ctx.world.get_coupon(ctx.shop, number) if number else None
+    except ScenarioError:
+        coupon = None
+    body: dict = {"total_results": 1 if coupon else 0}
+    if coupon:
+        body["coupon_details"] = {"coupon_detail": [render_coupon(ctx.world, coupon)]}
+    return {"promotion_coupondetail_get_response": body}
+
+
+def promotion_coupon_cancel(ctx: Ctx, p: dict) -> dict:
+    """[mock] withdraw a coupon the buyer has not used: ``coupon_number``."""
+    try:
+        ctx.world.cancel_coupon(ctx.shop, required(p, "coupon_number"))
+    except ScenarioError as exc:
+        raise _coupon_error(exc) from None
+    return {"promotion_coupon_cancel_response": {"is_success": True}}
+
+
 def time_get(ctx: Ctx, p: dict) -> dict:
     return {"time_get_response": {"time": fmt_cst(ctx.world.now)}}
 
@@ -409,6 +497,9 @@ METHODS = {
     "taobao.rp.returngoods.agree": (rp_returngoods_agree, "write"),
     "taobao.refund.refuse": (refund_refuse, "write"),
     "taobao.time.get": (time_get, "read"),
+    "taobao.promotion.coupon.send": (promotion_coupon_send, "write"),
+    "taobao.promotion.coupondetail.get": (promotion_coupondetail_get, "read"),
+    "taobao.promotion.coupon.cancel": (promotion_coupon_cancel, "write"),
 }
 
 

@@ -12,7 +12,13 @@ orders.selectors.order_snapshots (members.ports), never from orders' tables.
 """
 
 from .common import group_ids, member_settings
-from .handlers import on_aftersales_refunded, on_order_shipped
+from .handlers import (
+    coupons_redeem_for_order,
+    on_aftersales_refunded,
+    on_order_coupons_used,
+    on_order_shipped,
+    on_platform_coupon_delivered,
+)
 from .identity import (
     identity_match,
     mask_phone,
@@ -36,9 +42,10 @@ from .points import (
 from .rfm import SEGMENTS, members_recompute_rfm, rfm_segment
 
 __all__ = [
-    "SEGMENTS", "_post", "earn_points_for", "group_ids", "identity_match", "levels_by_rank_desc", "levels_changed",
+    "SEGMENTS", "_post", "coupons_redeem_for_order", "earn_points_for", "group_ids", "identity_match", "levels_by_rank_desc", "levels_changed",
     "mask_phone", "member_merge", "member_refresh", "member_settings", "member_unmerge", "members_recompute_rfm",
-    "members_review_levels", "next_level", "normalize_phone", "on_aftersales_refunded", "on_order_shipped",
+    "members_review_levels", "next_level", "normalize_phone", "on_aftersales_refunded", "on_order_coupons_used",
+    "on_order_shipped", "on_platform_coupon_delivered",
     "phone_hash", "phone_parts", "points_adjust", "points_balance", "points_clawback_for_refund",
     "points_earn_for_order", "points_expire", "points_redeem", "rfm_segment",
 ]

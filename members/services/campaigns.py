@@ -324,6 +324,7 @@ def campaign_send_batch(*, campaign_id: int, size: int = BATCH, now=None) -> int
                     r.status, key = RecipientStatus.FAILED, "n_failed"
                     r.detail = str(getattr(exc, "detail", None) or exc)[:300]
             counts[key] += 1
+        _deliver(campaign, [r for r in batch if r.status == RecipientStatus.SENT and r.coupon is not None])
         CampaignRecipient.objects.bulk_update(batch, ["status", "channel", "buyer_id", "coupon", "detail",
                                                       "processed_at"])
         remaining = CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING).count()
@@ -332,6 +333,54 @@ def campaign_send_batch(*, campaign_id: int, size: int = BATCH, now=None) -> int
             update.update(status=CampaignStatus.SENT, sent_at=now)
         Campaign.objects.filter(pk=campaign.pk).update(**update, updated_at=now)
         return remaining
+
+
+def _deliver(campaign: Campaign, sent: list[CampaignRecipient]) -> None:
+    """Queue the batch's coupons for delivery to their buyers (integrations, in this transaction: the
+    coupon id is the delivery's key, so a batch run again never sends a coupon twice)."""
+    from .. import ports
+
+    if not sent:
+        return
+    template = campaign.template
+    status = ports.coupon_deliver(deliveries=[{
+        "coupon_id": r.coupon.pk, "code": r.coupon.code, "platform": r.channel, "buyer_id": r.buyer_id,
+        "title": template.name, "kind": template.kind, "amount_off": template.amount_off,
+        "percent_off": template.percent_off, "threshold": template.threshold, "currency": r.coupon.currency,
+        "valid_from": r.coupon.valid_from, "valid_until": r.coupon.valid_until} for r in sent])
+    for r in sent:
+        if status.get(r.coupon.pk) == "pending":
+            r.detail = _("Delivery to %(channel)s queued.") % {"channel": r.channel}
+
+
+def _delivered(*, coupon_id: int, status: str, error: str = "", platform_coupon_id: str = "") -> int:
+    """A delivery is done (integrations' ``platform_coupon.delivered``): its recipients say so; a
+    delivery given up turns the recipient failed (and back to sent when a retry delivers it)."""
+    rows = list(CampaignRecipient.objects.select_for_update().filter(coupon_id=coupon_id))
+    for r in rows:
+        if status == "sent":
+            r.detail = (_("Delivered (platform coupon %(id)s).") % {"id": platform_coupon_id} if platform_coupon_id
+                        else _("Delivered."))
+            if r.status == RecipientStatus.FAILED:
+                r.status = RecipientStatus.SENT
+                Campaign.objects.filter(pk=r.campaign_id).update(n_sent=F("n_sent") + 1, n_failed=F("n_failed") - 1)
+        else:
+            r.detail = (_("Delivery failed: %(error)s") % {"error": error})[:300]
+            if r.status == RecipientStatus.SENT:
+                r.status = RecipientStatus.FAILED
+                Campaign.objects.filter(pk=r.campaign_id).update(n_sent=F("n_sent") - 1, n_failed=F("n_failed") + 1)
+        r.save(update_fields=["status", "detail"])
+    return len(rows)
+
+
+@transaction.atomic
+def campaign_retry_deliveries(*, campaign_id: int) -> int:
+    """Send the campaign's given-up coupon deliveries again (same request ids: never a second coupon)."""
+    from .. import ports
+
+    coupon_ids = list(CampaignRecipient.objects.filter(campaign_id=campaign_id, status=RecipientStatus.FAILED,
+                                                       coupon__isnull=False).values_list("coupon_id", flat=True))
+    return ports.coupon_delivery_retry(coupon_ids=coupon_ids) if coupon_ids else 0
 
 
 def campaign_run(*, campaign_id: int, max_batches: int = 50, size: int = BATCH) -> int:

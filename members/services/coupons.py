@@ -175,11 +175,13 @@ def coupon_discount(*, template: CouponTemplate, order_amount: Decimal) -> Decim
 
 @transaction.atomic
 def coupon_redeem(*, code: str, order_id: int, order_amount, currency: str = DEFAULT_CURRENCY,
-                  member_id: int | None = None) -> Coupon:
+                  member_id: int | None = None, at=None) -> Coupon:
     """Redeem a coupon against an order: the discount is computed from the template; the threshold,
     the validity window, the currency, the owner (``member_id``, any member of its group) and the
     per-member limit are checked (409 when refused). The same coupon and order again answer the
-    redeemed coupon unchanged; an order takes one coupon."""
+    redeemed coupon unchanged; an order takes one coupon. ``at`` is when the order was placed (an
+    order pulled from a platform may arrive after the coupon ended: the window is checked then, and
+    a coupon expired since still counts as redeemed)."""
     code = (code or "").strip().upper()
     errors = {}
     if not code:
@@ -205,17 +207,20 @@ def coupon_redeem(*, code: str, order_id: int, order_amount, currency: str = DEF
     other = Coupon.objects.filter(order_id=order_id).exclude(pk=coupon.pk).first()
     if other is not None:
         raise Conflict(_("This order already redeemed coupon %(code)s.") % {"code": other.code})
-    if coupon.status != CouponStatus.ISSUED:
+    now = timezone.now()
+    when = at if at is not None and at <= now else now
+    late = (coupon.status == CouponStatus.EXPIRED and at is not None and coupon.valid_until is not None
+            and when < coupon.valid_until)
+    if coupon.status != CouponStatus.ISSUED and not late:
         raise Conflict(_("This coupon is %(status)s.") % {"status": coupon.get_status_display()})
     if member_id is not None:
         buyer = _get_member(member_id)
         owner = coupon.member
         if (buyer.merged_into_id or buyer.pk) != (owner.merged_into_id or owner.pk):
             raise Conflict(_("This coupon belongs to another member."))
-    now = timezone.now()
-    if coupon.valid_from and now < coupon.valid_from:
+    if coupon.valid_from and when < coupon.valid_from:
         raise Conflict(_("This coupon is not valid yet."))
-    if coupon.valid_until and now >= coupon.valid_until:
+    if coupon.valid_until and when >= coupon.valid_until:
         raise Conflict(_("This coupon has expired."))
     if (currency or DEFAULT_CURRENCY).upper() != coupon.currency:
         raise Conflict(_("This coupon is in %(currency)s.") % {"currency": coupon.currency})
@@ -232,10 +237,12 @@ def coupon_redeem(*, code: str, order_id: int, order_amount, currency: str = DEF
     coupon.order_id = order_id
     coupon.order_amount = amount
     coupon.discount_amount = coupon_discount(template=template, order_amount=amount)
-    coupon.redeemed_at = now
+    coupon.redeemed_at = when
+    coupon.closed_at = None
     try:
         with transaction.atomic():
-            coupon.save(update_fields=["status", "order_id", "order_amount", "discount_amount", "redeemed_at"])
+            coupon.save(update_fields=["status", "order_id", "order_amount", "discount_amount", "redeemed_at",
+                                       "closed_at"])
     except IntegrityError:
         raise Conflict(_("This order already redeemed a coupon.")) from None
     return coupon

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.db.models.base import ModelState
 
+from erp import events
 from integrations.ports import NormalizedOrder
 from integrations.selectors import shop_get
 
@@ -132,8 +133,10 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
     to_allocate: list[int] = []
     loaded: dict[int, tuple[Order, list[OrderLine]]] = {}  # fresh approved orders, already in memory
     pending = _Pending()
+    used: list[tuple[NormalizedOrder, Order]] = []  # orders that redeemed coupons
     if new:
         created, lines_by_order = _create_orders(shop, new, settings, pending)
+        used += [(n, o) for n, o in zip(new, created, strict=True) if n.coupons]
         result.created = len(created)
         result.order_ids += [o.pk for o in created]
         for o, lines in zip(created, lines_by_order, strict=True):
@@ -141,6 +144,8 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
                 to_allocate.append(o.pk)
                 loaded[o.pk] = (o, [ln for ln in lines if not ln.is_stopped])
     for current, n in updates:
+        if n.coupons:
+            used.append((n, current))
         to_allocate += _apply_update(current, n, settings)
         result.updated += 1
         result.order_ids.append(current.pk)
@@ -154,7 +159,21 @@ def _ingest(shop, batch: list[NormalizedOrder], result: IngestResult) -> IngestR
         _allocate(Order.objects.filter(pk__in=rest, status=S.APPROVED) if rest else None, settings=settings,
                   actor=None, strict=False, preloaded=preloaded, pending=pending)
     pending.flush()
+    _announce_coupons(shop, used)
     return result
+
+
+def _announce_coupons(shop, used: list[tuple[NormalizedOrder, Order]]) -> None:
+    """``order.coupons_used`` for every stored order whose platform payload redeemed coupons (in this
+    transaction: members redeems them with the order, idempotently; an order that arrives again
+    unchanged is skipped above and announces nothing)."""
+    for n, order in used:
+        events.publish("order.coupons_used", order_id=order.pk, shop_id=shop.pk, platform=shop.platform,
+                       platform_order_id=n.platform_order_id, buyer_id=n.buyer_id or "",
+                       coupons=[{"platform_coupon_id": c.platform_coupon_id, "code": c.code, "amount": str(c.amount)}
+                                for c in n.coupons],
+                       goods_amount=str(n.goods_amount), currency=n.currency or "CNY",
+                       paid_at=(n.paid_at or n.created_at).isoformat() if (n.paid_at or n.created_at) else None)
 
 
 def _auto_split_presale(loaded: dict[int, tuple[Order, list[OrderLine]]], settings: OrderSettings,
