@@ -314,3 +314,18 @@ def gifts_release(*, order_id: int) -> list[int]:
     (members.services.rewards.gifts_release)."""
     fn = _optional("members.services.rewards", "gifts_release")
     return list(fn(order_id=order_id)) if fn is not None else []
+
+
+def carrier_ship(*, order_id: int, actor=None) -> None:
+    """Ship the order with the carrier's electronic waybill of its warehouse
+    (warehouse.services.order_ship_by_carrier: the waybill, the hand-over, then order_ship with the
+    carrier's tracking number). Raises Conflict when it cannot (no carrier service, the carrier's
+    refusal); nothing is stored then."""
+    fn = _optional("warehouse.services", "order_ship_by_carrier")
+    if fn is None:
+        from django.utils.translation import gettext as _
+
+        from erp.api.exceptions import Conflict
+
+        raise Conflict(_("No carrier service is installed to print a waybill for this order."))
+    fn(order_id=order_id, actor=actor)

@@ -22,6 +22,7 @@ from integrations.selectors import platform_choices, shop_options
 
 from . import ports, selectors, services
 from .models import HoldReason, Order, OrderLine, OrderStatus, Waybill
+from .services import fulfilment
 
 PAGE = 50
 EXPORT_LIMIT = 100_000
@@ -145,7 +146,7 @@ def detail_action(request, pk):
         "allocate": lambda: services.order_allocate(order_id=pk, actor=request.user),
         "deallocate": lambda: services.order_deallocate(order_id=pk, actor=request.user, why=why),
         "pick": lambda: services.order_pick(order_id=pk, actor=request.user),
-        "ship": lambda: services.order_ship(order_id=pk, actor=request.user),
+        "ship": lambda: fulfilment.order_ship_with_waybill(order_id=pk, actor=request.user),
         "cancel": lambda: services.order_cancel(order_id=pk, actor=request.user, why=why),
         "unmerge": lambda: services.order_unmerge(order_id=pk, actor=request.user, why=why),
         "split": lambda: services.order_split(order_id=pk, mode="presale", actor=request.user, why=why),

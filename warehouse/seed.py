@@ -1,5 +1,5 @@
 """Demo data: bin locations for the stocked SKUs of every own warehouse and an electronic-waybill
-carrier account (simulated SF Express) with a rate table. Idempotent."""
+carrier account (simulated SF Express, for every own warehouse) with a rate table. Idempotent."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ def seed_demo(*, tenant) -> str:
     own = [w for w in inventory_selectors.warehouses(active_only=True) if w.kind == "own"]
     if not own:
         return "warehouse: no own warehouse, nothing seeded"
-    main = own[0]
     account, created = CarrierAccount.objects.get_or_create(
-        code="SF-DEMO", defaults={"name": "SF Express (simulated)", "carrier_code": "SF", "warehouse_id": main.pk,
+        code="SF-DEMO", defaults={"name": "SF Express (simulated)", "carrier_code": "SF", "warehouse_id": None,
                                   "range_start": 100000, "range_end": 999999, "next_number": 100000,
                                   "first_weight_g": 1000, "first_cost": Decimal("12.00"),
                                   "extra_cost_per_kg": Decimal("2.00")})

@@ -274,8 +274,7 @@ def parcel_waybill(*, parcel_id: int) -> Parcel:
     number = max(account.next_number, account.range_start)
     snap = order_selectors.order_snapshots(order_ids=[parcel.order_id])[0]
     warehouse = inventory_selectors.warehouse_find(warehouse_id=parcel.warehouse_id)
-    weight = sum(int(q) * (getattr(s, "weight_grams", 0) or 0) for s, q in
-                 ((inventory_selectors.sku_find(sku_id=k), q) for k, q in parcel.expected.items()) if s)
+    weight = _parcel_weight_g(parcel.expected)
     try:
         bill = adapter.waybill_get(WaybillRequest(
             number=number, order_no=parcel.order_no, receiver_name=snap.receiver_name, receiver_phone=snap.receiver_phone,
@@ -316,9 +315,22 @@ def parcel_weigh_and_ship(*, parcel_id: int, weight_g, actor=None) -> Parcel:
     if not parcel.tracking_no:
         parcel_waybill(parcel_id=parcel.pk)
         parcel.refresh_from_db()
+    return _parcel_ship(parcel, weight_g=weight, actor=actor)
+
+
+def _parcel_weight_g(expected: dict) -> int:
+    """The parcel's weight from its SKUs' weights (what the waybill states before the scale)."""
+    skus = inventory_selectors.skus_by_ids(sku_ids=[int(k) for k in expected])
+    return sum(int(q) * (getattr(skus.get(int(k)), "weight_grams", 0) or 0) for k, q in expected.items())
+
+
+def _parcel_ship(parcel: Parcel, *, weight_g: int, actor=None) -> Parcel:
+    """The parcel (with its waybill) leaves: freight from the carrier's rates, the hand-over to the
+    carrier, the order shipped with the carrier's tracking number (orders.services.order_ship:
+    stock committed, the platform told through the outbox), the parcel tracked from now on."""
     snap = order_selectors.order_snapshots(order_ids=[parcel.order_id])[0]
-    parcel.weight_g = weight
-    parcel.freight = freight_for(account=parcel.account, province=snap.receiver_province, weight_g=weight)
+    parcel.weight_g = weight_g
+    parcel.freight = freight_for(account=parcel.account, province=snap.receiver_province, weight_g=weight_g)
     try:
         adapter_for(parcel.account).waybill_ship(parcel.tracking_no)
     except CarrierError as exc:
@@ -329,6 +341,58 @@ def parcel_weigh_and_ship(*, parcel_id: int, weight_g, actor=None) -> Parcel:
     parcel.status, parcel.shipped_at, parcel.last_movement_at = ParcelStatus.SHIPPED, now, now
     parcel.save()
     return parcel
+
+
+def order_ship_by_carrier(*, order_id: int, actor=None) -> Parcel:
+    """Ship an order of our own warehouse from its page (or the orders API) without the packing
+    station: its parcel (the open one of a wave, else a new one) gets the carrier's electronic
+    waybill the way the packing station gets it (parcel_waybill), is handed over and the order
+    ships with the carrier's tracking number. Any refusal (no carrier account, the carrier's
+    error, an intercepted order, a third-party warehouse) raises Conflict and nothing is stored;
+    a waybill the carrier issued for this attempt is cancelled again."""
+    issued = []
+    try:
+        return _order_ship_by_carrier(order_id, actor, issued)
+    except (Conflict, ValidationError):
+        for account, tracking_no in issued:
+            try:
+                adapter_for(account).waybill_cancel(tracking_no)
+            except CarrierError:
+                pass  # the carrier's number stays unused; ours rolls back with the transaction
+        raise
+
+
+@transaction.atomic
+def _order_ship_by_carrier(order_id: int, actor, issued: list) -> Parcel:
+    snaps = order_selectors.order_snapshots(order_ids=[order_id])
+    if not snaps:
+        raise ValidationError({"order": [_("No such order.")]})
+    snap = snaps[0]
+    blocked = order_block_reason(order_id)
+    if blocked:
+        raise Conflict(blocked)
+    if not snap.warehouse_id:
+        raise Conflict(_("The order has no warehouse; allocate it first."))
+    if account_for_warehouse(warehouse_id=snap.warehouse_id) is not None:
+        raise Conflict(_("This order is in a third-party warehouse: it ships through the WMS."))
+    parcel = (Parcel.objects.select_for_update().exclude(status=ParcelStatus.CANCELLED)
+              .filter(order_id=order_id).first())
+    if parcel is None:
+        expected = Counter()
+        for ln in snap.lines:
+            if not ln.is_stopped and ln.sku_id:
+                expected[str(ln.sku_id)] += ln.quantity
+        parcel = Parcel.objects.create(order_id=order_id, order_no=snap.platform_order_id or f"#{order_id}",
+                                       warehouse_id=snap.warehouse_id, carrier_code=snap.carrier_code,
+                                       account=carrier_account_for(warehouse_id=snap.warehouse_id),
+                                       expected=dict(expected), status=ParcelStatus.PACKED, packed_at=timezone.now())
+    elif parcel.status in (ParcelStatus.SHIPPED, ParcelStatus.DELIVERED):
+        raise Conflict(_("The parcel of this order has shipped already."))
+    had_waybill = bool(parcel.tracking_no)
+    parcel = parcel_waybill(parcel_id=parcel.pk)
+    if not had_waybill:
+        issued.append((parcel.account, parcel.tracking_no))
+    return _parcel_ship(parcel, weight_g=parcel.weight_g or _parcel_weight_g(parcel.expected), actor=actor)
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from erp.api.viewsets import TenantReadOnlyModelViewSet
 
 from .. import selectors, services
 from ..models import BulkJob, Order, OrderStatus
+from ..services import fulfilment
 from . import serializers as s
 
 
@@ -127,8 +128,8 @@ class OrderViewSet(TenantReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def ship(self, request, pk=None):
         data = self._input(s.ShipSerializer)
-        return self._detail(services.order_ship(order_id=int(pk), actor=request.user, tracking_no=data["tracking_no"],
-                                                carrier_code=data["carrier_code"]).pk)
+        return self._detail(fulfilment.order_ship_with_waybill(
+            order_id=int(pk), actor=request.user, tracking_no=data["tracking_no"], carrier_code=data["carrier_code"]).pk)
 
     @extend_schema(request=s.WhySerializer, responses=s.OrderDetailSerializer)
     @action(detail=True, methods=["post"])

@@ -1,5 +1,6 @@
 """What the warehouse app writes on an order: timeline entries from the warehouse floor and the
-carrier (parcel packed, tracking events). Status changes stay with the other services."""
+carrier (parcel packed, tracking events), what a warehouse actually shipped; and the ship action of
+the order's page and API, which takes the carrier's electronic waybill through the warehouse app."""
 
 from __future__ import annotations
 
@@ -17,6 +18,24 @@ def order_timeline_note(*, order_id: int, code: str, message: str, data: dict | 
         return
     WORKFLOW.event(order, EventKind.ACTION if actor else EventKind.SYSTEM, code, message, actor=actor,
                    data=data or {}).save()
+
+
+@transaction.atomic
+def order_ship_with_waybill(*, order_id: int, actor=None, tracking_no: str = "", carrier_code: str = "") -> Order:
+    """The ship action of the order's page, the orders API and the bulk action. With a tracking
+    number (a waybill written elsewhere) the order ships with it; without one the carrier of the
+    order's warehouse issues the electronic waybill (orders.ports.carrier_ship) and the order ships
+    with the carrier's tracking number, which the platform receives. A carrier refusal is a Conflict
+    (409 / the page's error) and nothing is stored."""
+    from .shipping import order_ship
+
+    if (tracking_no or "").strip():
+        return order_ship(order_id=order_id, actor=actor, tracking_no=tracking_no.strip(), carrier_code=carrier_code)
+    from .. import ports
+
+    WORKFLOW.check(WORKFLOW.lock(order_id), "ship")  # refused before the carrier is asked
+    ports.carrier_ship(order_id=order_id, actor=actor)
+    return Order.objects.get(pk=order_id)
 
 
 @transaction.atomic

@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 
 from erp.api.exceptions import Conflict
-from integrations.mock_platforms.server import running_mock_platforms
 from inventory.services import stock_verify
 from orders.models import Order, OrderEvent
 from warehouse import services
@@ -17,18 +16,6 @@ from warehouse.models import Parcel, ParcelStatus, TrackingEvent
 from .conftest import line
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def carrier(world, settings):
-    settings.INTEGRATIONS_HTTP = {"backoff_base": 0.0, "backoff_max": 0.0}
-    with running_mock_platforms(seed=5) as url:
-        url.mock.carrier.set_account({"app_key": "sf-acct", "app_secret": "sf-secret", "carrier_code": "SF",
-                                      "range_start": 880000, "range_end": 880002})
-        world.account.api_base_url = str(url)
-        world.account.credentials = {"app_key": "sf-acct", "app_secret": "sf-secret"}
-        world.account.save()
-        yield url
 
 
 def _pack(world, parcel):
