@@ -15,7 +15,7 @@ from erp.tenancy.services import membership_add, tenant_create
 DEMO_PASSWORD = "demo12345"
 # Seeds build on each other: shops first, then the catalogue and stock (with sync rules for those
 # shops), then documents that need both.
-SEED_ORDER = ["integrations", "inventory", "purchasing", "finance", "orders", "members", "aftersales"]
+SEED_ORDER = ["integrations", "inventory", "warehouse", "purchasing", "finance", "orders", "members", "aftersales"]
 DEMO_STAFF = [("ops", Role.OPERATOR), ("wh", Role.WAREHOUSE), ("fin", Role.FINANCE), ("cs", Role.SERVICE)]
 
 
