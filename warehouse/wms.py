@@ -32,6 +32,9 @@ from orders import services as order_services
 from orders.services import fulfilment as order_fulfilment
 
 from .models import (
+    CarrierAccount,
+    Parcel,
+    ParcelStatus,
     WmsAccount,
     WmsOrder,
     WmsOrderKind,
@@ -285,9 +288,31 @@ def wms_confirmation_apply(*, account_id: int, confirmation) -> str:
             return "conflict"
         row.status = WmsOrderStatus.SHORT if short else WmsOrderStatus.SHIPPED
         row.tracking_no, row.carrier_code = confirmation.express_code, confirmation.logistics_code
+        _wms_parcel(row, actual, now, order_no=snaps[0].platform_order_id)
     row.confirm_id, row.actual, row.confirmed_at, row.last_error = confirmation.confirm_id, actual, now, ""
     row.save()
     return {WmsOrderStatus.SHORT: "short", WmsOrderStatus.SHIPPED: "shipped"}.get(row.status, "received")
+
+
+def _wms_parcel(row: WmsOrder, actual: dict[str, int], now, *, order_no: str) -> None:
+    """The parcel the third-party warehouse shipped, so its tracking is pulled like our own
+    parcels' (warehouse.services.tracking_pull, events on the order's timeline): from the carrier
+    account of the WMS's carrier (this warehouse's, else any active one of that carrier); without
+    one the parcel is listed but not tracked."""
+    if not row.tracking_no or not any(q > 0 for q in actual.values()):
+        return  # nothing left the warehouse
+    carrier = (row.carrier_code or "").upper()
+    accounts = CarrierAccount.objects.filter(is_active=True, carrier_code__iexact=carrier)
+    account = (accounts.filter(warehouse_id=row.account.warehouse_id).order_by("id").first()
+               or accounts.filter(warehouse__isnull=True).order_by("id").first() or accounts.order_by("id").first())
+    skus = inventory_selectors.skus_by_codes(codes=[c for c, q in actual.items() if q > 0])
+    parcel = Parcel(order_id=row.order_id, order_no=order_no or row.code, warehouse_id=row.account.warehouse_id,
+                    account=account, carrier_code=carrier, tracking_no=row.tracking_no,
+                    expected={str(skus[c].pk): q for c, q in actual.items() if q > 0 and c in skus},
+                    status=ParcelStatus.SHIPPED, shipped_at=now, last_movement_at=now)
+    if account is not None:
+        parcel.currency = account.currency
+    parcel.save()
 
 
 def wms_sync(*, account: WmsAccount, client=None) -> dict:

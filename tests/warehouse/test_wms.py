@@ -317,3 +317,29 @@ def test_held_at_the_wms_then_released_goes_out_again_under_a_new_code(wms):
     wms.sync()
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED and wms.level("A").on_hand == 19 and stock_verify() == []
+
+
+def test_a_third_party_parcel_is_tracked_onto_the_order_timeline(wms):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import CarrierRule, OrderEvent
+    from warehouse.models import CarrierAccount, Parcel, ParcelStatus
+
+    CarrierRule.objects.create(name="YTO", carrier_code="YTO")  # the order's carrier, told to the WMS
+    CarrierAccount.objects.create(code="YTO1", name="YTO", carrier_code="YTO")  # ours, used to track
+    order = wms.order(line("A"))
+    wms.sync()
+    wms.url.mock.advance(hours=3)
+    wms.sync()
+    order.refresh_from_db()
+    parcel = Parcel.objects.get(order_id=order.pk)
+    assert parcel.status == ParcelStatus.SHIPPED and parcel.tracking_no == order.tracking_no
+    assert parcel.account.carrier_code == order.carrier_code == "YTO" and parcel.warehouse_id == wms.warehouse.pk
+    assert parcel.expected == {str(wms.world.skus["A"].pk): 1}
+    assert services.tracking_pull(now=timezone.now() + timedelta(days=3)) >= 2
+    assert OrderEvent.objects.filter(order_id=order.pk, code="tracking.departed").exists()
+    wms.sync()  # nothing new: still one parcel
+    assert Parcel.objects.filter(order_id=order.pk).count() == 1
+    assert stock_verify() == []
