@@ -315,8 +315,28 @@ def campaign_progress(campaign) -> dict:
             "percent": round(100 * done / campaign.n_audience) if campaign.n_audience else
             (100 if campaign.status == "sent" else 0),
             "sent": campaign.n_sent, "holdout": campaign.n_holdout, "skipped": campaign.n_skipped,
-            "failed": campaign.n_failed, "by_status": by_status,
+            "failed": campaign.n_failed, "by_status": by_status, "deliveries": campaign_delivery_counts(campaign),
             "started_at": campaign.started_at, "sent_at": campaign.sent_at}
+
+
+def campaign_delivery_counts(campaign) -> dict:
+    """The campaign's coupon deliveries to the platforms by status (pending / sent / failed)."""
+    from . import ports
+    from .models import CampaignRecipient
+
+    ids = list(CampaignRecipient.objects.filter(campaign=campaign, coupon__isnull=False)
+               .values_list("coupon_id", flat=True))
+    return ports.coupon_delivery_counts(coupon_ids=ids) if ids else {}
+
+
+def campaign_recipient_deliveries(recipients) -> dict:
+    """{recipient id: its coupon's delivery (integrations.selectors.CouponDeliveryInfo)} for display."""
+    from . import ports
+
+    by_coupon = {r.coupon_id: r.pk for r in recipients if r.coupon_id}
+    if not by_coupon:
+        return {}
+    return {by_coupon[c]: info for c, info in ports.coupon_deliveries(coupon_ids=list(by_coupon)).items()}
 
 
 EFFECT_WINDOWS = (30, 60, 90)
