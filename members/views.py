@@ -345,8 +345,11 @@ def campaign_detail(request, pk):
         "labels": {"treated": _("Treated: repurchase rate"), "holdout": _("Holdout: repurchase rate"),
                    "redemption": _("Redemption rate"), "days": _("days")},
     }
-    recipients = (CampaignRecipient.objects.filter(campaign=campaign).select_related("member", "coupon")
-                  .order_by("pk")[:200])
+    recipients = list(CampaignRecipient.objects.filter(campaign=campaign).select_related("member", "coupon")
+                      .order_by("pk")[:200])
+    deliveries = selectors.campaign_recipient_deliveries(recipients)
+    for r in recipients:
+        r.delivery = deliveries.get(r.pk)
     context = {"campaign": campaign, "progress": selectors.campaign_progress(campaign), "effect": effect,
                "chart": chart, "recipients": recipients,
                "channel_labels": [str(dict(Platform.choices).get(c, c)) for c in campaign.channels]}
@@ -356,7 +359,7 @@ def campaign_detail(request, pk):
 @tenant_page(app_label="members", write=True)
 @require_POST
 def campaign_action(request, pk):
-    """The campaign page's buttons: schedule (or send now), cancel."""
+    """The campaign page's buttons: schedule (or send now), cancel, retry the failed coupon deliveries."""
     from .models import Campaign
 
     post = request.POST
@@ -372,6 +375,9 @@ def campaign_action(request, pk):
         elif action == "cancel":
             campaign_services.campaign_cancel(campaign_id=pk)
             messages.success(request, _("Campaign cancelled."))
+        elif action == "retry_deliveries":
+            n = campaign_services.campaign_retry_deliveries(campaign_id=pk)
+            messages.success(request, _("%(n)s failed deliveries sent again.") % {"n": n})
         else:
             messages.error(request, _("Unknown action."))
     except (Conflict, ValidationError) as exc:

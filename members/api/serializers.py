@@ -328,6 +328,8 @@ class CampaignProgressSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
     by_status = serializers.DictField(child=serializers.IntegerField())
+    deliveries = serializers.DictField(child=serializers.IntegerField(),
+                                       help_text="Coupon deliveries to the platforms by status: pending, sent, failed.")
     started_at = serializers.DateTimeField(allow_null=True)
     sent_at = serializers.DateTimeField(allow_null=True)
 

@@ -404,6 +404,14 @@ class CampaignViewSet(TenantModelViewSet):
         """The send's progress: recipients processed, sent, held out, skipped, failed."""
         return Response(s.CampaignProgressSerializer(selectors.campaign_progress(self.get_object())).data)
 
+    @extend_schema(request=None, responses=s.CampaignProgressSerializer)
+    @action(detail=True, methods=["post"], url_path="retry-deliveries")
+    def retry_deliveries(self, request, pk=None):
+        """Send the campaign's failed coupon deliveries again (same request ids: never a second coupon)."""
+        campaign = self.get_object()
+        campaign_services.campaign_retry_deliveries(campaign_id=campaign.pk)
+        return Response(s.CampaignProgressSerializer(selectors.campaign_progress(campaign)).data)
+
     @extend_schema(responses=s.CampaignEffectSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)
     def effect(self, request, pk=None):

@@ -211,7 +211,7 @@ def test_done_when_taobao_and_own_shop_coupons_delivered_redeemed_and_measured(
 
 
 def test_a_refused_delivery_marks_the_recipient_failed_and_a_retry_sends_it(
-        history, mock_url, django_capture_on_commit_callbacks):
+        history, mock_url, django_capture_on_commit_callbacks, tenant_a, client):
     _reset(mock_url)
     tb, _own = _shops(mock_url)
     now = timezone.now()
@@ -229,6 +229,19 @@ def test_a_refused_delivery_marks_the_recipient_failed_and_a_retry_sends_it(
     r = CampaignRecipient.objects.filter(campaign=campaign).first()
     assert r.status == RecipientStatus.FAILED and "percent coupon cannot be sent" in r.detail
     assert not control(mock_url, "coupons", shop="tb-main")["coupons"]
+    # the campaign page and API show it
+    from django.urls import reverse
+
+    from erp.tenancy.roles import Role
+
+    client.force_login(tenant_a.members[Role.ADMIN].user)
+    url = reverse("members:campaign", args=[campaign.pk])
+    page = client.get(url).content.decode()
+    assert 'data-status="failed"' in page and "percent coupon cannot be sent" in page
+    assert 'id="campaign-retry-deliveries"' in page
+    api = tenant_a.api(Role.OPERATOR)
+    progress = api.get(f"/api/v1/members/campaigns/{campaign.pk}/progress/").json()
+    assert progress["deliveries"] == {"failed": 10} and progress["failed"] == 10
     # the operator makes it an amount coupon and retries: delivered under the same request ids
     CouponDelivery.objects.update(terms={**CouponDelivery.objects.first().terms, "kind": "amount",
                                          "amount_off": "5.00"})
@@ -239,6 +252,10 @@ def test_a_refused_delivery_marks_the_recipient_failed_and_a_retry_sends_it(
     assert (campaign.n_sent, campaign.n_failed) == (10, 0)
     assert CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.SENT).count() == 10
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
+    again = api.post(f"/api/v1/members/campaigns/{campaign.pk}/retry-deliveries/")
+    assert again.status_code == 200 and again.json()["deliveries"] == {"sent": 10}
+    page = client.get(url).content.decode()
+    assert 'data-status="sent"' in page and 'id="campaign-retry-deliveries"' not in page
 
 
 def test_a_late_order_redeems_a_coupon_expired_since_and_twice_is_once(history):
