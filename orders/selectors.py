@@ -6,8 +6,8 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
-from django.db.models.functions import StrIndex
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models.functions import Coalesce, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from erp.db.compiled import CompiledValues, rows_together
@@ -409,10 +409,14 @@ def sales_days_changed_since(*, since: datetime) -> set[date]:
 
 
 def orders_ready_to_ship(*, warehouse_id: int, exclude_ids=(), limit: int = 200) -> list[OrderSnapshot]:
-    """Orders allocated to ``warehouse_id`` and not picked yet (the warehouse app's wave candidates),
-    oldest first, with the lines they hold."""
+    """Orders allocated to ``warehouse_id`` and not picked yet (the warehouse app's wave candidates)
+    in shipping priority (allocation.priority_key: ship-by deadline, member level, age), with the
+    lines they hold."""
     orders = list(Order.objects.filter(status=OrderStatus.ALLOCATED, warehouse_id=warehouse_id)
-                  .exclude(pk__in=list(exclude_ids)).order_by("id").values(*_SNAPSHOT_FIELDS)[:limit])
+                  .exclude(pk__in=list(exclude_ids))
+                  .order_by(F("ship_by").asc(nulls_last=True), "-buyer_level",
+                            Coalesce("paid_at", "platform_created_at", "created_at"), "id")
+                  .values(*_SNAPSHOT_FIELDS)[:limit])
     return _snapshots(orders, owner="order_id")
 
 

@@ -110,8 +110,11 @@ def wave_create(*, warehouse_id: int, kind: str = "", carrier_code: str = "", li
     multi = [c for c in candidates if sum(ln.quantity for ln in c.lines) > 1]
     if not kind:
         kind = WaveKind.SINGLE if len(single) >= len(multi) else WaveKind.MULTI
-    chosen = single if kind == WaveKind.SINGLE else sorted(multi, key=lambda s: _path_key(warehouse.pk, s))
-    chosen = chosen[: int(limit)]
+    # the most urgent orders of the kind (candidates come in shipping priority), multi-item ones
+    # then walked in pick-path order
+    chosen = (single if kind == WaveKind.SINGLE else multi)[: int(limit)]
+    if kind == WaveKind.MULTI:
+        chosen = sorted(chosen, key=lambda s: _path_key(warehouse.pk, s))
     if not chosen:
         raise Conflict(_("No allocated order of this kind waits in this warehouse."))
     account = carrier_account_for(warehouse_id=warehouse.pk)

@@ -137,3 +137,13 @@ def test_seed_is_idempotent(world):
     seed_demo(tenant=None)
     assert SkuBin.objects.count() == bins and CarrierAccount.objects.filter(code="SF-DEMO").count() == 1
     assert CarrierAccount.objects.get(code="SF-DEMO").rates.count() == 2
+
+
+def test_a_wave_takes_the_most_urgent_orders_first(world):
+    late, urgent, member, plain = (world.order(line("A")) for _ in range(4))
+    Order.objects.filter(pk=urgent.pk).update(ship_by=timezone.now() + timedelta(hours=2))
+    Order.objects.filter(pk=late.pk).update(ship_by=timezone.now() + timedelta(days=2))
+    Order.objects.filter(pk=member.pk).update(buyer_level=3)
+    wave = services.wave_create(warehouse_id=world.warehouse.pk, kind="single", limit=3)
+    assert list(wave.parcels.order_by("seq").values_list("order_id", flat=True)) == [urgent.pk, late.pk, member.pk]
+    assert Order.objects.get(pk=plain.pk).status == OrderStatus.ALLOCATED  # waits for the next wave
