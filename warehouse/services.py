@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from erp.api.exceptions import Conflict
 from erp.tenancy.context import require_tenant
-from erp.tenancy.dates import tenant_today
+from erp.tenancy.dates import tenant_today, tenant_zone
 from inventory import selectors as inventory_selectors
 from orders import selectors as order_selectors
 from orders import services as order_services
@@ -441,10 +441,14 @@ def _track_one(parcel: Parcel, now) -> int:
     TrackingEvent.objects.bulk_create([TrackingEvent(tenant_id=parcel.tenant_id, parcel=parcel, occurred_at=e.occurred_at, code=e.code,
                                                      description=e.description, location=e.location) for e in new],
                                       ignore_conflicts=True)
+    zone = tenant_zone()
     for e in new:
-        order_fulfilment.order_timeline_note(order_id=parcel.order_id, code=f"tracking.{e.code}",
-                                             message=f"{parcel.carrier_code} {parcel.tracking_no}: {e.description}",
-                                             data={"at": e.occurred_at.isoformat()})
+        where = f", {e.location}" if e.location else ""
+        order_fulfilment.order_timeline_note(
+            order_id=parcel.order_id, code=f"tracking.{e.code}",
+            message=f"{parcel.carrier_code} {parcel.tracking_no}: {e.description}{where} "
+                    f"({e.occurred_at.astimezone(zone):%Y-%m-%d %H:%M})",
+            data={"at": e.occurred_at.isoformat(), "location": e.location})
     parcel.last_movement_at = max(e.occurred_at for e in new)
     if any(e.code == "delivered" for e in new):
         parcel.status = ParcelStatus.DELIVERED
