@@ -171,3 +171,23 @@ def refund_report(*, since: date | None = None, until: date | None = None, shop_
     reasons = [ReasonRow(reason=r["reason"], tickets=r["n"], amount=r["amount"] or Decimal("0.00"))
                for r in tickets.values("reason").annotate(n=Count("id"), amount=Sum("requested_amount")).order_by("-n")[:limit]]
     return RefundReport(since=since, until=until, by_sku=by_sku, by_shop=by_shop, reasons=reasons)
+
+
+def refund_report_charts(report: RefundReport, *, top: int = 15) -> dict:
+    """Chart specs (static/erp/charts.js) from the refund report's own rows: refund rate (%) and units
+    in tickets of its first ``top`` SKUs, tickets by reason (share of the period's tickets)."""
+    from django.utils.translation import gettext as _
+
+    skus = report.by_sku[:top]
+    return {
+        "sku": {"type": "bar", "categories": [r.sku_code or str(r.sku_id or "—") for r in skus],
+                "axes": [{"name": _("Refund rate"), "unit": "%"}, {"name": _("Units")}],
+                "series": [{"name": _("Refund rate"), "unit": "%",
+                            "data": [None if r.refund_rate is None else (r.refund_rate * 100).quantize(Decimal("0.01"))
+                                     for r in skus]},
+                           {"name": _("Units in tickets"), "type": "line", "axis": 1, "data": [r.units for r in skus]}],
+                "empty": _("No tickets in the period.")},
+        "reasons": {"type": "pie", "categories": [r.reason or "—" for r in report.reasons],
+                    "series": [{"name": _("Tickets"), "data": [r.tickets for r in report.reasons]}],
+                    "empty": _("No tickets in the period.")},
+    }

@@ -151,4 +151,5 @@ def report(request):
     shop = request.GET.get("shop") or ""
     data = selectors.refund_report(since=since, until=until, shop_id=int(shop) if shop.isdigit() else None)
     return render(request, "aftersales/report.html", {
-        "report": data, "shops": integrations.shop_options(), "shop": shop})
+        "report": data, "shops": integrations.shop_options(), "shop": shop,
+        "charts": selectors.refund_report_charts(data)})

@@ -9,7 +9,7 @@ class AnalyticsConfig(AppConfig):
     def ready(self):
         from erp import dashboard, events
 
-        from . import services, tasks  # noqa: F401  (register the Celery tasks)
+        from . import charts, services, tasks  # noqa: F401  (register the Celery tasks)
 
         # the order events mark the days whose rollups they change (after the publisher commits)
         events.subscribe("platform_orders.changed", services.on_platform_orders_changed)
@@ -19,3 +19,4 @@ class AnalyticsConfig(AppConfig):
         events.subscribe("order.after_sale_opened", services.on_order_changed)
         events.subscribe("aftersales.refunded", services.on_aftersales_refunded)
         dashboard.register_nav(dashboard.NavLink(_("Big screen"), "analytics:bigscreen", "analytics"))
+        dashboard.register_chart(charts.dashboard_charts)

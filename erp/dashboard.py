@@ -84,3 +84,38 @@ def nav_groups_for(request) -> list[NavGroup]:
         groups.setdefault(link.app_label, []).append(link)
     return [NavGroup(label=str(apps.get_app_config(app_label).verbose_name), app_label=app_label, links=tuple(links))
             for app_label, links in groups.items()]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart on the landing dashboard, drawn by static/erp/charts.js from ``spec`` (see there):
+    ``{"type": "bar" | "line" | "pie", "categories": [...], "series": [{"name", "data", ...}], ...}``.
+    The numbers come from the owning app's selectors (the ones its report pages use)."""
+
+    key: str  # the element id: "chart-<key>"
+    title: str
+    spec: dict
+    url: str = ""  # the report the chart summarises
+    hint: str = ""
+    app_label: str = ""  # shown only to roles that may read this app
+    order: int = 100
+
+
+_chart_providers: list[Callable] = []
+
+
+def register_chart(provider: Callable) -> Callable:
+    """``provider(request) -> list[Chart]``, called in the request's tenant."""
+    if provider not in _chart_providers:
+        _chart_providers.append(provider)
+    return provider
+
+
+def charts_for(request) -> list[Chart]:
+    from erp.tenancy.roles import app_access
+
+    role = request.membership.role
+    charts: list[Chart] = []
+    for provider in _chart_providers:
+        charts.extend(c for c in provider(request) if not c.app_label or role in app_access(c.app_label)[0])
+    return sorted(charts, key=lambda c: c.order)

@@ -27,7 +27,8 @@ def dashboard_view(request):
         return render(request, "erp/no_tenant.html", status=403)
     if request.membership.role == Role.SUPPLIER:  # supplier users work in the supplier portal only
         return redirect("purchasing:portal-home")
-    return render(request, "erp/dashboard.html", {"cards": dashboard.cards_for(request)})
+    return render(request, "erp/dashboard.html", {"cards": dashboard.cards_for(request),
+                                                  "charts": dashboard.charts_for(request)})
 
 
 @login_required

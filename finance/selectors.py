@@ -272,6 +272,28 @@ def profit_by(*, by: str, date_from=None, date_to=None) -> tuple[list[Profit], P
     return out, total
 
 
+def profit_charts(*, months: list[Profit], rows: list[Profit], by: str, top: int = 15) -> dict:
+    """Chart specs (static/erp/charts.js) from the profit page's own figures: the monthly trend of
+    ``profit_by_month`` (net revenue, gross profit, margin %) and the margin of the ``profit_by`` rows
+    with the most gross profit (the dimension's "—" row left out: it has no margin of its own)."""
+    from django.utils.translation import gettext as _
+
+    money = [{"name": _("Amount")}, {"name": _("Margin %"), "unit": "%"}]
+    groups = [p for p in rows if p.key is not None][:top]
+    return {
+        "trend": {"type": "bar", "categories": [p.label for p in months], "axes": money,
+                  "series": [{"name": _("Net revenue"), "data": [p.net_revenue for p in months]},
+                             {"name": _("Gross profit"), "data": [p.gross_profit for p in months]},
+                             {"name": _("Margin %"), "type": "line", "axis": 1, "unit": "%",
+                              "data": [p.margin for p in months]}]},
+        "margin": {"type": "bar", "horizontal": True, "categories": [p.label for p in groups], "by": by, "axes": money,
+                   "series": [{"name": _("Gross profit"), "data": [p.gross_profit for p in groups]},
+                              {"name": _("Margin %"), "type": "line", "axis": 1, "unit": "%",
+                               "data": [p.margin for p in groups]}],
+                   "empty": _("Nothing posted.")},
+    }
+
+
 def _labels(by: str, keys: list) -> dict:
     if not keys:
         return {}

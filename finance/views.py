@@ -254,6 +254,7 @@ def profit(request):
         "year": year, "months": months, "year_total": year_total, "by": by, "rows": rows, "total": total,
         "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
         "dimensions": [("shop", _("Shop")), ("platform", _("Platform")), ("sku", _("SKU"))],
+        "charts": selectors.profit_charts(months=months, rows=rows, by=by),
     })
 
 

@@ -368,6 +368,49 @@ def stock_health(*, days: int = 30, risk_days: int = 7, slow_days: int = 90, war
     return lines
 
 
+COVER_BUCKETS = ("out", "lt7", "7-30", "30-90", "gt90", "none")
+
+
+def cover_bucket(line: StockHealthLine, *, risk_days: int = 7, slow_days: int = 90) -> str:
+    """The days-of-cover band of a stock health line: sold out, under risk_days, up to 30, up to
+    slow_days, beyond, or no sale in the window (no cover to compute)."""
+    if line.status == "out":
+        return "out"
+    if line.days_of_cover is None:
+        return "none"
+    if line.days_of_cover < risk_days:
+        return "lt7"
+    if line.days_of_cover < 30:
+        return "7-30"
+    if line.days_of_cover <= slow_days:
+        return "30-90"
+    return "gt90"
+
+
+def stock_health_charts(lines: list[StockHealthLine], *, top: int = 10) -> dict:
+    """From the stock health page's own lines: SKUs per days-of-cover band and the slow movers holding
+    the most stock (chart specs for static/erp/charts.js; bands and labels translated)."""
+    from django.utils.translation import gettext as _
+
+    labels = {"out": _("Sold out"), "lt7": _("Under 7 days"), "7-30": _("7–30 days"), "30-90": _("30–90 days"),
+              "gt90": _("Over 90 days"), "none": _("No sales")}
+    counts = dict.fromkeys(COVER_BUCKETS, 0)
+    for line in lines:
+        counts[cover_bucket(line)] += 1
+    slow = sorted((x for x in lines if x.status == "slow"), key=lambda x: (-x.on_hand, x.code))[:top]
+    return {
+        "cover": {"type": "bar", "categories": [labels[b] for b in COVER_BUCKETS], "axes": [{"name": _("SKUs")}],
+                  "series": [{"name": _("SKUs"), "data": [counts[b] for b in COVER_BUCKETS]}],
+                  "buckets": list(COVER_BUCKETS)},
+        "slow": {"type": "bar", "horizontal": True, "categories": [f"{x.code} {x.name}".strip() for x in slow],
+                 "axes": [{"name": _("On hand")}, {"name": _("Days of cover")}],
+                 "series": [{"name": _("On hand"), "data": [x.on_hand for x in slow]},
+                            {"name": _("Days of cover"), "type": "line", "axis": 1,
+                             "data": [x.days_of_cover for x in slow]}],
+                 "sku_ids": [x.sku_id for x in slow], "empty": _("No slow movers")},
+    }
+
+
 def stock_health_counts(**kwargs) -> dict[str, int]:
     counts = defaultdict(int)
     for line in stock_health(**kwargs):

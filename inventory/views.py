@@ -111,9 +111,12 @@ def health(request):
     status = request.GET.get("status", "")
     days = _int(request.GET.get("days")) or 30
     days = min(max(days, 1), 365)
-    lines = selectors.stock_health(days=days, status=status if status in ("out", "risk", "slow", "ok") else None)
+    status = status if status in ("out", "risk", "slow", "ok") else ""
+    every = selectors.stock_health(days=days)  # one read: the charts show every SKU, the table the filter
+    lines = [line for line in every if line.status == status] if status else every
     page = Paginator(lines, PAGE).get_page(request.GET.get("page"))
-    return render(request, "inventory/health.html", {"page": page, "status": status, "days": days})
+    return render(request, "inventory/health.html", {"page": page, "status": status, "days": days,
+                                                     "charts": selectors.stock_health_charts(every)})
 
 
 # --- promotions ---------------------------------------------------------------------------------------

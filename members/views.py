@@ -399,4 +399,19 @@ def members_dashboard(request):
     rows = [(m, [(labels[seg], m["segments"][seg]) for seg in Segment.values]) for m in data["months"]]
     chart = {"months": [m["month"] for m in data["months"]], "series": series}
     return render(request, "members/dashboard.html", {"rows": rows, "chart": chart,
-                                                      "segment_labels": [labels[s] for s in Segment.values]})
+                                                      "segment_labels": [labels[s] for s in Segment.values],
+                                                      **_distribution_charts(labels)})
+
+
+def _distribution_charts(segment_labels: dict) -> dict:
+    """Members per RFM segment and per level (the member list's counts: selectors.segment_counts and
+    level_counts), as tables and chart specs for static/erp/charts.js."""
+    segments = [(segment_labels[value], n) for value, n in selectors.segment_counts().items()]
+    levels = [(lv.name if lv else _("No level"), n) for lv, n in selectors.level_counts()]
+    return {
+        "segment_rows": segments, "level_rows": levels,
+        "segment_chart": {"type": "pie", "categories": [str(label) for label, _n in segments],
+                          "series": [{"name": _("Members"), "data": [n for _label, n in segments]}]},
+        "level_chart": {"type": "bar", "categories": [str(label) for label, _n in levels], "axes": [{"name": _("Members")}],
+                        "series": [{"name": _("Members"), "data": [n for _label, n in levels]}]},
+    }

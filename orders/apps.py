@@ -19,6 +19,7 @@ class OrdersConfig(AppConfig):
         dashboard.register_nav(dashboard.NavLink(_("Sales report"), "orders:reports", "orders"))
         dashboard.register(_dashboard_cards)
         dashboard.register(_sales_card)
+        dashboard.register_chart(_queues_chart)
 
 
 def _dashboard_cards(request):
@@ -55,3 +56,27 @@ def _sales_card(request):
         tone = "good" if change >= 0 else "warn"
     return [Card(title=_("GMV today"), value=f"¥{gmv:,.2f}", url=f"{reverse('orders:reports')}?range=today", hint=hint,
                  tone=tone, app_label="orders")]
+
+
+def queues_chart_spec() -> dict:
+    """Orders waiting per workbench queue (the workbench's own counts: open statuses, out of stock) and
+    the orders shipped today, as a chart spec (static/erp/charts.js)."""
+    from .models import OrderStatus
+    from .selectors import OPEN_STATUSES, attention_counts, shipped_today, status_counts
+
+    labels = dict(OrderStatus.choices)
+    counts = status_counts()
+    names = [str(labels[s]) for s in OPEN_STATUSES] + [str(_("Out of stock")), str(_("Shipped today"))]
+    values = [counts[s] for s in OPEN_STATUSES] + [attention_counts()["out_of_stock"], shipped_today()]
+    return {"type": "bar", "horizontal": True, "categories": names, "axes": [{"name": str(_("Orders"))}],
+            "series": [{"name": str(_("Orders")), "data": values}]}
+
+
+def _queues_chart(request):
+    from django.urls import reverse
+
+    from erp.dashboard import Chart
+
+    return [Chart(key="queues", title=_("Orders waiting by queue"), spec=queues_chart_spec(),
+                  url=reverse("orders:workbench"), hint=_("Open orders per status, out of stock, shipped today"),
+                  app_label="orders", order=20)]
