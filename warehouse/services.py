@@ -340,6 +340,8 @@ def _parcel_ship(parcel: Parcel, *, weight_g: int, actor=None) -> Parcel:
         raise Conflict(_("The carrier did not take the hand-over: %(why)s") % {"why": exc})
     order_services.order_ship(order_id=parcel.order_id, actor=actor, tracking_no=parcel.tracking_no,
                               carrier_code=parcel.carrier_code)
+    order_fulfilment.order_waybill_weighed(order_id=parcel.order_id, tracking_no=parcel.tracking_no,
+                                           weight_g=weight_g, cost=parcel.freight)
     now = timezone.now()
     parcel.status, parcel.shipped_at, parcel.last_movement_at = ParcelStatus.SHIPPED, now, now
     parcel.save()

@@ -21,6 +21,15 @@ def order_timeline_note(*, order_id: int, code: str, message: str, data: dict | 
 
 
 @transaction.atomic
+def order_waybill_weighed(*, order_id: int, tracking_no: str, weight_g: int, cost) -> int:
+    """The warehouse weighed the parcel: the order's waybill of this tracking number gets the real
+    weight and the carrier's freight (instead of the estimate made when it shipped). Returns rows changed."""
+    from ..models import Waybill
+
+    return Waybill.objects.filter(order_id=order_id, tracking_no=tracking_no).update(weight_g=int(weight_g), cost=cost)
+
+
+@transaction.atomic
 def order_ship_with_waybill(*, order_id: int, actor=None, tracking_no: str = "", carrier_code: str = "") -> Order:
     """The ship action of the order's page, the orders API and the bulk action. With a tracking
     number (a waybill written elsewhere) the order ships with it; without one the carrier of the

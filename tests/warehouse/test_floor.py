@@ -47,6 +47,8 @@ def test_single_item_wave_pack_weigh_ship(world):
     assert shipped.freight == Decimal("10.00")  # Zhejiang rate: 8.00 first kg + 2 started kg at 1.00
     order = Order.objects.get(pk=o1.pk)
     assert order.status == OrderStatus.SHIPPED and order.tracking_no == parcel.tracking_no
+    waybill = order.waybills.get()  # the scale's weight and the carrier's freight, not the estimate
+    assert (waybill.tracking_no, waybill.weight_g, waybill.cost) == (parcel.tracking_no, 2300, Decimal("10.00"))
     push = Outbox.objects.get(kind=Outbox.Kind.SHIPMENT)
     assert push.payload["tracking_no"] == parcel.tracking_no and push.payload["carrier_code"] == "SF"
     assert stock_verify() == []

@@ -52,7 +52,8 @@ def test_the_order_page_ship_button_prints_the_carriers_waybill(world, page):
     assert parcel.status == ParcelStatus.SHIPPED and parcel.tracking_no == expected and parcel.account == world.account
     assert parcel.label["tracking_no"] == expected and parcel.weight_g == 900  # 3 units of 300 g
     assert parcel.freight == world.account.rates.get().first_cost  # 浙江 rate, within the first kilogram
-    assert Waybill.objects.get(order=order).tracking_no == expected
+    waybill = Waybill.objects.get(order=order)  # the order's waybill: the carrier's number, weight and freight
+    assert (waybill.tracking_no, waybill.weight_g, waybill.cost) == (expected, 900, parcel.freight)
     push = Outbox.objects.get(kind=Outbox.Kind.SHIPMENT)
     assert push.payload["tracking_no"] == expected and push.payload["carrier_code"] == "SF"
     world.account.refresh_from_db()
