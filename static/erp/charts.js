@@ -28,27 +28,36 @@
         legend: { type: "scroll", orient: "vertical", left: 0, top: "middle" },
         series: [{ name: s.name, type: "pie", radius: ["35%", "68%"], center: ["62%", "50%"],
           label: { formatter: "{b}: {d}%" },
-          data: (spec.categories || []).map(function (c, i) { return { name: c, value: num(s.data[i]) }; }) }]
+          // empty slices are left out of the drawing (their labels would pile up); the page's table lists them
+          data: (spec.categories || []).map(function (c, i) { return { name: c, value: num(s.data[i]) }; })
+            .filter(function (d) { return d.value; }) }]
       };
     }
     var axes = (spec.axes && spec.axes.length ? spec.axes : [{}]).map(function (a, i) {
-      return { type: "value", name: a.name || "", position: i ? "right" : (spec.horizontal ? "bottom" : "left"),
+      return { type: "value", name: a.name || "", position: spec.horizontal ? (i ? "top" : "bottom") : (i ? "right" : "left"),
+        nameLocation: spec.horizontal ? "middle" : "end", nameGap: spec.horizontal ? 24 : 12,
         splitLine: { show: i === 0 }, axisLabel: { formatter: function (v) { return v + (a.unit || ""); } } };
     });
     var category = { type: "category", data: spec.categories || [],
-      axisLabel: spec.horizontal ? { width: 140, overflow: "truncate" } : { rotate: (spec.categories || []).length > 12 ? 40 : 0 } };
+      axisLabel: spec.horizontal ? { width: 140, overflow: "truncate", interval: 0 } : {
+        interval: (spec.categories || []).length > 12 ? "auto" : 0,
+        rotate: (spec.categories || []).length > 12 ? 40 : 0,
+        // days (YYYY-MM-DD) show as MM-DD on the axis; the tooltip keeps the whole date
+        formatter: function (v) { return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v.slice(5) : v; } } };
     var longest = Math.max.apply(null, [0].concat((spec.categories || []).map(function (c) { return String(c).length; })));
     return {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { type: "scroll", top: 0 },
-      grid: { left: spec.horizontal ? Math.min(160, 24 + longest * 7) : 56, right: axes.length > 1 ? 56 : 24, top: 40,
-        bottom: spec.horizontal ? 32 : ((spec.categories || []).length > 12 ? 72 : 32) },
+      grid: { left: spec.horizontal ? Math.min(160, 24 + longest * 7) : 56, right: !spec.horizontal && axes.length > 1 ? 56 : 24,
+        top: spec.horizontal && axes.length > 1 ? 72 : 40,
+        bottom: spec.horizontal ? 44 : ((spec.categories || []).length > 12 ? 72 : 32) },
       xAxis: spec.horizontal ? axes : category,
       yAxis: spec.horizontal ? Object.assign(category, { inverse: true }) : axes,
       series: series.map(function (s) {
         var out = { name: s.name, type: s.type || spec.type || "bar", data: (s.data || []).map(num),
           tooltip: { valueFormatter: fmt(s.unit) }, connectNulls: true, smooth: false };
         if (s.stack) { out.stack = s.stack; }
+        if (spec.horizontal && out.type === "line") { out.lineStyle = { width: 0 }; out.symbolSize = 10; }  // points, no line across categories
         if (s.axis) { out[spec.horizontal ? "xAxisIndex" : "yAxisIndex"] = s.axis; }
         return out;
       })
@@ -59,7 +68,8 @@
     if (!el || !window.echarts) { return; }
     var spec = JSON.parse(el.textContent);
     var chart = window.echarts.init(box);
-    var empty = !(spec.categories || []).length;
+    var empty = !(spec.categories || []).length || (spec.type === "pie" &&
+      !((spec.series || [])[0] || { data: [] }).data.some(function (v) { return num(v); }));
     var opt = option(spec);
     if (empty && spec.empty) {
       opt.graphic = { type: "text", left: "center", top: "middle", style: { text: spec.empty, fill: "#94a3b8", fontSize: 14 } };
