@@ -106,6 +106,7 @@ class Ticket(TenantScopedModel, TimeStampedModel):
             models.Index(fields=["tenant", "order_id"], name="asticket_t_order"),
             models.Index(fields=["tenant", "buyer_id", "created_at"], name="asticket_t_buyer"),
             models.Index(fields=["tenant", "sla_due_at"], name="asticket_t_sla"),
+            models.Index(fields=["tenant", "updated_at"], name="asticket_t_updated"),  # BI changed_since
             models.Index(fields=["tenant", "platform_order_id"], name="asticket_t_poid"),
         ]
 

@@ -158,6 +158,7 @@ class StockLevel(TenantScopedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "sku"], name="inv_level_tenant_sku"),
+            models.Index(fields=["tenant", "updated_at"], name="inv_level_tenant_updated"),  # BI changed_since
             models.Index(fields=["tenant", "id"], condition=Q(needs_push=True), name="inv_level_tenant_push"),
         ]
         ordering = ["warehouse_id", "sku_id"]

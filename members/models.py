@@ -155,6 +155,7 @@ class Member(TenantScopedModel, TimeStampedModel):
             models.Index(fields=["tenant", "merged_into"], name="member_t_merged"),
             models.Index(fields=["tenant", "segment"], name="member_t_segment"),
             models.Index(fields=["tenant", "level"], name="member_t_level"),
+            models.Index(fields=["tenant", "updated_at"], name="member_t_updated"),  # BI changed_since
         ]
 
     def __str__(self):

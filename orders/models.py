@@ -143,6 +143,7 @@ class Order(TenantScopedModel, TimeStampedModel):
             models.Index(fields=["tenant", "platform_created_at"], name="order_t_pcreated"),
             models.Index(fields=["tenant", "tracking_no"], name="order_t_tracking"),
             models.Index(fields=["tenant", "created_at"], name="order_t_created"),
+            models.Index(fields=["tenant", "updated_at"], name="order_t_updated"),  # BI changed_since, repair
             models.Index(fields=["tenant", "shipped_at"], name="order_t_shipped",
                          condition=models.Q(shipped_at__isnull=False)),
             models.Index(fields=["tenant", "out_of_stock_since"], name="order_t_oos",

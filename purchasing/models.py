@@ -160,6 +160,7 @@ class PurchaseOrder(TenantScopedModel, TimeStampedModel):
             models.Index(fields=["tenant", "status", "-id"], name="purch_po_tenant_status"),
             models.Index(fields=["tenant", "supplier"], name="purch_po_tenant_supplier"),
             models.Index(fields=["tenant", "expected_date"], name="purch_po_tenant_expected"),
+            models.Index(fields=["tenant", "updated_at"], name="purch_po_tenant_updated"),  # BI changed_since
         ]
         ordering = ["-id"]
         verbose_name = _("purchase order")
