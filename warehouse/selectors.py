@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 
-from .models import Parcel, ParcelStatus, PickWave, SkuBin
+from .models import CarrierAccount, Parcel, ParcelStatus, PickWave, SkuBin
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,25 @@ def parcels(*, status: str = "", q: str = ""):
     if q:
         queryset = queryset.filter(Q(order_no=q) | Q(tracking_no=q))
     return queryset
+
+
+def carrier_account_for(*, warehouse_id: int, carrier_code: str = "", other_carrier: bool = True
+                        ) -> CarrierAccount | None:
+    """The carrier account a parcel of this warehouse takes its waybill from: one of the order's
+    carrier (``carrier_code``, chosen by the orders' carrier rules), the warehouse's own before a
+    shared one; without one the warehouse's, else the shared, first account of any carrier.
+    ``other_carrier=False`` (tracking a parcel another warehouse shipped): only that carrier's
+    accounts, another warehouse's one last; None when there is none."""
+    active = CarrierAccount.objects.filter(is_active=True)
+    wanted = [carrier_code.upper()] if carrier_code else []
+    if wanted and not other_carrier:
+        rows = active.filter(carrier_code__iexact=wanted[0])
+        return (rows.filter(warehouse_id=warehouse_id).order_by("id").first()
+                or rows.filter(warehouse__isnull=True).order_by("id").first() or rows.order_by("id").first())
+    for code in [*wanted, None]:
+        rows = active.filter(carrier_code__iexact=code) if code else active
+        account = (rows.filter(warehouse_id=warehouse_id).order_by("id").first()
+                   or rows.filter(warehouse__isnull=True).order_by("id").first())
+        if account is not None:
+            return account
+    return None

@@ -37,6 +37,7 @@ from .models import (
     WaveKind,
     WaveStatus,
 )
+from .selectors import carrier_account_for
 from .wms import (  # noqa: F401 - the third-party warehouse services are public through this module
     account_for_warehouse,
     wms_confirmation_apply,
@@ -117,7 +118,8 @@ def wave_create(*, warehouse_id: int, kind: str = "", carrier_code: str = "", li
         chosen = sorted(chosen, key=lambda s: _path_key(warehouse.pk, s))
     if not chosen:
         raise Conflict(_("No allocated order of this kind waits in this warehouse."))
-    account = carrier_account_for(warehouse_id=warehouse.pk)
+    account = carrier_account_for(warehouse_id=warehouse.pk, carrier_code=carrier_code)
+    accounts: dict[str, CarrierAccount | None] = {}
     wave = PickWave.objects.create(number=_wave_number(), warehouse_id=warehouse.pk, kind=kind,
                                    carrier_code=carrier_code or (account.carrier_code if account else ""),
                                    created_by=actor if getattr(actor, "pk", None) else None)
@@ -127,9 +129,12 @@ def wave_create(*, warehouse_id: int, kind: str = "", carrier_code: str = "", li
         expected = Counter()
         for ln in snap.lines:
             expected[str(ln.sku_id)] += ln.quantity
+        if snap.carrier_code not in accounts:
+            accounts[snap.carrier_code] = carrier_account_for(warehouse_id=warehouse.pk, carrier_code=snap.carrier_code)
+        its = accounts[snap.carrier_code]
         parcels.append(Parcel(tenant_id=require_tenant().pk, order_id=snap.id, order_no=snap.platform_order_id or f"#{snap.id}", wave=wave, seq=seq,
-                              warehouse_id=warehouse.pk, account=account,
-                              carrier_code=account.carrier_code if account else snap.carrier_code,
+                              warehouse_id=warehouse.pk, account=its,
+                              carrier_code=its.carrier_code if its else snap.carrier_code,
                               expected=dict(expected), status=ParcelStatus.PICKING))
     Parcel.objects.bulk_create(parcels)
     return wave
@@ -146,11 +151,6 @@ def wave_finish(*, wave_id: int) -> PickWave:
 
 
 # --- carrier account ------------------------------------------------------------------------------
-def carrier_account_for(*, warehouse_id: int) -> CarrierAccount | None:
-    return (CarrierAccount.objects.filter(is_active=True, warehouse_id=warehouse_id).order_by("id").first()
-            or CarrierAccount.objects.filter(is_active=True, warehouse__isnull=True).order_by("id").first())
-
-
 def freight_for(*, account: CarrierAccount, province: str, weight_g: int) -> Decimal:
     """The carrier's price for a parcel: the rate-table line naming the province, else the one
     without provinces, else the account's own first/extra weight price."""
@@ -389,7 +389,8 @@ def _order_ship_by_carrier(order_id: int, actor, issued: list) -> Parcel:
                 expected[str(ln.sku_id)] += ln.quantity
         parcel = Parcel.objects.create(order_id=order_id, order_no=snap.platform_order_id or f"#{order_id}",
                                        warehouse_id=snap.warehouse_id, carrier_code=snap.carrier_code,
-                                       account=carrier_account_for(warehouse_id=snap.warehouse_id),
+                                       account=carrier_account_for(warehouse_id=snap.warehouse_id,
+                                                                   carrier_code=snap.carrier_code),
                                        expected=dict(expected), status=ParcelStatus.PACKED, packed_at=timezone.now())
     elif parcel.status in (ParcelStatus.SHIPPED, ParcelStatus.DELIVERED):
         raise Conflict(_("The parcel of this order has shipped already."))

@@ -32,7 +32,6 @@ from orders import services as order_services
 from orders.services import fulfilment as order_fulfilment
 
 from .models import (
-    CarrierAccount,
     Parcel,
     ParcelStatus,
     WmsAccount,
@@ -42,6 +41,7 @@ from .models import (
     WmsStockDifference,
     WmsStockSnapshot,
 )
+from .selectors import carrier_account_for
 
 logger = logging.getLogger("warehouse.wms")
 OPEN = (WmsOrderStatus.PENDING, WmsOrderStatus.SENT)
@@ -302,9 +302,8 @@ def _wms_parcel(row: WmsOrder, actual: dict[str, int], now, *, order_no: str) ->
     if not row.tracking_no or not any(q > 0 for q in actual.values()):
         return  # nothing left the warehouse
     carrier = (row.carrier_code or "").upper()
-    accounts = CarrierAccount.objects.filter(is_active=True, carrier_code__iexact=carrier)
-    account = (accounts.filter(warehouse_id=row.account.warehouse_id).order_by("id").first()
-               or accounts.filter(warehouse__isnull=True).order_by("id").first() or accounts.order_by("id").first())
+    account = carrier_account_for(warehouse_id=row.account.warehouse_id, carrier_code=carrier,
+                                  other_carrier=False) if carrier else None
     skus = inventory_selectors.skus_by_codes(codes=[c for c, q in actual.items() if q > 0])
     parcel = Parcel(order_id=row.order_id, order_no=order_no or row.code, warehouse_id=row.account.warehouse_id,
                     account=account, carrier_code=carrier, tracking_no=row.tracking_no,

@@ -153,3 +153,21 @@ def test_the_platform_receives_the_shipment_with_the_carriers_number(world, page
         assert order.tracking_no == SimulatedCarrier("SF").tracking_no(5000)
         assert shop.shipped() == {order.platform_order_id: order.tracking_no}
     assert stock_verify() == []
+
+
+def test_the_orders_carrier_picks_the_carrier_account(world, page):
+    from orders.models import CarrierRule
+
+    CarrierRule.objects.create(name="YTO", carrier_code="YTO")
+    yto = CarrierAccount.objects.create(code="YTO1", name="YTO", carrier_code="YTO", range_start=1, range_end=9,
+                                        next_number=1)
+    order, other = world.order(line("A")), world.order(line("B"))
+    assert order.carrier_code == "YTO"
+    page.post(f"/orders/{order.pk}/action/", {"action": "ship"})
+    order.refresh_from_db()
+    assert order.tracking_no == SimulatedCarrier("YTO").tracking_no(1) and order.carrier_code == "YTO"
+    assert Parcel.objects.get(order_id=order.pk).account == yto
+    yto.is_active = False
+    yto.save()
+    wave = services.wave_create(warehouse_id=world.warehouse.pk)  # no YTO account left: the warehouse's SF one
+    assert wave.parcels.get().order_id == other.pk and wave.parcels.get().account == world.account
