@@ -19,4 +19,4 @@ class AnalyticsConfig(AppConfig):
         events.subscribe("order.after_sale_opened", services.on_order_changed)
         events.subscribe("aftersales.refunded", services.on_aftersales_refunded)
         dashboard.register_nav(dashboard.NavLink(_("Big screen"), "analytics:bigscreen", "analytics"))
-        dashboard.register_chart(charts.dashboard_charts)
+        dashboard.register_chart(charts.dashboard_charts, app_label="orders")

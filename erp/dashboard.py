@@ -101,13 +101,14 @@ class Chart:
     order: int = 100
 
 
-_chart_providers: list[Callable] = []
+_chart_providers: list[tuple[Callable, str]] = []
 
 
-def register_chart(provider: Callable) -> Callable:
-    """``provider(request) -> list[Chart]``, called in the request's tenant."""
-    if provider not in _chart_providers:
-        _chart_providers.append(provider)
+def register_chart(provider: Callable, *, app_label: str = "") -> Callable:
+    """``provider(request) -> list[Chart]``, called in the request's tenant; with ``app_label`` it is
+    not called at all for roles that may not read that app (its queries are not run for nothing)."""
+    if (provider, app_label) not in _chart_providers:
+        _chart_providers.append((provider, app_label))
     return provider
 
 
@@ -116,6 +117,8 @@ def charts_for(request) -> list[Chart]:
 
     role = request.membership.role
     charts: list[Chart] = []
-    for provider in _chart_providers:
+    for provider, app_label in _chart_providers:
+        if app_label and role not in app_access(app_label)[0]:
+            continue
         charts.extend(c for c in provider(request) if not c.app_label or role in app_access(c.app_label)[0])
     return sorted(charts, key=lambda c: c.order)

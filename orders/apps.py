@@ -19,7 +19,7 @@ class OrdersConfig(AppConfig):
         dashboard.register_nav(dashboard.NavLink(_("Sales report"), "orders:reports", "orders"))
         dashboard.register(_dashboard_cards)
         dashboard.register(_sales_card)
-        dashboard.register_chart(_queues_chart)
+        dashboard.register_chart(_queues_chart, app_label="orders")
 
 
 def _dashboard_cards(request):

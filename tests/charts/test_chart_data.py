@@ -132,3 +132,24 @@ def check_languages(demo, client):
     assert chart(response, "cover")["categories"][0] == "已售罄"
     english = client.get(reverse("inventory:health"), HTTP_ACCEPT_LANGUAGE="en")
     assert chart(english, "cover")["categories"][0] == "Sold out"
+
+
+def test_dashboard_charts_only_for_roles_that_read_their_app(tenant_a, client, monkeypatch):
+    from erp import dashboard
+    from erp.tenancy.roles import Role
+
+    calls = []
+
+    def finance_only(request):
+        calls.append(request.membership.role)
+        return [dashboard.Chart(key="books", title="Books", spec={"type": "bar", "categories": [], "series": []})]
+
+    monkeypatch.setattr(dashboard, "_chart_providers", [*dashboard._chart_providers, (finance_only, "finance")])
+    client.force_login(tenant_a.members[Role.OPERATOR].user)
+    page = client.get(reverse("dashboard"))
+    assert [c.key for c in page.context["charts"]] == ["sales-trend", "queues"] and calls == []
+    assert chart(page, "sales-trend")["series"][1]["data"] == [0] * 30  # a new tenant: nothing sold yet
+    client.force_login(tenant_a.members[Role.FINANCE].user)
+    page = client.get(reverse("dashboard"))
+    assert "books" in [c.key for c in page.context["charts"]] and calls == [Role.FINANCE]
+    assert "echarts.min.js" in page.content.decode()
