@@ -316,16 +316,38 @@ def gifts_release(*, order_id: int) -> list[int]:
     return list(fn(order_id=order_id)) if fn is not None else []
 
 
+
+class CarrierPort:
+    """The carrier's electronic waybill through the warehouse app."""
+
+    def ship(self, *, order_id: int, actor=None) -> None:
+        """Ship the order with the carrier's electronic waybill of its warehouse
+        (warehouse.services.order_ship_by_carrier: the waybill, the hand-over, then order_ship with
+        the carrier's tracking number). Raises Conflict when it cannot (no carrier service, the
+        carrier's refusal); nothing is stored then."""
+        fn = _optional("warehouse.services", "order_ship_by_carrier")
+        if fn is None:
+            from django.utils.translation import gettext as _
+
+            from erp.api.exceptions import Conflict
+
+            raise Conflict(_("No carrier service is installed to print a waybill for this order."))
+        fn(order_id=order_id, actor=actor)
+
+
+_carrier: object = CarrierPort()
+
+
 def carrier_ship(*, order_id: int, actor=None) -> None:
-    """Ship the order with the carrier's electronic waybill of its warehouse
-    (warehouse.services.order_ship_by_carrier: the waybill, the hand-over, then order_ship with the
-    carrier's tracking number). Raises Conflict when it cannot (no carrier service, the carrier's
-    refusal); nothing is stored then."""
-    fn = _optional("warehouse.services", "order_ship_by_carrier")
-    if fn is None:
-        from django.utils.translation import gettext as _
+    """The ship action without a tracking number (CarrierPort.ship, or the fake of ``use_carrier``)."""
+    _carrier.ship(order_id=order_id, actor=actor)
 
-        from erp.api.exceptions import Conflict
 
-        raise Conflict(_("No carrier service is installed to print a waybill for this order."))
-    fn(order_id=order_id, actor=actor)
+@contextmanager
+def use_carrier(port):
+    global _carrier
+    previous, _carrier = _carrier, port
+    try:
+        yield port
+    finally:
+        _carrier = previous

@@ -27,6 +27,7 @@ from inventory.services import stock_receive
 from members.models import PointsEntry
 from orders import services as order_services
 from orders.models import CarrierRule, Order, OrderLine, OrderStatus, Waybill
+from warehouse.models import CarrierAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +79,7 @@ def test_a_business_day_across_every_app(in_tenant_a, django_capture_on_commit_c
             sku = SKU.objects.create(code=item["outer_id"], name=item["title"], unit_cost=Decimal("12.50"))
             stock_receive(warehouse=warehouse, sku=sku, quantity=5_000, reason="opening stock")
         CarrierRule.objects.create(name="ZTO", carrier_code="ZTO")
+        CarrierAccount.objects.create(code="ZTO1", name="ZTO e-waybills", carrier_code="ZTO", warehouse=warehouse)
 
         with django_capture_on_commit_callbacks(execute=True):
             _run(shops, Job.PULL_ORDERS, Job.PULL_REFUNDS)

@@ -15,8 +15,8 @@ from ..allocation import priority_key
 from ..models import BulkJob, BulkJobStatus, Order
 from ._common import logger
 from .allocation import order_allocate, order_pick
+from .fulfilment import order_ship_with_waybill
 from .review import order_approve, order_cancel, order_hold, order_release
-from .shipping import order_ship
 
 # --- bulk --------------------------------------------------------------------------------------------
 BULK_ACTIONS = {
@@ -25,7 +25,7 @@ BULK_ACTIONS = {
     "release": lambda oid, actor, why: order_release(order_id=oid, actor=actor, why=why),
     "allocate": lambda oid, actor, why: order_allocate(order_id=oid, actor=actor),
     "pick": lambda oid, actor, why: order_pick(order_id=oid, actor=actor),
-    "ship": lambda oid, actor, why: order_ship(order_id=oid, actor=actor),
+    "ship": lambda oid, actor, why: order_ship_with_waybill(order_id=oid, actor=actor),  # the carrier's waybill
     "cancel": lambda oid, actor, why: order_cancel(order_id=oid, actor=actor, why=why),
 }
 

@@ -20,6 +20,7 @@ from inventory.models import SKU, Warehouse
 from inventory.services import stock_receive
 from orders import services as order_services
 from orders.models import CarrierRule, Order, OrderStatus
+from warehouse.models import CarrierAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,7 @@ def test_operator_approval_reaches_taobao_and_the_refund_comes_back(tenant_a, in
             sku = SKU.objects.create(code=item["outer_id"], name=item["title"], unit_cost=Decimal("12.50"))
             stock_receive(warehouse=warehouse, sku=sku, quantity=100, reason="opening stock")
         CarrierRule.objects.create(name="ZTO", carrier_code="ZTO")
+        CarrierAccount.objects.create(code="ZTO1", name="ZTO e-waybills", carrier_code="ZTO", warehouse=warehouse)
         tid = url.mock.generate(1, shop="tb-main", kind="normal")[0]["order_id"]
         url.mock.advance(seconds=2)
 

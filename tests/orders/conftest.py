@@ -94,6 +94,28 @@ class FakeIntegrations:
         return True
 
 
+class FakeCarrier:
+    """The carrier behind the ship button (orders.ports.carrier_ship) for the orders' own tests, whose
+    warehouses are FakeInventory ids: it numbers its waybills and ships the order with them (the
+    real path, warehouse.services.order_ship_by_carrier, is tested in tests/warehouse)."""
+
+    def __init__(self):
+        self.shipped = []
+
+    def ship(self, *, order_id, actor=None):
+        from orders.services import order_ship
+
+        order_ship(order_id=order_id, actor=actor, tracking_no=f"FC{len(self.shipped) + 1:010d}", carrier_code="FC")
+        self.shipped.append(order_id)
+
+
+@pytest.fixture
+def fake_carrier():
+    fake = FakeCarrier()
+    with ports.use_carrier(fake):
+        yield fake
+
+
 @pytest.fixture
 def inv():
     fake = FakeInventory()

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def orders(world, inv):
+def orders(world, inv, fake_carrier):
     from orders.services import orders_ingest_normalized
 
     inv.stock(1, "A", 1000)

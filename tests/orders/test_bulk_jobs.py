@@ -26,7 +26,7 @@ class Killed(BaseException):
 
 
 @pytest.fixture
-def orders(world, inv):
+def orders(world, inv, fake_carrier):
     inv.stock(1, "A", 1000)
     orders_ingest_normalized(shop=world, normalized=[
         norder(f"P{i}", buyer=f"b{i}", receiver=address(address=f"路 {i} 号")) for i in range(N)]

@@ -18,6 +18,7 @@ from inventory.selectors import sku_stock
 from inventory.services import stock_receive
 from orders import services
 from orders.models import CarrierRule, Order, OrderKind, OrderLine, OrderStatus, Waybill
+from warehouse.models import CarrierAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,7 @@ def test_a_simulated_day(in_tenant_a, django_capture_on_commit_callbacks):
             stock_receive(warehouse=warehouse, sku=SKU.objects.create(code=item["outer_id"], name=item["title"]),
                           quantity=STOCK, reason="e2e")
         CarrierRule.objects.create(name="ZTO", carrier_code="ZTO")
+        CarrierAccount.objects.create(code="ZTO1", name="ZTO e-waybills", carrier_code="ZTO", warehouse=warehouse)
 
         # pull -> review -> merge -> allocate (the orders app reacts to integrations' events)
         _pull(shops)
