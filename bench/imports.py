@@ -16,6 +16,7 @@ import io
 import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -185,3 +186,4 @@ def run(args) -> None:
     report("order lines commit (rows/s)", n_lines / order_commit, "COPY", line_copy_rate, unit=" rows/s", target=0.25)
     print(f"  peak RSS of the run: {_rss_mb():.0f} MB (files streamed; the order COPY baseline holds its rows in memory)",
           flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)  # the generated files and the stored uploads
