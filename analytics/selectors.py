@@ -439,6 +439,23 @@ def _bi_value(value):
     return value
 
 
+_BI_VIEW_BODIES: dict[tuple[str, str], str] = {}
+
+
+def _bi_view_body(connection, view: str) -> str:
+    """The view's defining query (pg_get_viewdef), read once per process. The API reads it as a
+    subquery rather than the view: a security_barrier view is planned on its own, so a page in
+    key order would scan and sort all the tenant's rows; inlined, the key's index is walked and
+    stops after one page. The body keeps the view's tenant rule (and the tables' RLS applies)."""
+    key = (connection.alias, view)
+    if key not in _BI_VIEW_BODIES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_viewdef(%s::regclass)", [view])
+            # a literal % in the body must not read as a query parameter
+            _BI_VIEW_BODIES[key] = cursor.fetchone()[0].strip().rstrip(";").replace("%", "%%")
+    return _BI_VIEW_BODIES[key]
+
+
 def bi_page(*, dataset, after: int | None = None, limit: int = BI_PAGE_DEFAULT, changed_since=None,
             changed_before=None) -> dict:
     """One page of a BI view for the current tenant, in key order: {rows, next_after, as_of}. The
@@ -462,10 +479,10 @@ def bi_page(*, dataset, after: int | None = None, limit: int = BI_PAGE_DEFAULT, 
     if changed_before is not None:
         where.append(sql.SQL("{} < %s").format(sql.Identifier(dataset.changed)))
         args.append(changed_before)
-    query = sql.SQL("SELECT * FROM {view}{where} ORDER BY {key} LIMIT %s").format(
-        view=sql.Identifier(dataset.view), key=sql.Identifier(dataset.key),
-        where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where))
     connection = reader()
+    query = sql.SQL("SELECT * FROM ({body}) bi{where} ORDER BY {key} LIMIT %s").format(
+        body=sql.SQL(_bi_view_body(connection, dataset.view)), key=sql.Identifier(dataset.key),
+        where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where))
     with connection.cursor() as cursor:
         cursor.execute(query.as_string(cursor.cursor), [*args, limit + 1])
         names = [col.name for col in cursor.description]
