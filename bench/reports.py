@@ -3,13 +3,16 @@
     make bench BENCH_ARGS="reports"          # or: python -m bench reports [--quick]
 
 Orders (and two lines each) are generated set-based (``INSERT … SELECT … FROM generate_series``,
-one statement per table and step) into the bench database, spread over the 60 days before today
-(tenant time), in one tenant; the analytics rollups are then refreshed for those days. Each report
-is called REPEAT times at 100,000 and at 1,000,000 orders (10,000 and 100,000 with --quick) and its
-p95 is printed with the ratio between the two sizes: the data grows 10x; a report that reads
-rollups or pages by key should grow far less. Reports: the analytics sales summary (7 and 30 days),
-the big screen, the finance profit by SKU, the BI orders feed (first page, and an incremental page
-by changed_since).
+one statement per table and step) into the bench database, in one tenant, paid at pseudo-random
+seconds over the 59 days before the run; orders paid in the last 3 hours are still open (to review,
+allocated or shipped), older ones shipped within a day (1 in 20 cancelled); updated_at is the
+shipping time. The analytics rollups are refreshed for those days and today is then marked dirty,
+as the order events keep it in production (the reports read it live). Each report is called
+REPEAT times at 100,000 and at 1,000,000 orders (10,000 and 100,000 with --quick) and its p95 is
+printed with the ratio between the two sizes: the data grows 10x; a report that reads rollups or
+pages by key should grow far less. Reports: the analytics sales summary (7 and 30 days), the big
+screen, the finance profit by SKU, the BI orders feed (first page, and an incremental page by
+changed_since).
 """
 
 from __future__ import annotations
@@ -24,31 +27,39 @@ REPEAT = 20
 DAYS = 60
 
 
-def _insert_orders(tenant, shop, first: int, last: int) -> None:
-    """Orders first..last-1 (and 2 lines each) in two INSERT … SELECT statements."""
+def _insert_orders(tenant, shop, first: int, last: int, now) -> None:
+    """Orders first..last-1 (and 2 lines each) in two INSERT … SELECT statements, paid in the
+    (DAYS - 1) days before ``now`` (order g at a pseudo-random second: g * 7919 modulo the span)."""
     from django.db import connection
 
-    from erp.tenancy.dates import tenant_today
     from orders.models import Order, OrderLine
 
-    day0 = tenant_today() - timedelta(days=DAYS - 1)
     overrides_order = {
         "tenant_id": "%(tenant)s", "shop_id": "%(shop)s", "platform": "'taobao'",
         "platform_order_id": "'R' || lpad(g::text, 9, '0')", "buyer_id": "'b' || (g %% 50000)",
         "receiver_province": "(ARRAY['浙江省','上海','江苏省','广东省','北京','四川省'])[1 + g %% 6]",
         "receiver_city": "'某市'", "address_hash": "md5(g::text) || '00000000'", "place_hash": "md5(g::text) || '00000000'",
         "goods_amount": "99.00", "paid_amount": "99.00", "currency": "'CNY'",
-        "status": "(ARRAY['shipped','shipped','shipped','allocated','pending_review','cancelled'])[1 + g %% 6]",
-        "platform_created_at": "%(day0)s::timestamptz + make_interval(secs => (g %% %(span)s))",
-        "paid_at": "%(day0)s::timestamptz + make_interval(secs => (g %% %(span)s))",
-        "shipped_at": "%(day0)s::timestamptz + make_interval(secs => (g %% %(span)s) + 7200)",
-        "line_count": "2", "total_quantity": "3", "created_at": "now()", "updated_at": "now()",
+        # open orders are the recent ones (paid in the last 3 hours); older ones shipped or cancelled
+        "status": "CASE WHEN secs < 10800 THEN (ARRAY['pending_review','allocated','shipped'])[1 + g %% 3] "
+                  "WHEN g %% 20 = 0 THEN 'cancelled' ELSE 'shipped' END",
+        "platform_created_at": "%(now)s::timestamptz - make_interval(secs => secs)",
+        "paid_at": "%(now)s::timestamptz - make_interval(secs => secs)",
+        "shipped_at": "CASE WHEN secs >= 10800 OR g %% 3 = 2 THEN %(now)s::timestamptz "
+                      "- make_interval(secs => secs - least(secs / 2, 86400)) END",
+        "line_count": "2", "total_quantity": "3",
+        # stored when paid, last changed when shipped (within a day): an incremental BI pull sees the
+        # last hour's changes only
+        "created_at": "%(now)s::timestamptz - make_interval(secs => secs)",
+        "updated_at": "%(now)s::timestamptz - make_interval(secs => secs - least(secs / 2, 86400))",
     }
     overrides_line = {
         "tenant_id": "%(tenant)s", "order_id": "o.id", "origin_order_id": "o.id",
         "platform_order_id": "o.platform_order_id", "platform_line_id": "k::text", "outer_id": "'S' || k",
         "title": "'item'", "sku_id": "1 + (o.id + k) %% 200", "sku_code": "'S' || ((o.id + k) %% 200)",
         "quantity": "k", "price": "33.00", "paid": "33.00 * k",
+        # a shipped order's lines left with their stock committed; a cancelled order's were stopped
+        "is_committed": "o.status = 'shipped'", "is_stopped": "o.status = 'cancelled'",
     }
 
     def columns(model, overrides):
@@ -64,10 +75,11 @@ def _insert_orders(tenant, shop, first: int, last: int) -> None:
                 exprs.append(f"%({f.column})s")
         return ", ".join(cols), ", ".join(exprs), params
 
-    base = {"tenant": tenant.pk, "shop": shop.pk, "day0": str(day0), "span": DAYS * 86400 - 9000}
+    base = {"tenant": tenant.pk, "shop": shop.pk, "now": now.isoformat(), "span": (DAYS - 1) * 86400}
     with connection.cursor() as cursor:
         cols, exprs, params = columns(Order, overrides_order)
-        cursor.execute(f"INSERT INTO orders_order ({cols}) SELECT {exprs} FROM generate_series(%(first)s, %(last)s) g",
+        cursor.execute(f"INSERT INTO orders_order ({cols}) SELECT {exprs} FROM (SELECT g, "
+                       f"(g::bigint * 7919) %% %(span)s AS secs FROM generate_series(%(first)s, %(last)s) g) x",
                        {**params, **base, "first": first, "last": last - 1})
         cols, exprs, params = columns(OrderLine, overrides_line)
         cursor.execute(f"INSERT INTO orders_orderline ({cols}) SELECT {exprs} FROM orders_order o, "
@@ -119,8 +131,9 @@ def _measure() -> dict[str, float]:
 
 def run(args) -> None:
     from django.db import connection
+    from django.utils import timezone
 
-    from analytics.services import rollups_refresh_days
+    from analytics.services import days_mark_dirty, rollups_refresh_days
     from erp.tenancy.context import tenant_context
     from erp.tenancy.dates import tenant_today
     from erp.tenancy.models import Tenant
@@ -134,13 +147,14 @@ def run(args) -> None:
         connection.apply_tenant_setting()
         shop, _ = Shop.objects.get_or_create(code="bench", defaults={"name": "Bench shop", "platform": "taobao"})
         finance_seed(tenant=tenant)
-        have = 0
+        have, now = 0, timezone.now()
         for size in (small, large):
             start = time.perf_counter()
             for first in range(have, size, 200_000):
-                _insert_orders(tenant, shop, first, min(size, first + 200_000))
+                _insert_orders(tenant, shop, first, min(size, first + 200_000), now)
             today = tenant_today()
             rollups_refresh_days(first=today - timedelta(days=DAYS - 1), last=today)
+            days_mark_dirty(days=[today])  # as in production: today's orders keep changing, read live
             have = size
             print(f"{size:,} orders generated and rolled up in {time.perf_counter() - start:.1f} s", flush=True)
             results[size] = _measure()
