@@ -15,6 +15,7 @@ class AftersalesConfig(AppConfig):
         events.subscribe("platform_refunds.changed", services.on_platform_refunds_changed)
         events.subscribe("platform_refund_decision.sent", services.on_refund_decision_sent)
         dashboard.register_nav(dashboard.NavLink(_("After-sales"), "aftersales:queue", "aftersales"))
+        dashboard.register_nav(dashboard.NavLink(_("Refund report"), "aftersales:report", "aftersales"))
         dashboard.register(aftersales_cards)
 
 

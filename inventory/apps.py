@@ -15,6 +15,7 @@ class InventoryConfig(AppConfig):
         dashboard.register_nav(dashboard.NavLink(_("Unmatched SKUs"), "inventory:unmatched", "inventory"))
         dashboard.register_nav(dashboard.NavLink(_("Promotion locks"), "inventory:locks", "inventory"))
         dashboard.register_nav(dashboard.NavLink(_("Promotions"), "inventory:promotions", "inventory"))
+        dashboard.register_nav(dashboard.NavLink(_("Stock health"), "inventory:health", "inventory"))
         dashboard.register(inventory_cards)
 
 

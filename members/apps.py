@@ -16,6 +16,10 @@ class MembersConfig(AppConfig):
         events.subscribe("order.coupons_used", services.on_order_coupons_used)
         events.subscribe("platform_coupon.delivered", services.on_platform_coupon_delivered)
         dashboard.register_nav(dashboard.NavLink(_("Members"), "members:list", "members"))
+        dashboard.register_nav(dashboard.NavLink(_("Coupons"), "members:coupons", "members"))
+        dashboard.register_nav(dashboard.NavLink(_("Points rewards"), "members:rewards", "members"))
+        dashboard.register_nav(dashboard.NavLink(_("Campaigns"), "members:campaigns", "members"))
+        dashboard.register_nav(dashboard.NavLink(_("Repurchase dashboard"), "members:dashboard", "members"))
         dashboard.register(members_cards)
 
 

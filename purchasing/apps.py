@@ -13,6 +13,7 @@ class PurchasingConfig(AppConfig):
 
         dashboard.register_nav(dashboard.NavLink(_("Purchase orders"), "purchasing:list", "purchasing"))
         dashboard.register_nav(dashboard.NavLink(_("Reorder suggestions"), "purchasing:suggestions", "purchasing"))
+        dashboard.register_nav(dashboard.NavLink(_("Notifications"), "purchasing:notifications", "purchasing"))
         dashboard.register_nav(dashboard.NavLink(_("Suppliers"), "admin:purchasing_supplier_changelist", "purchasing"))
         dashboard.register(purchasing_cards)
         from erp.tenancy.supplier_access import register_portal_context

@@ -198,8 +198,14 @@ def test_navigation_groups_an_apps_pages_into_one_menu_by_role(owner_client):
     body = client.get(reverse("dashboard")).content.decode()
     nav = body[body.index('class="mainnav"'):body.index("</nav>")]
     assert 'data-app="inventory"' in nav and reverse("inventory:locks") in nav  # several pages: a menu
-    assert 'data-app="aftersales"' not in nav and reverse("aftersales:queue") in nav  # one page: a plain link
+    assert 'data-app="analytics"' not in nav and reverse("analytics:bigscreen") in nav  # one page: a plain link
     assert 'data-app="orders"' in nav and reverse("orders:reports") in nav  # two pages: a menu
+    # every purpose-built page of the apps is in the navigation, not only behind another page's links
+    for name in ("members:coupons", "members:rewards", "members:campaigns", "members:dashboard", "warehouse:waves",
+                 "warehouse:pack", "warehouse:parcels", "warehouse:wms", "finance:trial-balance", "finance:profit",
+                 "finance:balance-sheet", "finance:cash-flow", "purchasing:notifications", "inventory:health",
+                 "aftersales:report"):
+        assert f'href="{reverse(name)}"' in nav, name
     membership_add(tenant=tenant, username="pages-wh", role=Role.WAREHOUSE, password=PASSWORD)
     warehouse = Client()
     assert warehouse.login(username="pages-wh", password=PASSWORD)

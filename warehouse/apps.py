@@ -12,4 +12,7 @@ class WarehouseConfig(AppConfig):
 
         from . import tasks  # noqa: F401  (register the Celery tasks)
 
-        dashboard.register_nav(dashboard.NavLink(_("Warehouse"), "warehouse:waves", "warehouse"))
+        dashboard.register_nav(dashboard.NavLink(_("Pick waves"), "warehouse:waves", "warehouse"))
+        dashboard.register_nav(dashboard.NavLink(_("Packing station"), "warehouse:pack", "warehouse"))
+        dashboard.register_nav(dashboard.NavLink(_("Parcels"), "warehouse:parcels", "warehouse"))
+        dashboard.register_nav(dashboard.NavLink(_("Third-party warehouses"), "warehouse:wms", "warehouse"))
