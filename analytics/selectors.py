@@ -3,7 +3,9 @@
 The sales summary answers what the orders sales report answers (orders/reports.py: the same
 rules, summed in orders/facts.py) for any range up to 366 days, with a constant number of queries
 over rollup rows (a few hundred per day) plus, for each day whose orders changed since its rows
-were written (analytics.models.DirtyDay; in practice today), that day's orders read live.
+were written (analytics.models.DirtyDay; in practice today and yesterday), the sums of that day's
+per-order facts (OrderFact, OrderLineFact, kept current by the order events: see
+analytics/services/facts.py), or the day's orders read live if its facts were never built.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +28,7 @@ from integrations import selectors as integrations_selectors
 from inventory import selectors as inventory_selectors
 from orders import selectors as order_selectors
 
-from .models import DirtyDay, SalesHour, SalesProvinceDay, SalesSkuDay
+from .models import DirtyDay, FactDay, OrderFact, OrderLineFact, SalesHour, SalesProvinceDay, SalesSkuDay
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -135,6 +137,58 @@ def dirty_days(first: date, last: date) -> list[date]:
     return sorted(DirtyDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True))
 
 
+def _dirty_and_built(first: date, last: date) -> tuple[list[date], set[date]]:
+    """The dirty days of first..last, and those of them whose facts are built (one query)."""
+    rows = (DirtyDay.objects.filter(day__gte=first, day__lte=last)
+            .annotate(built=Exists(FactDay.objects.filter(day=OuterRef("day")))).values_list("day", "built"))
+    rows = sorted(rows)
+    return [d for d, _ in rows], {d for d, built in rows if built}
+
+
+def _merge(out: dict, key: tuple, init: dict, values: dict) -> None:
+    row = out.setdefault(key, {**init, **{k: (ZERO if k in MONEY else 0) for k in SUMS}})
+    for k, v in values.items():
+        row[k] += v or 0
+
+
+def fact_rows(days: list[date]) -> dict[str, list[dict]]:
+    """What orders.selectors.sales_facts answers for ``days``, summed from the per-order facts
+    (three grouped queries over the days' rows, index on the paid and the shipped day)."""
+    if not days:
+        return {"hours": [], "skus": [], "provinces": []}
+    hours: dict[tuple, dict] = {}
+    paid = ("orders", "all_orders", "units", "goods", "freight", "cancelled_amount", "refunded_amount")
+    for r in (OrderFact.objects.filter(paid_day__in=days).values("paid_day", "paid_hour", "shop_id", "platform")
+              .annotate(**{k: Sum(k) for k in paid}).order_by()):
+        key = (r["paid_day"], r["paid_hour"], r["shop_id"], r["platform"])
+        _merge(hours, key, dict(zip(("day", "hour", "shop_id", "platform"), key, strict=True)), {k: r[k] for k in paid})
+    shipped = ("parcels", "promised", "on_time")
+    for r in (OrderFact.objects.filter(ship_day__in=days).values("ship_day", "ship_hour", "shop_id", "platform")
+              .annotate(**{k: Sum(k) for k in shipped}).order_by()):
+        key = (r["ship_day"], r["ship_hour"], r["shop_id"], r["platform"])
+        _merge(hours, key, dict(zip(("day", "hour", "shop_id", "platform"), key, strict=True)),
+               {k: r[k] for k in shipped})
+    skus = [{"day": r["paid_day"], "shop_id": r["shop_id"], "platform": r["platform"], "sku_id": r["sku_id"],
+             "sku_code": r["sku_code"], "title": r["title"] or "", "units": int(r["units"] or 0),
+             "gmv": Decimal(r["gmv"] or 0)}
+            for r in (OrderLineFact.objects.filter(paid_day__in=days)
+                      .values("paid_day", "shop_id", "platform", "sku_id", "sku_code")
+                      .annotate(units=Sum("units"), gmv=Sum("gmv"), title=Max("title")).order_by())]
+    provinces: dict[tuple, dict] = {}
+    for r in (OrderFact.objects.filter(paid_day__in=days, sold_lines__gt=0)
+              .values("paid_day", "shop_id", "platform", "province", "province_name")
+              .annotate(n=Count("id"), units=Sum("units"), gmv=Sum("goods")).order_by()):
+        key = (r["paid_day"], r["shop_id"], r["platform"], r["province"])
+        out = provinces.setdefault(key, {"day": key[0], "shop_id": key[1], "platform": key[2], "province": key[3],
+                                         "name": r["province_name"], "orders": 0, "units": 0, "gmv": ZERO})
+        if len(r["province_name"]) > len(out["name"]):
+            out["name"] = r["province_name"]
+        out["orders"] += r["n"]
+        out["units"] += int(r["units"] or 0)
+        out["gmv"] += Decimal(r["gmv"] or 0)
+    return {"hours": list(hours.values()), "skus": skus, "provinces": list(provinces.values())}
+
+
 def _live_facts(days: list[date]) -> dict[str, list[dict]]:
     """Facts of ``days`` read from the orders (a run of consecutive days in one window)."""
     out: dict[str, list[dict]] = {"hours": [], "skus": [], "provinces": []}
@@ -166,12 +220,17 @@ def _in_scope(row: dict, p: Params) -> bool:
 
 
 class Source:
-    """Rollup rows of first..last for the clean days and live facts for the dirty ones."""
+    """Rollup rows of first..last for the clean days; for the dirty ones the sums of their orders'
+    facts, or the orders read live for a dirty day whose facts were never built."""
 
     def __init__(self, first: date, last: date, p: Params):
         self.first, self.last, self.p = first, last, p
-        self.dirty = dirty_days(first, last)
-        self.live = _live_facts(self.dirty) if self.dirty else {"hours": [], "skus": [], "provinces": []}
+        self.dirty, built = _dirty_and_built(first, last)
+        self.live = fact_rows(sorted(built))
+        unbuilt = [d for d in self.dirty if d not in built]
+        if unbuilt:
+            for key, rows in _live_facts(unbuilt).items():
+                self.live[key].extend(rows)
 
     def rows(self, model, first: date | None = None, last: date | None = None):
         qs = model.objects.filter(day__gte=first or self.first, day__lte=last or self.last)

@@ -7,11 +7,17 @@ Every figure is summable over days, hours and shops, so a rollup of these rows a
 report's totals, days, shops, platforms, hours, top SKUs and provinces (the median hours to ship
 is not summable and stays with the orders report). Five grouped queries per window, bounded by
 the window's orders (index on paid_at / shipped_at).
+
+``order_facts`` gives the same facts per order (the paid part of a platform order, the parcel part
+of a shipment, the sold lines per SKU): summed over a window's orders (``sales_order_ids``) they
+are ``sales_facts`` of the window. analytics keeps them per order for the days whose rollups are
+stale, rewriting an order's row when an event says it changed (``sales_related_orders``: the
+orders whose facts a change of the given ones touches).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.db.models import Count, F, Max, Q, Sum, Value
@@ -143,3 +149,92 @@ def sales_days_changed_since(*, since: datetime) -> set[date]:
     for paid, shipped in qs.values_list("paid_at", "shipped_at").distinct():
         days.update(tenant_date(t) for t in (paid, shipped) if t is not None)
     return days
+
+
+# every paid platform order / every parcel, whenever: order_facts selects by id
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(3000, 1, 1, tzinfo=UTC)
+FACT_BATCH = 5000
+
+
+def _empty_fact(order_id: int) -> dict:
+    return {"order_id": order_id, "shop_id": 0, "platform": "", "paid_at": None, "paid_day": None, "paid_hour": None,
+            "orders": 0, "all_orders": 0, "units": 0, "goods": ZERO, "freight": ZERO, "cancelled_amount": ZERO,
+            "refunded_amount": ZERO, "sold_lines": 0, "province": "", "province_name": "", "shipped_at": None,
+            "ship_day": None, "ship_hour": None, "parcels": 0, "promised": 0, "on_time": 0, "lines": []}
+
+
+def order_facts(*, order_ids) -> list[dict]:
+    """One dict per id (an id that is no order, or an order that counts for nothing, answers an
+    empty one: no day): order_id, shop_id, platform; the paid part of a platform order (paid_at,
+    paid_day, paid_hour in the tenant's zone, orders, all_orders, units, goods, freight,
+    cancelled_amount, refunded_amount, sold_lines, province (province_key), province_name); the
+    parcel part of a shipment (shipped_at, ship_day, ship_hour, parcels, promised, on_time); lines:
+    the sold lines per SKU [{sku_id, sku_code, title, units, gmv}]. The rules of sales_facts
+    (orders/reports.py), five queries per 5,000 orders."""
+    tz = tenant_zone()
+    p = ReportParams(date_from=date.min, date_to=date.max)
+    ids = sorted({int(i) for i in order_ids})
+    out = {i: _empty_fact(i) for i in ids}
+    for n in range(0, len(ids), FACT_BATCH):
+        chunk = ids[n:n + FACT_BATCH]
+        for r in (sales_orders(p, EPOCH, FOREVER).filter(pk__in=chunk)
+                  .values("id", "shop_id", "platform", "paid_at", "receiver_province")
+                  .annotate(n=Count("id", filter=ORDER_SOLD), freight=Sum("freight_amount", filter=ORDER_SOLD))
+                  .order_by()):
+            f = out[r["id"]]
+            local = r["paid_at"].astimezone(tz)
+            name = (r["receiver_province"] or "").strip()
+            f.update(shop_id=r["shop_id"], platform=r["platform"], paid_at=r["paid_at"], paid_day=local.date(),
+                     paid_hour=local.hour, orders=r["n"], all_orders=1, freight=_d(r["freight"]),
+                     province=province_key(name), province_name=name)
+        lines = sales_lines(p, EPOCH, FOREVER).filter(origin_order_id__in=chunk)
+        for r in (lines.values("origin_order_id")
+                  .annotate(units=Sum("quantity", filter=LINE_SOLD), goods=Sum("paid", filter=LINE_SOLD),
+                            cancelled=Sum("paid", filter=LINE_CANCELLED), refunded=Sum("paid", filter=LINE_REFUNDED),
+                            sold=Count("id", filter=LINE_SOLD))
+                  .order_by()):
+            out[r["origin_order_id"]].update(units=int(r["units"] or 0), goods=_d(r["goods"]),
+                                             cancelled_amount=_d(r["cancelled"]), refunded_amount=_d(r["refunded"]),
+                                             sold_lines=r["sold"])
+        for r in (lines.filter(LINE_SOLD)
+                  .values("origin_order_id", "sku_id", code=Coalesce(NullIf("sku_code", Value("")), "outer_id"))
+                  .annotate(units=Sum("quantity"), gmv=Sum("paid"), title=Max("title"))
+                  .order_by("origin_order_id", "sku_id", "code")):
+            out[r["origin_order_id"]]["lines"].append({"sku_id": r["sku_id"], "sku_code": r["code"] or "",
+                                                       "title": r["title"] or "", "units": int(r["units"] or 0),
+                                                       "gmv": _d(r["gmv"])})
+        for r in (parcels(p, EPOCH, FOREVER).filter(pk__in=chunk)
+                  .values("id", "shop_id", "platform", "shipped_at", "ship_by")):
+            f = out[r["id"]]
+            local = r["shipped_at"].astimezone(tz)
+            promised = r["ship_by"] is not None
+            f.update(shop_id=r["shop_id"], platform=r["platform"], shipped_at=r["shipped_at"], ship_day=local.date(),
+                     ship_hour=local.hour, parcels=1, promised=int(promised),
+                     on_time=int(promised and r["shipped_at"] <= r["ship_by"]))
+    return list(out.values())
+
+
+def sales_order_ids(*, start: datetime, end: datetime) -> set[int]:
+    """Ids of the platform orders paid and of the parcels shipped in [start, end): the orders whose
+    facts make sales_facts of that window."""
+    p = ReportParams(date_from=tenant_date(start), date_to=tenant_date(end))
+    paid = Order.objects.filter(kind=OrderKind.PLATFORM, paid_at__gte=start, paid_at__lt=end).values_list("id", flat=True)
+    return set(paid.order_by()) | set(parcels(p, start, end).values_list("id", flat=True).order_by())
+
+
+def sales_related_orders(*, order_ids=(), shop_id: int | None = None, platform_order_ids=()) -> set[int]:
+    """The given orders (and the platform orders of ``shop_id`` with these platform ids), the
+    platform orders their lines came from and the shipments holding those orders' lines (merged
+    shipments, split parts): every order whose facts a change of the given ones may change."""
+    base = {int(i) for i in order_ids}
+    if shop_id is not None and platform_order_ids:
+        base |= set(Order.objects.filter(shop_id=shop_id, kind=OrderKind.PLATFORM,
+                                         platform_order_id__in=list(platform_order_ids)).values_list("id", flat=True))
+    if not base:
+        return set()
+    related = set()
+    for order_id, origin_id in (OrderLine.objects.filter(Q(order_id__in=base) | Q(origin_order_id__in=base))
+                                .values_list("order_id", "origin_order_id").distinct()):
+        related.update(i for i in (order_id, origin_id) if i is not None)
+    return base | related

@@ -402,6 +402,24 @@ def sales_paid_days(*, order_ids=(), shop_id: int | None = None, platform_order_
     return paid_days(order_ids=order_ids, shop_id=shop_id, platform_order_ids=platform_order_ids)
 
 
+def order_facts(*, order_ids) -> list[dict]:
+    from .facts import order_facts as facts
+
+    return facts(order_ids=order_ids)
+
+
+def sales_order_ids(*, start: datetime, end: datetime) -> set[int]:
+    from .facts import sales_order_ids as ids
+
+    return ids(start=start, end=end)
+
+
+def sales_related_orders(*, order_ids=(), shop_id: int | None = None, platform_order_ids=()) -> set[int]:
+    from .facts import sales_related_orders as related
+
+    return related(order_ids=order_ids, shop_id=shop_id, platform_order_ids=platform_order_ids)
+
+
 def sales_days_changed_since(*, since: datetime) -> set[date]:
     from .facts import sales_days_changed_since as changed
 

@@ -1,16 +1,21 @@
 """Maintenance of the sales rollups (analytics.models): from the order events, by day.
 
-* The events (orders ingested, shipped, cancelled, after-sales opened, refunds) mark the tenant
-  days they touch dirty (``days_mark_dirty``), after the publisher's transaction commits: the day
-  each affected order was paid and the day it shipped, and today.
-* ``rollups_refresh_dirty`` (the ``analytics.refresh_rollups`` beat job, every minute) rewrites
-  each dirty day's rows from ``orders.selectors.sales_facts`` and clears the mark unless the day was
+* The events (orders ingested, shipped, cancelled, after-sales opened, refunds) re-read the facts
+  of the orders they touch (analytics.services.facts: one row per order, so the reports answer a
+  stale day from its orders' rows at once) and mark the tenant days those facts fall on dirty
+  (``days_mark_dirty``), after the publisher's transaction commits: the day each affected order
+  was paid and the day it shipped (before and after the change), and today.
+* ``rollups_refresh_dirty`` (the ``analytics.refresh_rollups`` beat job, every minute) refreshes
+  each dirty day (the facts of its orders checked against the orders, the rows that differ
+  rewritten, the rollup rows rewritten as their sums) and clears the mark unless the day was
   marked again meanwhile.
 * ``rollups_repair`` (the hourly job) marks the days of orders changed since its watermark
-  (``updated_at``): the incremental repair for changes made without an event.
+  (``updated_at``): the incremental repair for changes made without an event (and for events lost
+  in a crash between the commit and the handler); their refresh heals the facts too.
 * ``rollups_refresh_days`` rewrites any range (a backfill: ``manage.py analytics_refresh``).
 
-Reports never wait for the job: they read a dirty day live (analytics.selectors).
+Reports never wait for the job: they read a dirty day from its facts (analytics.selectors), or
+live from the orders if the day was never refreshed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from erp.tenancy.context import get_current_tenant, require_tenant, tenant_conte
 from erp.tenancy.dates import day_range, tenant_date, tenant_today
 from orders import selectors as order_selectors
 
-from ..models import DirtyDay, RollupState, SalesHour, SalesProvinceDay, SalesSkuDay
+from ..models import DirtyDay, FactDay, RollupState, SalesHour, SalesProvinceDay, SalesSkuDay
+from .facts import facts_refresh_day, facts_refresh_orders
 
 BATCH = 2000
 REPAIR_OVERLAP = timedelta(minutes=5)
@@ -42,35 +48,40 @@ def days_mark_dirty(*, days) -> int:
     return len(days)
 
 
-def _after_commit(find_days) -> None:
-    """Mark the days ``find_days()`` returns once the current transaction commits (the order
-    changes are then visible), under the same tenant."""
+def _after_commit(*, order_ids=(), shop_id=None, platform_order_ids=()) -> None:
+    """Once the current transaction commits (the order changes are then visible), re-read the facts
+    of the orders the change touches and mark their days, under the same tenant, in one transaction."""
     tenant = get_current_tenant()
+    order_ids = [i for i in order_ids if i is not None]
 
-    def mark():
-        with tenant_context(tenant):
-            days_mark_dirty(days={tenant_today(), *find_days()})
+    def refresh():
+        with tenant_context(tenant), transaction.atomic():
+            days = {tenant_today()}
+            if order_ids or platform_order_ids:
+                days |= facts_refresh_orders(order_ids=order_ids, shop_id=shop_id,
+                                             platform_order_ids=platform_order_ids)
+            days_mark_dirty(days=days)  # last: today's row is every writer's
 
-    transaction.on_commit(mark)
+    transaction.on_commit(refresh)
 
 
 def on_platform_orders_changed(*, shop_id, platform_order_ids=(), **_extra):
-    _after_commit(lambda: order_selectors.sales_paid_days(shop_id=shop_id, platform_order_ids=platform_order_ids))
+    _after_commit(shop_id=shop_id, platform_order_ids=platform_order_ids)
 
 
 def on_platform_refunds_changed(*, shop_id=None, **_extra):
     # refunds reach orders' lines through the orders' own re-ingest (platform_orders.changed marks
     # their days); today's parcels and cancellations may move at once
-    _after_commit(lambda: ())
+    _after_commit()
 
 
 def on_order_changed(*, order_id, **_extra):
     """order.shipped, order.cancelled, order.after_sale_opened."""
-    _after_commit(lambda: order_selectors.sales_paid_days(order_ids=[order_id]))
+    _after_commit(order_ids=[order_id])
 
 
 def on_aftersales_refunded(*, order_id=None, **_extra):
-    _after_commit(lambda: order_selectors.sales_paid_days(order_ids=[order_id]) if order_id else ())
+    _after_commit(order_ids=[order_id] if order_id else ())
 
 
 def _runs(days: list[date]) -> list[tuple[date, date]]:
@@ -84,24 +95,39 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
     return [(a, b) for a, b in runs]
 
 
-@transaction.atomic
 def rollups_refresh_days(*, first: date, last: date) -> dict[str, int]:
-    """Rewrite the rollup rows of the days first..last from the orders (delete + insert in one
-    transaction: a reader sees the old rows or the new ones)."""
-    start, end = day_range(first, last)
-    facts = order_selectors.sales_facts(start=start, end=end)
-    for model in (SalesHour, SalesSkuDay, SalesProvinceDay):
-        model.objects.filter(day__gte=first, day__lte=last).delete()
+    """Refresh the days first..last, one transaction per day (a reader sees a day's old rows or its
+    new ones): the facts of the day's orders brought in line with the orders
+    (analytics.services.facts.facts_refresh_day), the day recorded in FactDay, and its rollup rows
+    rewritten as the sums of its facts (the sums the reports read for a dirty day)."""
+    from ..selectors import fact_rows
+
     tenant = require_tenant()
-    hours = [SalesHour(tenant=tenant, **r) for r in facts["hours"] if first <= r["day"] <= last]
-    skus = [SalesSkuDay(tenant=tenant, **{**r, "sku_code": r["sku_code"][:128], "title": r["title"][:255]})
-            for r in facts["skus"] if first <= r["day"] <= last]
-    provinces = [SalesProvinceDay(tenant=tenant, **{**r, "province": r["province"][:64], "name": r["name"][:64]})
-                 for r in facts["provinces"] if first <= r["day"] <= last]
-    SalesHour.objects.bulk_create(hours, batch_size=BATCH)
-    SalesSkuDay.objects.bulk_create(skus, batch_size=BATCH)
-    SalesProvinceDay.objects.bulk_create(provinces, batch_size=BATCH)
-    return {"hours": len(hours), "skus": len(skus), "provinces": len(provinces)}
+    counts = {"hours": 0, "skus": 0, "provinces": 0, "facts": 0}
+    day = first
+    while day <= last:
+        start, end = day_range(day)
+        with transaction.atomic():
+            counts["facts"] += facts_refresh_day(day, start, end)
+            FactDay.objects.bulk_create([FactDay(tenant=tenant, day=day, built_at=timezone.now())],
+                                        update_conflicts=True, unique_fields=["tenant", "day"],
+                                        update_fields=["built_at"])
+            rows = fact_rows([day])
+            for model in (SalesHour, SalesSkuDay, SalesProvinceDay):
+                model.objects.filter(day=day).delete()
+            hours = [SalesHour(tenant=tenant, **r) for r in rows["hours"]]
+            skus = [SalesSkuDay(tenant=tenant, **{**r, "sku_code": r["sku_code"][:128], "title": r["title"][:255]})
+                    for r in rows["skus"]]
+            provinces = [SalesProvinceDay(tenant=tenant, **{**r, "province": r["province"][:64], "name": r["name"][:64]})
+                         for r in rows["provinces"]]
+            SalesHour.objects.bulk_create(hours, batch_size=BATCH)
+            SalesSkuDay.objects.bulk_create(skus, batch_size=BATCH)
+            SalesProvinceDay.objects.bulk_create(provinces, batch_size=BATCH)
+        counts["hours"] += len(hours)
+        counts["skus"] += len(skus)
+        counts["provinces"] += len(provinces)
+        day += timedelta(days=1)
+    return counts
 
 
 def rollups_refresh_dirty(*, limit: int = 62) -> int:
