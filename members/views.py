@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
@@ -41,6 +42,11 @@ def member_list(request):
     return render(request, "members/list.html", context)
 
 
+# how an identity was matched to its member (MemberIdentity.matched_by), as the member page shows it
+MATCHED_BY = {"new": gettext_lazy("first seen (new member)"), "buyer_id": gettext_lazy("same buyer id"),
+              "phone": gettext_lazy("same phone"), "manual": gettext_lazy("merged by hand")}
+
+
 @tenant_page(app_label="members")
 def member_detail(request, pk):
     member = Member.objects.select_related("level", "merged_into").filter(pk=pk).first()
@@ -48,8 +54,14 @@ def member_detail(request, pk):
         raise Http404
     orders = list(selectors.member_orders(member))
     snaps = ports.order_snapshots_or_empty(order_ids=[o.order_id for o in orders])
+    platforms = dict(Platform.choices)
+    for o in orders:
+        o.platform_label = platforms.get(o.platform, o.platform)
+    identities = list(selectors.member_identities(member))
+    for i in identities:
+        i.matched_by_label = MATCHED_BY.get(i.matched_by, i.matched_by)
     context = {
-        "member": member, "identities": list(selectors.member_identities(member)),
+        "member": member, "identities": identities,
         "ledger": list(selectors.member_ledger(member)),
         "orders": [(o, snaps.get(o.order_id)) for o in orders], "summary": selectors.member_orders_summary(member),
         "merges": list(selectors.member_merges(member)), "merged_members": list(member.merged.order_by("pk")),
@@ -348,8 +360,10 @@ def campaign_detail(request, pk):
     recipients = list(CampaignRecipient.objects.filter(campaign=campaign).select_related("member", "coupon")
                       .order_by("pk")[:200])
     deliveries = selectors.campaign_recipient_deliveries(recipients)
+    platforms = dict(Platform.choices)
     for r in recipients:
         r.delivery = deliveries.get(r.pk)
+        r.channel_label = platforms.get(r.channel, r.channel)
     context = {"campaign": campaign, "progress": selectors.campaign_progress(campaign), "effect": effect,
                "chart": chart, "recipients": recipients,
                "channel_labels": [str(dict(Platform.choices).get(c, c)) for c in campaign.channels]}

@@ -323,6 +323,11 @@ class OrderSnapshot:
     tracking_no: str
     lines: tuple[OrderLineSnapshot, ...]
 
+    @property
+    def status_display(self) -> str:
+        """The status as a person reads it (in the active language)."""
+        return str(OrderStatus(self.status).label) if self.status in OrderStatus.values else self.status
+
 
 _SNAPSHOT_FIELDS = [f.name for f in fields(OrderSnapshot) if f.name != "lines"]
 _LINE_SNAPSHOT_FIELDS = [f.name for f in fields(OrderLineSnapshot)]

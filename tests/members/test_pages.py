@@ -92,3 +92,15 @@ def test_admin_level_form_refuses_duplicates(client, data_world):
     assert client.get(reverse("admin:members_member_changelist")).status_code == 200
     assert client.get(reverse("admin:members_pointsentry_changelist")).status_code == 200
     assert client.get(reverse("admin:members_membersettings_changelist")).status_code == 200
+
+
+def test_detail_shows_labels_not_codes(page_client):
+    """The member's orders name their platform, and its identities how they were matched, in words."""
+    wang = Member.objects.get(display_name="王芳")
+    body = page_client.get(reverse("members:detail", args=[wang.pk])).content.decode()
+    orders = body[body.index('id="member-orders"'):]
+    orders = orders[:orders.index("</table>")]
+    assert "<td>Taobao / Tmall</td>" in orders and "<td>taobao</td>" not in orders
+    identities = body[body.index('id="member-identities"'):]
+    identities = identities[:identities.index("</table>")]
+    assert "first seen (new member)" in identities and "<td>new</td>" not in identities
