@@ -107,6 +107,16 @@ def _act(request, statement):
     raise ValidationError({"action": [_("Unknown action.")]})
 
 
+def _labelled(events):
+    """The timeline's events with their statuses in words (``from_label``, ``to_label``)."""
+    labels = dict(StatementStatus.choices)
+    events = list(events)
+    for event in events:
+        event.from_label = labels.get(event.from_status, event.from_status)
+        event.to_label = labels.get(event.to_status, event.to_status)
+    return events
+
+
 @tenant_page(app_label="finance")
 def statement_detail(request, pk):
     statement = SupplierStatement.objects.filter(pk=pk).first()
@@ -119,7 +129,7 @@ def statement_detail(request, pk):
             messages.error(request, error_text(exc))
         return redirect("finance:statement", pk=pk)
     return render(request, "finance/statement_detail.html", {
-        "st": statement, "lines": statement.lines.order_by("date", "id"), "events": statement.events.order_by("id"),
+        "st": statement, "lines": statement.lines.order_by("date", "id"), "events": _labelled(statement.events.order_by("id")),
         "payments": statement.payments.select_related("voucher", "voucher__period").order_by("paid_on", "id"),
         "actions": payables.WORKFLOW.allowed_actions(statement), "may_write": role_may(request, "finance", write=True),
         "today": tenant_today(),
@@ -189,7 +199,7 @@ def portal_statement(request, pk):
     actions = payables.WORKFLOW.allowed_actions(statement)
     return render(request, "finance/portal_statement.html", {
         "st": statement, "lines": statement.lines.order_by("date", "id"),
-        "events": statement.events.filter(kind="status").order_by("id"),
+        "events": _labelled(statement.events.filter(kind="status").order_by("id")),
         "payments": statement.payments.order_by("paid_on", "id"),
         "can_confirm": "confirm" in actions, "can_dispute": "dispute" in actions,
     })

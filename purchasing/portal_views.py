@@ -18,6 +18,16 @@ from . import selectors, services
 from .access import receiving_page
 from .models import EventKind, POLine, POStatus, PurchaseOrderEvent, ReceiptKind
 
+
+def _labelled(events):
+    """The events with the status they went to in words (``to_label``)."""
+    labels = dict(POStatus.choices)
+    events = list(events)
+    for event in events:
+        event.to_label = labels.get(event.to_status, event.to_status)
+    return events
+
+
 # what the supplier sees of a purchase order's timeline (not the buyer's internal edits)
 VISIBLE_EVENTS = (EventKind.STATUS, EventKind.SUPPLIER, EventKind.RECEIPT, EventKind.RETURN)
 
@@ -53,7 +63,7 @@ def _detail(request, po, status=200):
     context = {
         "po": po, "lines": lines, "asns": selectors.po_asns(po=po),
         "receipts": list(po.receipts.order_by("-pk")),
-        "events": PurchaseOrderEvent.objects.filter(purchase_order=po, kind__in=VISIBLE_EVENTS).order_by("pk"),
+        "events": _labelled(PurchaseOrderEvent.objects.filter(purchase_order=po, kind__in=VISIBLE_EVENTS).order_by("pk")),
         "can_confirm": "confirm" in actions, "can_ship": "ship" in actions,
         "form": request.POST if request.method == "POST" else {},
     }

@@ -141,6 +141,11 @@ def test_pages(w, client, tenant_a, lang):
     client.post(reverse("finance:statement", args=[st.pk]), {"action": "send"}, **headers)
     st.refresh_from_db()
     assert st.status == StatementStatus.SENT
+    if lang == "en":  # the timeline names the statuses in words, not their codes ("status.sent → sent")
+        timeline = client.get(reverse("finance:statement", args=[st.pk]), **headers).content.decode()
+        timeline = timeline[timeline.index('id="statement-timeline"'):]
+        timeline = timeline[:timeline.index("</ul>")]
+        assert "Draft → Sent to supplier" in timeline and "status.sent" not in timeline, timeline
     # the supplier's portal
     client.force_login(w.s1_user.user)
     listing = client.get(reverse("finance:portal-statements"), **headers).content.decode()

@@ -264,3 +264,11 @@ def test_portal_pages_flow_in_both_languages(pw, client, language):
     if language == "en":
         assert "Short" in page and "Damaged" in page
     assert text(client.get(reverse("purchasing:portal-notifications"))).count("<tr") >= 2
+
+
+def test_portal_timeline_names_the_status_each_change_went_to(walk, client):
+    client.force_login(walk.x_user.user)
+    body = client.get(reverse("purchasing:portal-po", args=[walk.x_po.pk])).content.decode()
+    timeline = body[body.index('id="po-timeline"'):]
+    timeline = timeline[:timeline.index("</ul>")]
+    assert "→ Sent to supplier" in timeline, timeline
