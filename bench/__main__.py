@@ -22,21 +22,25 @@ def main() -> int:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("make bench needs PostgreSQL: set DATABASE_URL (docker compose up -d postgres)", file=sys.stderr)
         return 1
-    from bench.harness import use_bench_database
+    from bench.harness import drop_bench_database, use_bench_database
 
     use_bench_database()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp.settings")
-    django.setup()
-    from bench.harness import prepare_database
+    try:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp.settings")
+        django.setup()
+        from bench.harness import prepare_database
 
-    prepare_database()
-    import bench
+        prepare_database()
+        import bench
 
-    names = args.names or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in ("harness",))
-    for name in names:
-        module = importlib.import_module(f"bench.{name}")
-        print(f"\n== {name} ==", flush=True)
-        module.run(args)
+        names = args.names or sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in ("harness",))
+        for name in names:
+            module = importlib.import_module(f"bench.{name}")
+            print(f"\n== {name} ==", flush=True)
+            module.run(args)
+    finally:
+        if not os.environ.get("BENCH_KEEP_DATABASE"):
+            drop_bench_database()  # the scratch database goes with the run (BENCH_KEEP_DATABASE=1 keeps it)
     return 0
 
 

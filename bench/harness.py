@@ -6,6 +6,8 @@ import time
 from contextlib import contextmanager
 from urllib.parse import urlparse, urlunparse
 
+_created: list[str] = []  # the scratch databases this process made (dropped by drop_bench_database)
+
 
 def use_bench_database() -> None:
     """Point DATABASE_URL at a scratch database (recreated) so a bench never touches real data."""
@@ -18,8 +20,29 @@ def use_bench_database() -> None:
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{name}"')
     admin.close()
+    _created.append(name)
     os.environ["DATABASE_URL"] = urlunparse(url._replace(path=f"/{name}"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def drop_bench_database() -> None:
+    """Drop the scratch database ``use_bench_database`` made (the bench's connections closed first)."""
+    import psycopg
+
+    if not _created:
+        return
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001 (Django not set up: nothing to close)
+        pass
+    url = urlparse(os.environ["DATABASE_URL"])
+    admin = psycopg.connect(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password,
+                            dbname="postgres", autocommit=True)
+    while _created:
+        admin.execute(f'DROP DATABASE IF EXISTS "{_created.pop()}" WITH (FORCE)')
+    admin.close()
 
 
 def prepare_database() -> None:
