@@ -60,16 +60,34 @@ def keyset_page(request, queryset, *, size: int = 50) -> KeysetPage:
     return KeysetPage(rows=rows, next_url=next_url, params=params)
 
 
-def error_text(exc) -> str:
+def error_text(exc, *, labels=None, model=None) -> str:
     """One line for an operator from a refusal: a 409 Conflict's reason, a ValidationError's
-    messages (with the field names), or the exception's text."""
+    messages (each after the field it is about), or the exception's text. A field is named by
+    ``labels`` (field -> the label the form shows), else by ``model``'s verbose name of it, else by
+    its key."""
     from rest_framework.exceptions import APIException
 
     if isinstance(exc, APIException):
         return str(exc.detail)
     if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" if k != "__all__" else " ".join(v) for k, v in exc.message_dict.items())
+        return "; ".join(f"{field_label(k, labels=labels, model=model)}: {' '.join(v)}" if k != "__all__"
+                         else " ".join(v) for k, v in exc.message_dict.items())
     return "; ".join(getattr(exc, "messages", [str(exc)]))
+
+
+def field_label(key: str, *, labels=None, model=None) -> str:
+    """How a form names the field ``key`` of a refusal (see error_text)."""
+    from django.core.exceptions import FieldDoesNotExist
+    from django.utils.text import capfirst
+
+    if labels and key in labels:
+        return str(labels[key])
+    if model is not None:
+        try:
+            return str(capfirst(model._meta.get_field(key).verbose_name))
+        except FieldDoesNotExist:
+            pass
+    return key
 
 
 def filtered(request, filter_fn, queryset):

@@ -14,7 +14,7 @@ from erp.api.exceptions import Conflict
 from erp.views_helpers import error_text, keyset_page, tenant_page
 
 from . import ports, selectors, services
-from .models import Member, MemberLevel, Platform, Segment
+from .models import CouponTemplate, Member, MemberLevel, Platform, Reward, Segment
 from .services import campaigns as campaign_services
 from .services import rewards as reward_services
 
@@ -41,6 +41,11 @@ def member_list(request):
     }
     return render(request, "members/list.html", context)
 
+
+# the member page's form fields a refusal may name
+MEMBER_FORM_LABELS = {"amount": gettext_lazy("Points"), "reason": gettext_lazy("Reason"),
+                      "reward": gettext_lazy("Reward"), "reference": gettext_lazy("Reference (optional)"),
+                      "source": gettext_lazy("Merge member # into this one")}
 
 # how an identity was matched to its member (MemberIdentity.matched_by), as the member page shows it
 MATCHED_BY = {"new": gettext_lazy("first seen (new member)"), "buyer_id": gettext_lazy("same buyer id"),
@@ -96,10 +101,17 @@ def member_action(request, pk):
         messages.error(request, _("Unknown action."))
     else:
         try:
-            funcs[action]()
-            messages.success(request, _("Done."))
+            result = funcs[action]()
+            if action == "redeem_reward":
+                gave = (_("coupon %(code)s") % {"code": result.coupon.code} if result.coupon_id
+                        else _("%(sku)s × %(n)s on the next order") % {"sku": result.gift_sku_code, "n": result.gift_quantity})
+                messages.success(request, _("%(reward)s redeemed for %(points)s points: %(gave)s.") % {
+                    "reward": result.reward.name, "points": result.points, "gave": gave})
+            else:
+                messages.success(request, _("Done."))
         except (Conflict, ValidationError, Http404) as exc:
-            messages.error(request, error_text(exc) if not isinstance(exc, Http404) else _("No such member."))
+            messages.error(request, error_text(exc, labels=MEMBER_FORM_LABELS) if not isinstance(exc, Http404)
+                           else _("No such member."))
     return redirect("members:detail", pk=pk)
 
 
@@ -160,7 +172,7 @@ def reward_action(request):
         else:
             messages.error(request, _("Unknown action."))
     except (Conflict, ValidationError) as exc:
-        messages.error(request, error_text(exc))
+        messages.error(request, error_text(exc, model=Reward))
     return redirect("members:rewards")
 
 
@@ -195,6 +207,12 @@ def _page_day(value, field: str, errors: dict):
     except ValueError:
         errors[field] = [_("A date, e.g. 2026-12-31.")]
         return None
+
+
+# the coupon page's form fields a refusal may name that are not CouponTemplate fields
+COUPON_FORM_LABELS = {"valid_until": gettext_lazy("Valid until (last day)"), "valid_days": gettext_lazy("Days after issue"),
+                      "per_member_limit": gettext_lazy("Per member"), "template": gettext_lazy("Template"),
+                      "member": gettext_lazy("Member #"), "issue_ref": gettext_lazy("Reference (campaign)")}
 
 
 @tenant_page(app_label="members")
@@ -261,7 +279,7 @@ def coupon_action(request):
         else:
             messages.error(request, _("Unknown action."))
     except (Conflict, ValidationError) as exc:
-        messages.error(request, error_text(exc))
+        messages.error(request, error_text(exc, model=CouponTemplate, labels=COUPON_FORM_LABELS))
     except Http404:
         messages.error(request, _("No such member."))
     return redirect("members:coupons")

@@ -145,6 +145,9 @@ def test_pages_exports_and_api(hand_books, client, tenant_a):
     assert "Balance sheet" in body and "14064.00" in body and "balanced" in body
     body = client.get(reverse("finance:cash-flow"), {"year": "2025", "month": ""}).content.decode()
     assert "Cash flow statement" in body and "9659.00" in body and "reconciles with cash" in body
+    assert "Net (CNY)</th>" in body  # the amounts' currency in the column heads
+    body = client.get(reverse("finance:balance-sheet"), {"year": "2025", "month": "1"}).content.decode()
+    assert "End of period (CNY)</th>" in body and "<th>Total Assets</th>" in body
     for name in ("balance-sheet", "cash-flow"):
         for params in ({}, {"year": "junk", "month": "13"}):
             assert client.get(reverse(f"finance:{name}"), params).status_code == 200

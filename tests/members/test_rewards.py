@@ -194,6 +194,8 @@ def test_page_redeem_and_forms(wang, catalogue, tenant_a, client):
     url = reverse("members:action", args=[wang.pk])
     r = client.post(url, {"action": "redeem_reward", "reward": gift.pk}, follow=True)
     assert r.status_code == 200 and PointsRedemption.objects.filter(member=wang).count() == 1
+    said = [str(m) for m in r.context["messages"]][0]  # what was redeemed and what it gave, not "Done."
+    assert said.startswith(f"{gift.name} redeemed for {gift.points_price} points: ") and gift.gift_sku_code in said, said
     client.post(url, {"action": "redeem_reward", "reward": gift.pk})
     poor = client.post(url, {"action": "redeem_reward", "reward": gift.pk}, follow=True)
     assert "Insufficient points" in poor.content.decode() and PointsRedemption.objects.count() == 2
@@ -208,6 +210,8 @@ def test_page_redeem_and_forms(wang, catalogue, tenant_a, client):
     assert Reward.objects.filter(name="Cap").exists()
     bad = client.post(act, {"action": "add", "name": "Cap2", "kind": "gift", "points_price": "abc"}, follow=True)
     assert bad.status_code == 200 and not Reward.objects.filter(name="Cap2").exists()
+    refusal = " ".join(str(m) for m in bad.context["messages"])
+    assert "Points price: " in refusal and "points_price" not in refusal, refusal  # the field's name, not its key
     client.post(act, {"action": "update", "reward": gift.pk, "points_price": "20"})
     gift.refresh_from_db()
     assert gift.points_price == 20 and not gift.active
