@@ -16,7 +16,31 @@ pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 LABEL_SIZE = (100 * mm, 180 * mm)
 
 
+def _fit(text: str, width: float, size: float) -> str:
+    """``text`` cut to ``width`` points at ``size`` (a long Chinese name must not run into the next column)."""
+    if pdfmetrics.stringWidth(text, FONT, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", FONT, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _wrap(text: str, width: float, size: float) -> list[str]:
+    """``text`` broken into lines of at most ``width`` points, at ", " where it can."""
+    lines, line = [], ""
+    for part in text.split(", "):
+        candidate = f"{line}, {part}" if line else part
+        if line and pdfmetrics.stringWidth(candidate, FONT, size) > width:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = candidate
+    return [*lines, line] if line else lines
+
+
 def pick_list_pdf(*, wave, rows, title: str, headers: tuple[str, str, str, str]) -> bytes:
+    """The pick list in bin order; under each SKU the orders it goes to, by their position in the wave
+    (the picker sorts a multi-item wave's units into those slots), as on the page."""
     buf = io.BytesIO()
     pdf = canvas.Canvas(buf, pagesize=A4)
     width, height = A4
@@ -39,11 +63,20 @@ def pick_list_pdf(*, wave, rows, title: str, headers: tuple[str, str, str, str])
             y = height - 20 * mm
             header()
         pdf.setFont(FONT, 10)
-        pdf.drawString(15 * mm, y, row.bin or "-")
-        pdf.drawString(45 * mm, y, row.sku_code[:28])
-        pdf.drawString(95 * mm, y, row.sku_name[:40])
+        pdf.drawString(15 * mm, y, _fit(row.bin or "-", 29 * mm, 10))
+        pdf.drawString(45 * mm, y, _fit(row.sku_code, 49 * mm, 10))
+        pdf.drawString(95 * mm, y, _fit(row.sku_name, 82 * mm, 10))
         pdf.drawRightString(195 * mm, y, str(row.quantity))
         y -= 6 * mm
+        pdf.setFont(FONT, 8)
+        for line in _wrap(", ".join(row.orders), 150 * mm, 8):
+            if y < 15 * mm:
+                pdf.showPage()
+                y = height - 20 * mm
+                header()
+                pdf.setFont(FONT, 8)
+            pdf.drawString(45 * mm, y + 1 * mm, line)
+            y -= 4 * mm
     pdf.showPage()
     pdf.save()
     return buf.getvalue()

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from rest_framework.exceptions import APIException
 
 from erp.views_helpers import error_text, tenant_page
@@ -64,7 +65,7 @@ def wave_detail(request, pk):
 def wave_pdf(request, pk):
     wave = _wave_or_404(pk)
     body = pdf.pick_list_pdf(wave=wave, rows=selectors.pick_list(wave=wave), title=_("Pick list"),
-                             headers=(_("Bin"), _("SKU"), _("Name"), _("Quantity")))
+                             headers=(_("Bin"), _("SKU"), pgettext("thing", "Name"), _("Quantity")))
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="pick-list-{wave.number}.pdf"'
     return response
@@ -132,11 +133,11 @@ def weigh(request, pk):
         parcel = services.parcel_weigh_and_ship(parcel_id=parcel.pk, weight_g=request.POST.get("weight_g"),
                                                 actor=request.user)
     except (ValidationError, APIException) as exc:
-        messages.error(request, error_text(exc))
+        messages.error(request, error_text(exc, labels={"weight_g": _("Weight (g)")}))
     else:
         messages.success(request, _("Shipped %(no)s with %(carrier)s %(tracking)s, freight %(freight)s.") % {
             "no": parcel.order_no, "carrier": parcel.carrier_code, "tracking": parcel.tracking_no,
-            "freight": parcel.freight})
+            "freight": f"{parcel.freight} {parcel.currency}" if parcel.freight is not None else "—"})
         request.session.pop("warehouse_pack_parcel", None)
     return redirect("warehouse:pack")
 
@@ -146,9 +147,10 @@ def parcels(request):
     status = request.GET.get("status", "")
     if status not in ParcelStatus.values:
         status = ""
-    rows = selectors.parcels(status=status, q=(request.GET.get("q") or "").strip()[:80]).order_by("-id")[:100]
+    q = (request.GET.get("q") or "").strip()[:80]
+    rows = selectors.parcels(status=status, q=q).order_by("-id")[:100]
     return render(request, "warehouse/parcels.html", {
-        "parcels": rows, "statuses": ParcelStatus.choices, "status": status,
+        "parcels": rows, "statuses": ParcelStatus.choices, "status": status, "q": q,
         "stuck": selectors.parcels_stuck()[:50]})
 
 
