@@ -211,3 +211,19 @@ def test_navigation_groups_an_apps_pages_into_one_menu_by_role(owner_client):
     assert warehouse.login(username="pages-wh", password=PASSWORD)
     nav = warehouse.get(reverse("dashboard")).content.decode()
     assert reverse("finance:vouchers") not in nav and reverse("inventory:stock") in nav
+
+
+def test_forbidden_and_missing_pages_are_the_projects_own_in_its_language(owner_client):
+    """A page the role may not open (403) and a record that is not there (404) answer with the site's
+    page (navigation, language switch, a way back), not the server's bare 'Forbidden' text."""
+    client, tenant = owner_client
+    membership_add(tenant=tenant, username="pages-wh2", role=Role.WAREHOUSE, password=PASSWORD)
+    warehouse = Client()
+    assert warehouse.login(username="pages-wh2", password=PASSWORD)
+    forbidden = warehouse.get(reverse("finance:vouchers"))
+    assert forbidden.status_code == 403
+    assert 'id="forbidden"' in text(forbidden) and 'class="mainnav"' in text(forbidden)
+    missing = warehouse.get(reverse("orders:detail", args=[999999999]))
+    assert missing.status_code == 404 and 'id="not-found"' in text(missing)
+    warehouse.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert '<html lang="zh-hans">' in text(warehouse.get(reverse("finance:vouchers")))
