@@ -101,3 +101,47 @@ def copy_upsert(model, rows: list[dict], *, conflict: list[str], update: list[st
         cursor.execute(f"INSERT INTO {model._meta.db_table} ({names}) SELECT {names} FROM {stage} "
                        f"ON CONFLICT ({target}) DO UPDATE SET {assignments}")
         cursor.execute(f"TRUNCATE {stage}")
+
+
+# --- staging tables for set-based writers written in SQL ---------------------------------------------
+
+def stage_rows(name: str, columns: list[tuple[str, str]], rows: list[dict], *, extra: str = "") -> str:
+    """COPY ``rows`` (dicts; a key left out is NULL) into a temporary table ``dataimport_s_<name>``
+    with ``columns`` [(key, SQL type)] (plus ``extra`` column definitions, e.g. flags the writer sets
+    later) and return its name. The table lasts the transaction (PostgreSQL only; call it inside
+    ``transaction.atomic()``): a writer then reads it in ``INSERT ... SELECT`` / ``UPDATE ... FROM``
+    statements, one per table for the whole batch. The typed values go through psycopg's COPY
+    dumpers chosen once for the columns (no per-value lookups)."""
+    table = f"dataimport_s_{name}"
+    keys = [k for k, _t in columns]
+    definition = ", ".join([*(f'"{k}" {t}' for k, t in columns), *([extra] if extra else [])])
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMP TABLE {table} ({definition}) ON COMMIT DROP")
+        connection.apply_tenant_setting()  # COPY goes around Django's cursor wrappers (RLS setting)
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(chr(34) + k + chr(34) for k in keys)}) FROM STDIN") as copy:
+            copy.set_types([t.split("(")[0].strip() for _k, t in columns])
+            write = copy.write_row
+            for r in rows:
+                write([r.get(k) for k in keys])
+        cursor.execute(f"ANALYZE {table}")  # a fresh temp table has no statistics: the planner would guess its size
+    return table
+
+
+def column_defaults(model, given) -> list[tuple[str, object]]:
+    """(column, default value) of every concrete column of ``model`` not in ``given`` (column names)
+    and not the primary key: what an ``INSERT ... SELECT`` adds as parameters for the columns the
+    writer does not compute (``auto_now`` fields: now)."""
+    out = []
+    for attname, column, default, field in _columns(model):
+        if column in given or attname in given:
+            continue
+        out.append((column, field.get_db_prep_save(default, connection)))
+    return out
+
+
+def joined_text(values) -> str | None:
+    """Values as one text parameter for ``string_to_array(%s, E'\\x1f')`` (far cheaper to send than
+    a text[] of thousands of elements); None when a value holds the separator (then send a list)."""
+    text = "\x1f".join(values)
+    return None if text.count("\x1f") != max(0, len(values) - 1) else text

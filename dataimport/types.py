@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from functools import partial
 
-from erp.tenancy.dates import tenant_date, tenant_zone
+from erp.tenancy.dates import tenant_zone
 
 from . import parsing as p
 from .specs import Column, ImportType, register
@@ -76,6 +76,7 @@ register(ImportType(
     description_en="One row per SKU (merchant code). Rows with the same product code become one product.",
     description_zh="每行一个SKU（商家编码）。商品编码相同的行归为同一个商品。",
     key=("sku_code",),
+    batch_size=10000,
     columns=(
         Column("sku_code", "SKU code", "商家编码", text(64), required=True, example="TEE-WHT-M",
                aliases=("merchant code", "outer id", "sku", "SKU编码", "货号", "规格编码")),
@@ -287,10 +288,16 @@ register(ImportType(
 def _order_totals(rows, options):
     totals = defaultdict(Decimal)
     totals["rows"] = len(rows)
+    zone = tenant_zone()
+    months: dict[tuple[int, int], tuple[str, str]] = {}
     for row in rows:
-        month = tenant_date(row["paid_at"]).strftime("%Y-%m")
-        totals[f"amount:{month}"] += row["paid"]
-        totals[f"units:{month}"] += row["quantity"]
+        local = row["paid_at"].astimezone(zone)
+        ym = (local.year, local.month)
+        keys = months.get(ym)
+        if keys is None:
+            keys = months[ym] = (f"amount:{ym[0]:04d}-{ym[1]:02d}", f"units:{ym[0]:04d}-{ym[1]:02d}")
+        totals[keys[0]] += row["paid"]
+        totals[keys[1]] += row["quantity"]
     return dict(totals)
 
 
@@ -300,7 +307,7 @@ register(ImportType(
                    "they never reserve or move stock and are never sent to a platform.",
     description_zh="每行一个订单行。历史订单用于销售历史、采购计划和报表；不占用、不扣减库存，也不会回传平台。",
     key=("shop_code", "platform_order_id", "line_no"),
-    batch_size=5000,
+    batch_size=10000,
     columns=(
         Column("shop_code", "Shop code", "店铺编码", text(40), required=True, example="tb-main", aliases=("shop", "店铺")),
         Column("platform_order_id", "Order id", "订单号", text(64), required=True, example="3301234567890",

@@ -515,9 +515,14 @@ def sku_refs_by_codes(*, codes) -> dict[str, SkuRef]:
     if connection.vendor == "postgresql":  # one array parameter instead of thousands of placeholders
         from erp.tenancy.context import require_tenant
 
+        joined = "\x1f".join(codes)  # one text parameter: far cheaper to send than a text[] of thousands
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, code, name FROM {SKU._meta.db_table} WHERE tenant_id = %s AND code = ANY(%s::text[])",
-                           [require_tenant().pk, list(codes)])
+            if joined.count("\x1f") == len(codes) - 1:
+                cursor.execute(f"SELECT id, code, name FROM {SKU._meta.db_table} WHERE tenant_id = %s "
+                               "AND code = ANY(string_to_array(%s, E'\\x1f'))", [require_tenant().pk, joined])
+            else:
+                cursor.execute(f"SELECT id, code, name FROM {SKU._meta.db_table} WHERE tenant_id = %s "
+                               "AND code = ANY(%s::text[])", [require_tenant().pk, list(codes)])
             return {code: SkuRef(pk, code, name) for pk, code, name in cursor.fetchall()}
     return {code: SkuRef(pk, code, name) for pk, code, name in SKU.objects.filter(code__in=codes).values_list("pk", "code", "name")}
 

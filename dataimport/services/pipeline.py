@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -215,7 +215,8 @@ def dry_run(*, job_id: int) -> ImportJob:
         writer = import_type.writer_fn()
         stored = 0
         for rows, issues, ordinal in _batches(import_type, table, mapping):
-            result = writer(rows=rows, commit=False, options=_options(job)) if rows else {}
+            with transaction.atomic():  # a writer may stage the batch in a temporary table (gone at the end)
+                result = writer(rows=rows, commit=False, options=_options(job)) if rows else {}
             issues = issues + _writer_issues(import_type, result, mapping)
             _store_issues(job, IssuePhase.DRY_RUN, issues, stored)
             stored += len(issues)
@@ -234,6 +235,16 @@ def dry_run(*, job_id: int) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(status=status, validated_at=timezone.now(), total_rows=job.processed_rows)
     job.refresh_from_db()
     return job
+
+
+def _batch_commit_settings() -> None:
+    """A batch's transaction does not wait for its WAL to reach the disk (``synchronous_commit``
+    off, this transaction only): a crash may lose the last batches committed, but each together
+    with the job's progress (one transaction), so the job resumes before them and writes them
+    again; nothing is half written. It saves a disk flush per batch."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
@@ -261,6 +272,7 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
         if ordinal <= done_before:
             continue
         with transaction.atomic():
+            _batch_commit_settings()
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.status != JobStatus.COMMITTING or locked.processed_rows != done_before:
                 return "done"  # another run took over (or the job was stopped)

@@ -69,6 +69,8 @@ PRODUCT_FIELDS = ("name", "category", "brand")
 
 
 def skus_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
+    if connection.vendor == "postgresql":
+        return _skus_import_sql(rows=rows, commit=commit, options=options)
     tenant = require_tenant()
     result = _result()
     existing = {s["code"]: s for s in SKU.objects.filter(code__in=[r["sku_code"] for r in rows])
@@ -129,7 +131,112 @@ def skus_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
     return result
 
 
+_SKU_STAGE = [("line", "integer"), ("code", "text"), ("name", "text"), ("pcode", "text"), ("product_name", "text"),
+              ("category", "text"), ("brand", "text"), ("barcode", "text"), ("attributes", "jsonb"),
+              ("unit_cost", "numeric"), ("weight_grams", "integer"), ("status", "text")]
+_SKU_WANT = ("COALESCE(s.name, o.name)", "COALESCE(s.barcode, o.barcode, '')",
+             "COALESCE(s.attributes, o.attributes, '{}'::jsonb)", "COALESCE(s.unit_cost, o.unit_cost, 0)",
+             "COALESCE(s.weight_grams, o.weight_grams, 0)", "COALESCE(s.status, o.status, 'active')",
+             "CASE WHEN s.pcode IS NULL THEN o.product_id ELSE p.id END")
+_SKU_COLS = ("name", "barcode", "attributes", "unit_cost", "weight_grams", "status", "product_id")
+
+
+def _product_wanted(stage: str) -> str:
+    """The products a batch writes (rows with a product code, or product name / category / brand):
+    per product code the last given name, category and brand, beside the stored row; a new
+    product without a product name takes its first SKU's name."""
+    t = Product._meta.db_table
+    return (
+        "SELECT w.pcode AS code, COALESCE(w.pname, p.name, w.first_name) AS name, "
+        "COALESCE(w.category, p.category, '') AS category, COALESCE(w.brand, p.brand, '') AS brand, p.id AS old_id, "
+        "(p.id IS NULL OR (p.name, p.category, p.brand) IS DISTINCT FROM "
+        "(COALESCE(w.pname, p.name, w.first_name), COALESCE(w.category, p.category, ''), COALESCE(w.brand, p.brand, ''))) "
+        "AS changed FROM (SELECT pcode, (array_agg(product_name ORDER BY line DESC) FILTER (WHERE product_name IS NOT NULL))[1] AS pname, "
+        "(array_agg(name ORDER BY line))[1] AS first_name, "
+        "(array_agg(category ORDER BY line DESC) FILTER (WHERE category IS NOT NULL))[1] AS category, "
+        "(array_agg(brand ORDER BY line DESC) FILTER (WHERE brand IS NOT NULL))[1] AS brand "
+        f"FROM {stage} WHERE pcode IS NOT NULL GROUP BY pcode) AS w "
+        f"LEFT JOIN {t} AS p ON p.tenant_id = %(tenant)s AND p.code = w.pcode")
+
+
+def _skus_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
+    """PostgreSQL: the batch COPYed into a staging table, then set-based statements: a dry run
+    classifies it with one SELECT; a commit upserts the products (one INSERT ... SELECT ... ON
+    CONFLICT DO UPDATE ... WHERE the values differ) and the SKUs (the same), so a row whose values
+    are already stored is not written at all (the same file again changes 0 rows). A blank
+    optional cell keeps the stored value (NULL in the staging table: COALESCE with the stored row)."""
+    from dataimport.ports import column_defaults, stage_rows
+
+    tenant = require_tenant()
+    result = _result()
+    staged = []
+    for r in rows:
+        touches = "product_code" in r or "product_name" in r or "category" in r or "brand" in r
+        staged.append({**r, "code": r["sku_code"], "pcode": (r.get("product_code") or r["sku_code"]) if touches else None})
+    stage = stage_rows("skus", _SKU_STAGE, staged, extra="product_changed boolean NOT NULL DEFAULT false, written char(1)")
+    sku_t, prod_t = SKU._meta.db_table, Product._meta.db_table
+    params = {"tenant": tenant.pk}
+    old_cols = ", ".join(f"o.{c}" for c in _SKU_COLS)
+    want = ", ".join(_SKU_WANT)
+    with connection.cursor() as cursor:
+        if not commit:
+            cursor.execute(
+                f"WITH pw AS ({_product_wanted(stage)}) SELECT count(*) FILTER (WHERE o.id IS NULL), "
+                f"count(*) FILTER (WHERE o.id IS NOT NULL AND (COALESCE(pw.changed, false) OR ({old_cols}) IS DISTINCT FROM ({want}))) "
+                f"FROM {stage} AS s LEFT JOIN {sku_t} AS o ON o.tenant_id = %(tenant)s AND o.code = s.code "
+                "LEFT JOIN pw ON pw.code = s.pcode LEFT JOIN (SELECT old_id AS id, code FROM pw) AS p ON p.code = s.pcode",
+                params)
+            created, updated = cursor.fetchone()
+            result.update(created=created, updated=updated, unchanged=len(rows) - created - updated)
+            return result
+        pdefaults = column_defaults(Product, {"tenant_id", "code", "name", "category", "brand"})
+        params.update({f"pd{i}": v for i, (_c, v) in enumerate(pdefaults)})
+        cursor.execute(
+            f"WITH pw AS ({_product_wanted(stage)}), up AS ("
+            f"INSERT INTO {prod_t} (tenant_id, code, name, category, brand{''.join(', ' + c for c, _v in pdefaults)}) "
+            f"SELECT %(tenant)s, code, name, category, brand{''.join(f', %(pd{i})s' for i in range(len(pdefaults)))} "
+            "FROM pw WHERE changed "
+            f"ON CONFLICT (tenant_id, code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category, "
+            f"brand = EXCLUDED.brand, updated_at = EXCLUDED.updated_at RETURNING code) "
+            f"UPDATE {stage} AS s SET product_changed = true FROM up WHERE s.pcode = up.code", params)
+        sdefaults = column_defaults(SKU, {"tenant_id", "code", *_SKU_COLS})
+        params.update({f"sd{i}": v for i, (_c, v) in enumerate(sdefaults)})
+        params["currency"] = tenant.currency or "CNY"
+        insert_cols = ", ".join(["tenant_id", "code", *_SKU_COLS, *(c for c, _v in sdefaults)])
+        defaults_sql = "".join(", %(currency)s" if c == "currency" else f", %(sd{i})s" for i, (c, _v) in enumerate(sdefaults))
+        compare = ", ".join(f"{sku_t}.{c}" for c in _SKU_COLS)
+        cursor.execute(
+            f"WITH up AS (INSERT INTO {sku_t} ({insert_cols}) SELECT %(tenant)s, s.code, {want}{defaults_sql} "
+            f"FROM {stage} AS s LEFT JOIN {sku_t} AS o ON o.tenant_id = %(tenant)s AND o.code = s.code "
+            f"LEFT JOIN {prod_t} AS p ON p.tenant_id = %(tenant)s AND p.code = s.pcode "
+            f"ON CONFLICT (tenant_id, code) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _SKU_COLS)}, "
+            f"updated_at = EXCLUDED.updated_at WHERE ({compare}) IS DISTINCT FROM "
+            f"({', '.join(f'EXCLUDED.{c}' for c in _SKU_COLS)}) RETURNING code, (xmax = 0) AS created) "
+            f"UPDATE {stage} AS s SET written = CASE WHEN up.created THEN 'c' ELSE 'u' END FROM up WHERE s.code = up.code",
+            params)
+        cursor.execute(f"SELECT count(*) FILTER (WHERE written = 'c'), "
+                       f"count(*) FILTER (WHERE written = 'u' OR (written IS NULL AND product_changed)) FROM {stage}")
+        created, updated = cursor.fetchone()
+    result.update(created=created, updated=updated, unchanged=len(rows) - created - updated)
+    return result
+
+
 def skus_reconcile(*, rows: list[dict], options: dict) -> dict:
+    if connection.vendor == "postgresql":  # one aggregate over the codes sent as one text parameter
+        from dataimport.ports import joined_text
+
+        codes = [r["sku_code"] for r in rows]
+        costed = [r["sku_code"] for r in rows if "unit_cost" in r]
+        joined, joined_costed = joined_text(codes), joined_text(costed)
+        if joined is not None and joined_costed is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT count(*), COALESCE(sum(s.unit_cost) FILTER (WHERE c.code IS NOT NULL), 0) "
+                    f"FROM {SKU._meta.db_table} AS s LEFT JOIN unnest(string_to_array(%s, E'\\x1f')) AS c(code) "
+                    "ON c.code = s.code WHERE s.tenant_id = %s AND s.code = ANY(string_to_array(%s, E'\\x1f'))",
+                    [joined_costed or None, require_tenant().pk, joined or None])
+                count, cost_total = cursor.fetchone()
+            return {"rows": count, "cost_total": cost_total}
     found = SKU.objects.filter(code__in=[r["sku_code"] for r in rows])
     costs = dict(found.values_list("code", "unit_cost"))
     return {"rows": len(costs),

@@ -42,6 +42,8 @@ def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -
     from integrations.selectors import shops
     from inventory.selectors import sku_refs_by_codes
 
+    if connection.vendor == "postgresql":
+        return _historical_orders_import_sql(rows=rows, commit=commit, options=options)
     result = {"created": 0, "updated": 0, "unchanged": 0, "errors": []}
     shop_by_code = {s.code: s for s in shops()}
     skus = sku_refs_by_codes(codes={r["sku_code"] for r in rows})
@@ -110,6 +112,117 @@ def historical_orders_import(*, rows: list[dict], commit: bool, options: dict) -
         OrderLine.objects.bulk_update(changed_lines, ["sku_id", "sku_code", "outer_id", "title", "quantity", "price",
                                                       "paid", "discount"], batch_size=2000)
     _recompute_totals(sorted({orders[key]["pk"] for key, *_rest in new_lines if key not in new_orders} | changed_orders))
+    return result
+
+
+_STAGE = [("line", "integer"), ("shop_id", "bigint"), ("platform", "text"), ("poid", "text"), ("line_no", "text"),
+          ("sku_id", "bigint"), ("sku_code", "text"), ("title", "text"), ("quantity", "integer"), ("price", "numeric"),
+          ("paid", "numeric"), ("paid_at", "timestamptz"), ("ordered_at", "timestamptz"), ("shipped_at", "timestamptz"),
+          ("cancelled", "boolean"), ("buyer_id", "text"), ("receiver_name", "text"), ("receiver_province", "text"),
+          ("receiver_city", "text"), ("freight", "numeric")]
+_STAGE_EXTRA = ("order_id bigint, order_status text, live boolean NOT NULL DEFAULT false, "
+                "new_order boolean NOT NULL DEFAULT false, written char(1)")
+
+
+def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
+    """PostgreSQL: shops and SKUs resolved in Python (their apps' selectors, one query each), the
+    batch COPYed into a staging table, then one statement per step for the whole batch: find the
+    batch's orders (refusing rows of live orders), and with ``commit`` insert the new orders with
+    their totals, update the lines whose values differ, insert the new lines, and recompute the
+    totals of orders that existed and got new or changed lines. Lines already stored as in the file
+    are not touched (the same file again changes 0 rows)."""
+    from dataimport.ports import column_defaults, stage_rows
+    from integrations.selectors import shops
+    from inventory.selectors import sku_refs_by_codes
+
+    result = {"created": 0, "updated": 0, "unchanged": 0, "errors": []}
+    errors = result["errors"]
+    shop_by_code = {s.code: s for s in shops()}
+    skus = sku_refs_by_codes(codes={r["sku_code"] for r in rows})
+    staged = []
+    for row in rows:
+        shop = shop_by_code.get(row["shop_code"])
+        sku = skus.get(row["sku_code"])
+        if shop is None:
+            errors.append((row["line"], "shop_code", _("unknown shop code “%(code)s”") % {"code": row["shop_code"]}))
+        elif sku is None:
+            errors.append((row["line"], "sku_code", _("unknown SKU code “%(code)s”") % {"code": row["sku_code"]}))
+        elif len(_ref(shop.pk, row["platform_order_id"])) > 64:
+            errors.append((row["line"], "platform_order_id", _("order id too long")))
+        else:
+            staged.append({**row, "shop_id": shop.pk, "platform": shop.platform, "poid": row["platform_order_id"],
+                           "sku_id": sku.pk, "sku_code": sku.code, "title": sku.name[:300],
+                           "price": row.get("price", ZERO), "cancelled": row.get("status") == "cancelled"})
+    if not staged:
+        return result
+    tenant_id = require_tenant().pk
+    stage = stage_rows("hist_orders", _STAGE, staged, extra=_STAGE_EXTRA)
+    order_t, line_t = Order._meta.db_table, OrderLine._meta.db_table
+    p = {"tenant": tenant_id, "platform_kind": OrderKind.PLATFORM}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {stage} AS s SET order_id = o.id, order_status = o.status, live = left(o.source_ref, 5) <> %(hist)s "
+            f"FROM {order_t} AS o WHERE o.tenant_id = %(tenant)s AND o.kind = %(platform_kind)s AND o.shop_id = s.shop_id "
+            "AND o.platform_order_id = s.poid", {**p, "hist": HIST})
+        cursor.execute(f"DELETE FROM {stage} WHERE live RETURNING line")
+        message = _("this order was pulled from the platform already; it is not imported again")
+        errors.extend((line, "platform_order_id", message) for (line,) in cursor.fetchall())
+        differs = "(l.sku_id, l.quantity, l.price, l.paid) IS DISTINCT FROM (s.sku_id, s.quantity, s.price, s.paid)"
+        if not commit:
+            cursor.execute(
+                f"SELECT count(*) FILTER (WHERE l.id IS NULL), count(*) FILTER (WHERE l.id IS NOT NULL AND {differs}), count(*) "
+                f"FROM {stage} AS s LEFT JOIN {line_t} AS l ON l.tenant_id = %(tenant)s AND l.order_id = s.order_id "
+                "AND l.platform_line_id = s.line_no", p)
+            created, updated, total = cursor.fetchone()
+            result.update(created=created, updated=updated, unchanged=total - created - updated)
+            return result
+        given = ["tenant_id", "shop_id", "platform", "platform_order_id", "kind", "source_ref", "status", "platform_status",
+                 "buyer_id", "receiver_name", "receiver_province", "receiver_city", "freight_amount", "paid_at",
+                 "platform_created_at", "platform_modified_at", "shipped_at", "line_count", "total_quantity",
+                 "goods_amount", "discount_amount", "paid_amount"]
+        odefaults = column_defaults(Order, set(given))
+        p.update({f"od{i}": v for i, (_c, v) in enumerate(odefaults)}, hist=HIST, imported=IMPORTED,
+                 cancelled=OrderStatus.CANCELLED, completed=OrderStatus.COMPLETED)
+        cursor.execute(
+            f"WITH ins AS (INSERT INTO {order_t} ({', '.join([*given, *(c for c, _v in odefaults)])}) "
+            "SELECT %(tenant)s, f.shop_id, f.platform, f.poid, %(platform_kind)s, %(hist)s::text || f.shop_id || ':' || f.poid, "
+            "CASE WHEN f.cancelled THEN %(cancelled)s ELSE %(completed)s END, %(imported)s, COALESCE(f.buyer_id, ''), "
+            "COALESCE(f.receiver_name, ''), COALESCE(f.receiver_province, ''), COALESCE(f.receiver_city, ''), "
+            "COALESCE(f.freight, 0), f.paid_at, COALESCE(f.ordered_at, f.paid_at), COALESCE(f.shipped_at, f.paid_at), "
+            "CASE WHEN f.cancelled THEN NULL ELSE f.shipped_at END, t.n, t.q, t.g, GREATEST(t.g - t.p, 0), "
+            f"t.p + COALESCE(f.freight, 0){''.join(f', %(od{i})s' for i in range(len(odefaults)))} "
+            f"FROM (SELECT DISTINCT ON (shop_id, poid) * FROM {stage} WHERE order_id IS NULL ORDER BY shop_id, poid, line) AS f "
+            "JOIN (SELECT shop_id, poid, count(*) AS n, sum(quantity) AS q, sum(price * quantity) AS g, sum(paid) AS p "
+            f"FROM {stage} WHERE order_id IS NULL GROUP BY shop_id, poid) AS t USING (shop_id, poid) "
+            "RETURNING id, shop_id, platform_order_id, status) "
+            f"UPDATE {stage} AS s SET order_id = ins.id, order_status = ins.status, new_order = true FROM ins "
+            "WHERE s.shop_id = ins.shop_id AND s.poid = ins.platform_order_id", p)
+        cursor.execute(
+            f"WITH u AS (UPDATE {line_t} AS l SET sku_id = s.sku_id, sku_code = s.sku_code, outer_id = s.sku_code, "
+            "title = s.title, quantity = s.quantity, price = s.price, paid = s.paid, "
+            f"discount = GREATEST(s.price * s.quantity - s.paid, 0) FROM {stage} AS s WHERE NOT s.new_order "
+            f"AND l.tenant_id = %(tenant)s AND l.order_id = s.order_id AND l.platform_line_id = s.line_no AND {differs} "
+            f"RETURNING l.order_id, l.platform_line_id) UPDATE {stage} AS s SET written = 'u' FROM u "
+            "WHERE s.order_id = u.order_id AND s.line_no = u.platform_line_id", p)
+        lgiven = ["tenant_id", "order_id", "origin_order_id", "platform_order_id", "platform_line_id", "outer_id", "title",
+                  "sku_id", "sku_code", "quantity", "price", "paid", "discount", "is_stopped", "is_reserved", "is_committed"]
+        ldefaults = column_defaults(OrderLine, set(lgiven))
+        p.update({f"ld{i}": v for i, (_c, v) in enumerate(ldefaults)})
+        cursor.execute(
+            f"WITH i AS (INSERT INTO {line_t} ({', '.join([*lgiven, *(c for c, _v in ldefaults)])}) "
+            "SELECT %(tenant)s, s.order_id, s.order_id, s.poid, s.line_no, s.sku_code, s.title, s.sku_id, s.sku_code, "
+            "s.quantity, s.price, s.paid, GREATEST(s.price * s.quantity - s.paid, 0), s.order_status = %(cancelled)s, "
+            f"false, false{''.join(f', %(ld{i})s' for i in range(len(ldefaults)))} FROM {stage} AS s "
+            f"WHERE s.new_order OR (s.written IS NULL AND NOT EXISTS (SELECT 1 FROM {line_t} AS l "
+            "WHERE l.tenant_id = %(tenant)s AND l.order_id = s.order_id AND l.platform_line_id = s.line_no)) "
+            f"RETURNING order_id, platform_line_id) UPDATE {stage} AS s SET written = 'c' FROM i "
+            "WHERE s.order_id = i.order_id AND s.line_no = i.platform_line_id", p)
+        cursor.execute(f"SELECT DISTINCT order_id FROM {stage} WHERE written IS NOT NULL AND NOT new_order")
+        _recompute_totals(sorted(order_id for (order_id,) in cursor.fetchall()))  # orders that had lines before
+        cursor.execute(f"SELECT count(*) FILTER (WHERE written = 'c'), count(*) FILTER (WHERE written = 'u'), count(*) "
+                       f"FROM {stage}")
+        created, updated, total = cursor.fetchone()
+    result.update(created=created, updated=updated, unchanged=total - created - updated)
     return result
 
 
@@ -221,10 +334,17 @@ def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
             ref_list.append(_ref(shop_id, poid))
             poid_list.append(poid)
             line_list.append(line_id)
+        from dataimport.ports import joined_text
+
+        arrays = "%s::text[], %s::text[], %s::text[]"
+        joined = [joined_text(ref_list), joined_text(poid_list), joined_text(line_list)]
+        if None not in joined:  # three text parameters: far cheaper to send than three text[]
+            ref_list, poid_list, line_list = joined
+            arrays = ", ".join(["string_to_array(%s, E'\\x1f')"] * 3)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT to_char(o.paid_at AT TIME ZONE %s, 'YYYY-MM'), count(*), sum(l.paid), sum(l.quantity) "
-                "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(ref, poid, line_id) "
+                f"FROM unnest({arrays}) AS k(ref, poid, line_id) "
                 f"JOIN {Order._meta.db_table} AS o ON o.tenant_id = %s AND o.source_ref = k.ref AND o.source_ref <> '' "
                 f"JOIN {OrderLine._meta.db_table} AS l ON l.tenant_id = %s AND l.order_id = o.id "
                 "AND l.platform_order_id = k.poid AND l.platform_line_id = k.line_id GROUP BY 1",
