@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from erp.api.exceptions import Conflict
@@ -27,6 +28,12 @@ def _labelled(events):
         event.to_label = labels.get(event.to_status, event.to_status)
     return events
 
+
+# the PO page's form fields a refusal may name
+PO_FORM_LABELS = {"expected_date": gettext_lazy("Delivery date"), "expected_arrival": gettext_lazy("Expected arrival"),
+                  "carrier": gettext_lazy("Carrier"), "tracking_number": gettext_lazy("Tracking number"),
+                  "note": gettext_lazy("Note"), "why": gettext_lazy("Reason for refusing"),
+                  "lines": gettext_lazy("Quantities")}
 
 # what the supplier sees of a purchase order's timeline (not the buyer's internal edits)
 VISIBLE_EVENTS = (EventKind.STATUS, EventKind.SUPPLIER, EventKind.RECEIPT, EventKind.RETURN)
@@ -60,6 +67,10 @@ def _po_or_404(request, pk):
 def _detail(request, po, status=200):
     lines = list(POLine.objects.filter(purchase_order=po).select_related("sku").order_by("pk"))
     actions = services.allowed_actions(po)
+    posted = request.POST if request.method == "POST" else {}
+    for ln in lines:  # a refused form shows again what the supplier typed, not the defaults
+        ln.confirm_value = posted.get(f"qty-{ln.pk}", ln.quantity)
+        ln.ship_value = posted.get(f"ship-{ln.pk}", "" if "confirm" in actions else ln.open_quantity)
     context = {
         "po": po, "lines": lines, "asns": selectors.po_asns(po=po),
         "receipts": list(po.receipts.order_by("-pk")),
@@ -113,7 +124,7 @@ def po_action(request, pk):
             messages.error(request, _("Unknown action."))
             return _detail(request, po, status=400)
     except (ValidationError, Conflict) as exc:
-        messages.error(request, error_text(exc))
+        messages.error(request, error_text(exc, labels=PO_FORM_LABELS))
         return _detail(request, _po_or_404(request, pk), status=409 if isinstance(exc, Conflict) else 400)
     return redirect("purchasing:portal-po", pk=po.pk)
 

@@ -238,12 +238,22 @@ def test_portal_pages_flow_in_both_languages(pw, client, language):
     line = po.lines.get()
     action = reverse("purchasing:portal-po-action", args=[po.pk])
     assert client.post(action, {"action": "refuse", "why": ""}).status_code == 400
-    assert client.post(action, {"action": "confirm", "expected_date": "2026-13-01"}).status_code == 400
+    bad = client.post(action, {"action": "confirm", "expected_date": "2026-13-01", f"qty-{line.pk}": "7", "note": "n1"})
+    assert bad.status_code == 400
+    assert f'name="qty-{line.pk}" value="7"' in text(bad) and 'value="2026-13-01"' in text(bad) and 'value="n1"' in text(bad)
     new_date = tenant_today() + timedelta(days=9)
     response = client.post(action, {"action": "confirm", f"qty-{line.pk}": "8", "expected_date": str(new_date)})
     assert response.status_code == 302
     po.refresh_from_db()
     assert po.status == POStatus.CONFIRMED and po.expected_date == new_date and po.total_quantity == 8
+    past = tenant_today() - timedelta(days=1)
+    refused = client.post(action, {"action": "asn", f"ship-{line.pk}": "3", "expected_arrival": str(past),
+                                   "tracking_number": "YT-0", "carrier": "YTO"})
+    assert refused.status_code == 400
+    body = text(refused)  # the refusal names the field as the form does and keeps what was typed
+    if language == "en":
+        assert "Expected arrival: " in body and "expected_arrival:" not in body
+    assert f'name="ship-{line.pk}" value="3"' in body and f'value="{past}"' in body and 'value="YT-0"' in body
     response = client.post(action, {"action": "asn", f"ship-{line.pk}": "8", "expected_arrival": str(new_date),
                                     "tracking_number": "YT-1"})
     assert response.status_code == 302
