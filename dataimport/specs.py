@@ -12,6 +12,10 @@ when first used, so this app depends on no other app's internals::
         are not written; the others are (set-based: bulk INSERT ... ON CONFLICT, never save() per row).
     reconcile(*, rows: list[dict], options: dict) -> dict[str, number]
         the same totals as ``file_totals`` for these rows, read back from the database.
+
+``after_batch`` functions get the writer's ``posted`` after each committed batch (in its
+transaction: e.g. members books the buyers' imported historical orders); ``on_done`` functions run
+once when the whole file is committed (e.g. members recomputes RFM).
 """
 
 import unicodedata
@@ -59,6 +63,8 @@ class ImportType:
     description_zh: str = ""
     metric_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
     post_to_books: str | None = None  # "app.services.imports:function"(posted=..., options=...) after a batch
+    after_batch: tuple[str, ...] = ()  # more "app.services.imports:function"(posted=..., options=...) after a batch
+    on_done: tuple[str, ...] = ()  # "app.services.imports:function"(options=...) once the whole file is committed
 
     def label(self) -> str:
         return self.zh if (get_language() or "").lower().startswith("zh") else self.en
@@ -86,6 +92,12 @@ class ImportType:
             return out
 
         return merged
+
+    def after_batch_fns(self):
+        return [_resolve(p) for p in self.after_batch]
+
+    def on_done_fns(self):
+        return [_resolve(p) for p in self.on_done]
 
     def post_to_books_fn(self):
         return _resolve(self.post_to_books) if self.post_to_books else None

@@ -256,14 +256,19 @@ register(ImportType(
 
 
 def _member_totals(rows, options):
-    return {"rows": len(rows), "points": sum(r.get("points", 0) for r in rows)}
+    return {"rows": len(rows), "points": sum(r.get("points", 0) for r in rows),
+            "lifetime_spend": sum((r["lifetime_spend"] for r in rows if "lifetime_spend" in r), Decimal(0)),
+            "order_count": sum(r.get("order_count", 0) for r in rows if "lifetime_spend" in r or "order_count" in r)}
 
 
 register(ImportType(
     name="members", en="Members", zh="会员", app_label="members",
     description_en="One row per platform identity (platform + buyer id). Points are the opening balance, "
-                   "booked once as an adjustment in the points ledger.",
-    description_zh="每行一个平台身份（平台+买家ID）。积分为期初余额，在积分流水中记一次调整。",
+                   "booked once as an adjustment in the points ledger. Lifetime spend and orders are the purchase "
+                   "history before this system (left empty: summed from the buyer's imported historical orders); "
+                   "levels and RFM count them.",
+    description_zh="每行一个平台身份（平台+买家ID）。积分为期初余额，在积分流水中记一次调整。累计消费金额和订单数为迁移前的购买历史"
+                   "（为空则按该买家已导入的历史订单汇总），会员等级和RFM会计入。",
     key=("platform", "buyer_id"),
     columns=(
         Column("platform", "Platform", "平台", PLATFORM, required=True, example="taobao",
@@ -276,10 +281,21 @@ register(ImportType(
                help_en="the name of an existing level", help_zh="已有等级的名称"),
         Column("points", "Points balance", "积分余额", partial(p.parse_int, minimum=0), example="1200",
                aliases=("points", "积分")),
+        Column("lifetime_spend", "Lifetime spend", "累计消费金额", money(), example="3560.00",
+               aliases=("total spend", "lifetime paid", "累计消费", "消费金额", "累计金额"),
+               help_en="before this system; empty: summed from the buyer's imported historical orders",
+               help_zh="迁移前的累计；为空则按该买家已导入的历史订单汇总"),
+        Column("order_count", "Orders", "累计订单数", qty(0), example="12",
+               aliases=("order count", "orders count", "购买次数", "订单数", "累计购买次数")),
+        Column("first_order_at", "First order", "首次购买时间", when, example="2021-03-08 10:00:00",
+               aliases=("first purchase", "首次下单时间")),
+        Column("last_order_at", "Last order", "最近购买时间", when, example="2024-05-20 21:30:00",
+               aliases=("last purchase", "最后购买时间", "最近下单时间")),
     ),
     writer="members.services.imports:members_import",
     reconcile="members.services.imports:members_reconcile",
     file_totals=_member_totals,
+    on_done=("members.services.imports:members_after_import",),
 ))
 
 # --- orders ----------------------------------------------------------------------------------------
@@ -337,6 +353,8 @@ register(ImportType(
     writer="orders.services.imports:historical_orders_import",
     reconcile="orders.services.imports:historical_orders_reconcile",
     file_totals=_order_totals,
+    after_batch=("members.services.imports:historical_orders_feed",),
+    on_done=("members.services.imports:members_after_import",),
 ))
 
 # --- finance ---------------------------------------------------------------------------------------

@@ -230,6 +230,38 @@ class MemberMerge(TenantScopedModel):
         return f"{self.source_id} -> {self.target_id}"
 
 
+class OpeningSource(models.TextChoices):
+    FILE = "file", _("Members file")
+    ORDERS = "orders", _("Imported historical orders")
+
+
+class MemberOpening(TenantScopedModel, TimeStampedModel):
+    """What a platform buyer bought before this system (a data import): paid, orders, first and
+    last order. From the members file's lifetime columns (the old system's figures), else summed
+    from the buyer's imported historical orders. ``member_refresh`` adds it to the orders that
+    earned, so levels and RFM see the whole history."""
+
+    identity = models.ForeignKey(MemberIdentity, on_delete=models.CASCADE, related_name="+", verbose_name=_("identity"))
+    source = models.CharField(_("from"), max_length=10, choices=OpeningSource.choices)
+    paid_amount = MoneyField(_("lifetime paid"), default=0)
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=100, blank=True, help_text=_("e.g. import:<job id>"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("opening purchase history")
+        verbose_name_plural = _("opening purchase histories")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "identity"], name="uniq_memberopening_tenant_identity"),
+            models.CheckConstraint(condition=models.Q(paid_amount__gte=0), name="memberopening_paid_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.identity_id}: {self.paid_amount} / {self.order_count}"
+
+
 class MemberOrder(TenantScopedModel):
     """A shipment that earned for a member: what was paid for its goods and what was refunded since
     (copied from orders.selectors.order_snapshots when the order shipped)."""

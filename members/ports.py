@@ -22,6 +22,15 @@ def order_snapshots(*, order_ids: list[int]) -> list:
     return list(fn(order_ids=list(order_ids)))
 
 
+def historical_buyer_totals(*, keys) -> dict:
+    """{(platform, buyer id): (paid, orders, first, last)} of the buyers' imported historical orders."""
+    try:
+        fn = getattr(importlib.import_module("orders.selectors"), "historical_buyer_totals", None)
+    except ImportError:
+        fn = None
+    return fn(keys=list(keys)) if fn is not None else {}
+
+
 def order_snapshots_or_empty(*, order_ids: list[int]) -> dict:
     """{order id: snapshot} for display; empty when orders cannot answer."""
     if not order_ids:

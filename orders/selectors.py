@@ -479,3 +479,21 @@ def sales_lines_in_window(*, shop_ids, sku_ids, start: datetime, end: datetime) 
     return [{"order_id": r["origin_order_id"], "shop_id": r["origin_order__shop_id"], "sku_id": r["sku_id"],
              "quantity": int(r["units"]), "gmv": r["gmv"] or zero, "discount": r["discounts"] or zero,
              "paid": r["paid_total"] or zero} for r in rows]
+
+
+def historical_buyer_totals(*, keys) -> dict[tuple[str, str], tuple]:
+    """{(platform, buyer id): (paid for goods, orders, first paid, last paid)} of the imported
+    historical orders (``source_ref`` "hist:", completed; cancelled ones are no sale) of these
+    buyers: what a members import books as their opening purchase history. One aggregate query."""
+    from django.db.models import Max, Min
+
+    keys = {(p, b) for p, b in keys if p and b}
+    if not keys:
+        return {}
+    rows = (Order.objects.filter(source_ref__startswith="hist:", status=OrderStatus.COMPLETED,
+                                 platform__in={p for p, _b in keys}, buyer_id__in={b for _p, b in keys})
+            .values("platform", "buyer_id")
+            .annotate(paid=Sum(F("paid_amount") - F("freight_amount")), n=Count("id"), first=Min("paid_at"),
+                      last=Max("paid_at")))
+    return {(r["platform"], r["buyer_id"]): (r["paid"], r["n"], r["first"], r["last"]) for r in rows
+            if (r["platform"], r["buyer_id"]) in keys}

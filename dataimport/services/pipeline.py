@@ -267,6 +267,7 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
     writer = import_type.writer_fn()
     reconcile = import_type.reconcile_fn()
     books = import_type.post_to_books_fn()
+    after_batch = import_type.after_batch_fns()
     done_before = job.processed_rows
     for rows, issues, ordinal in _batches(import_type, table, mapping):
         if ordinal <= done_before:
@@ -281,6 +282,8 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
             writer_issues = _writer_issues(import_type, result, mapping)
             if books is not None and result.get("posted"):
                 books(posted=result["posted"], options=options)
+            for after in after_batch:
+                after(posted=result.get("posted") or {}, options=options)
             bad_lines = {i.line for i in writer_issues}
             written = [r for r in rows if r["line"] not in bad_lines]
             recon = dict(locked.reconciliation or {})
@@ -298,8 +301,12 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
         done_before = ordinal
         if budget_seconds is not None and time.monotonic() - started > budget_seconds:
             return "more"
-    ImportJob.objects.filter(pk=job.pk, status=JobStatus.COMMITTING).update(
-        status=JobStatus.DONE, finished_at=timezone.now(), error="")
+    with transaction.atomic():
+        finished = ImportJob.objects.filter(pk=job.pk, status=JobStatus.COMMITTING).update(
+            status=JobStatus.DONE, finished_at=timezone.now(), error="")
+        if finished:
+            for done in import_type.on_done_fns():
+                done(options=_options(job))
     return "done"
 
 

@@ -21,8 +21,19 @@ from django.utils.translation import gettext as _
 
 from erp.tenancy.context import require_tenant
 
-from ..models import Member, MemberIdentity, MemberLevel, PointsEntry, PointsKind
+from ..models import (
+    Member,
+    MemberIdentity,
+    MemberLevel,
+    MemberOpening,
+    OpeningSource,
+    PointsEntry,
+    PointsKind,
+)
+from .common import ZERO
 from .identity import phone_parts
+from .levels import members_refresh_many
+from .rfm import members_recompute_rfm
 
 OPENING = "import:points:"
 
@@ -55,6 +66,8 @@ def members_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
     refs = {_points_ref(*k): k for k in keys}
     booked = dict(PointsEntry.objects.filter(reference__in=list(refs)).values_list("reference", "amount"))
     new_members: dict[str, dict] = {}  # group key -> member values (a phone hash, else the identity key)
+    openings = {o.identity_id: o for o in MemberOpening.objects.filter(identity_id__in=[i.pk for i in idents.values()])}
+    written = []
     new_idents, member_changes, points = [], {}, []
     for row in rows:
         key = (row["platform"], row["buyer_id"])
@@ -75,6 +88,9 @@ def members_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
             continue
         ident = idents.get(key)
         changed = False
+        written.append(row)
+        if ident is not None and _opening_from_file(row, openings.get(ident.pk)) is not None:
+            changed = True
         if ident is None:
             group = h or f"{key[0]}:{key[1]}"
             if h and h in by_phone:
@@ -137,7 +153,109 @@ def members_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
         MemberIdentity.objects.bulk_update(changed_idents, ["phone_hash", "phone_masked"])
     if points:
         _book_points(tenant, points, options)
+    _book_openings(written, options)
     return result
+
+
+LIFETIME = ("lifetime_spend", "order_count", "first_order_at", "last_order_at")
+
+
+def _opening_from_file(row: dict, stored) -> tuple | None:
+    """The (paid, orders, first, last) the row's lifetime columns ask for (a blank cell keeps the
+    stored figure), or None when the row has none or they are already stored."""
+    if not any(k in row for k in LIFETIME):
+        return None
+    from_file = stored is not None and stored.source == OpeningSource.FILE
+    old = (stored.paid_amount, stored.order_count, stored.first_order_at, stored.last_order_at) if from_file else (
+        ZERO, 0, None, None)
+    want = tuple(row.get(k, old[i]) for i, k in enumerate(LIFETIME))
+    return None if from_file and want == old else want
+
+
+def _upsert_openings(tenant, wanted: dict[int, tuple], source: str, options) -> None:
+    if wanted:
+        MemberOpening.objects.bulk_create(
+            [MemberOpening(tenant=tenant, identity_id=ident_id, source=source, paid_amount=v[0], order_count=v[1],
+                           first_order_at=v[2], last_order_at=v[3], reference=options.get("source", "")[:100])
+             for ident_id, v in wanted.items()],
+            update_conflicts=True, unique_fields=["tenant", "identity"],
+            update_fields=["source", "paid_amount", "order_count", "first_order_at", "last_order_at", "reference",
+                           "updated_at"], batch_size=2000)
+
+
+def _identities(keys) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(p, b): (pk, m) for pk, p, b, m in MemberIdentity.objects.filter(
+        platform__in={k[0] for k in keys}, buyer_id__in={k[1] for k in keys}).values_list("pk", "platform", "buyer_id", "member_id")
+        if (p, b) in keys}
+
+
+def _history_openings(idents: dict, openings: dict) -> dict[int, tuple]:
+    """For identities without figures from a members file: their imported historical orders
+    (orders.selectors through members.ports), when they differ from what is booked."""
+    from .. import ports
+
+    open_keys = [k for k, (pk, _m) in idents.items() if getattr(openings.get(pk), "source", None) != OpeningSource.FILE]
+    if not open_keys:
+        return {}
+    totals = ports.historical_buyer_totals(keys=open_keys)
+    wanted = {}
+    for key in open_keys:
+        pk = idents[key][0]
+        if key not in totals:
+            continue
+        paid, n, first, last = totals[key]
+        want = (paid or ZERO, n or 0, first, last)
+        o = openings.get(pk)
+        if o is None or (o.paid_amount, o.order_count, o.first_order_at, o.last_order_at) != want:
+            wanted[pk] = want
+    return wanted
+
+
+def _book_openings(rows: list[dict], options) -> None:
+    """The rows' purchase history before this system: the file's lifetime columns (source
+    "file"), else the buyer's imported historical orders (source "orders"); then the members'
+    totals, level and points re-derived set-based (members_refresh_many: unchanged members are not
+    written)."""
+    if not rows:
+        return
+    tenant = require_tenant()
+    idents = _identities({(r["platform"], r["buyer_id"]) for r in rows})
+    openings = {o.identity_id: o for o in MemberOpening.objects.filter(identity_id__in=[pk for pk, _m in idents.values()])}
+    from_file = {}
+    for row in rows:
+        pk = idents.get((row["platform"], row["buyer_id"]), (None, None))[0]
+        want = _opening_from_file(row, openings.get(pk)) if pk else None
+        if want is not None:
+            from_file[pk] = want
+    _upsert_openings(tenant, from_file, OpeningSource.FILE, options)
+    for pk in from_file:
+        openings[pk] = MemberOpening(identity_id=pk, source=OpeningSource.FILE)
+    _upsert_openings(tenant, _history_openings(idents, openings), OpeningSource.ORDERS, options)
+    members_refresh_many(member_ids={m for _pk, m in idents.values()})
+
+
+def historical_orders_feed(*, posted: dict, options: dict) -> None:
+    """After a batch of historical orders: the buyers whose orders were written, if they are
+    members already, get their opening history from the imported orders (unless a members file
+    gave their figures) and their totals, level and points re-derived. Buyers who are not members
+    yet get theirs when a members file brings them in."""
+    keys = {tuple(b) for b in posted.get("buyers", [])}
+    if not keys:
+        return
+    idents = _identities(keys)
+    if not idents:
+        return
+    openings = {o.identity_id: o for o in MemberOpening.objects.filter(identity_id__in=[pk for pk, _m in idents.values()])}
+    wanted = _history_openings(idents, openings)
+    _upsert_openings(require_tenant(), wanted, OpeningSource.ORDERS, options)
+    if wanted:
+        members_refresh_many(member_ids={m for pk, m in idents.values() if pk in wanted})
+
+
+def members_after_import(*, options: dict) -> None:
+    """Once a members or historical orders file is committed: RFM scores and segments again, with
+    the imported history."""
+    members_recompute_rfm()
 
 
 def _book_points(tenant, points, options) -> None:
@@ -163,5 +281,17 @@ def members_reconcile(*, rows: list[dict], options: dict) -> dict:
                 .values_list("platform", "buyer_id"))
     refs = [_points_ref(*k) for k in keys]
     booked = dict(PointsEntry.objects.filter(reference__in=refs).values_list("reference", "amount"))
+    with_history = {(r["platform"], r["buyer_id"]) for r in rows if "lifetime_spend" in r or "order_count" in r}
+    with_spend = {(r["platform"], r["buyer_id"]) for r in rows if "lifetime_spend" in r}
+    spend, orders = ZERO, 0
+    if with_history:
+        idents = _identities(with_history)
+        stored = {o.identity_id: o for o in MemberOpening.objects.filter(
+            identity_id__in=[pk for pk, _m in idents.values()], source=OpeningSource.FILE)}
+        for key, (pk, _m) in idents.items():
+            if pk in stored:
+                orders += stored[pk].order_count
+                spend += stored[pk].paid_amount if key in with_spend else ZERO
     return {"rows": len(keys & found),
-            "points": sum(booked.get(_points_ref(r["platform"], r["buyer_id"]), 0) for r in rows if r.get("points"))}
+            "points": sum(booked.get(_points_ref(r["platform"], r["buyer_id"]), 0) for r in rows if r.get("points")),
+            "lifetime_spend": spend, "order_count": orders}

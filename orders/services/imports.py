@@ -222,7 +222,11 @@ def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: di
         cursor.execute(f"SELECT count(*) FILTER (WHERE written = 'c'), count(*) FILTER (WHERE written = 'u'), count(*) "
                        f"FROM {stage}")
         created, updated, total = cursor.fetchone()
+        cursor.execute(f"SELECT DISTINCT platform, buyer_id FROM {stage} WHERE written IS NOT NULL AND buyer_id <> ''")
+        buyers = cursor.fetchall()
     result.update(created=created, updated=updated, unchanged=total - created - updated)
+    if buyers:  # whose purchase history changed (members books it: members.services.imports)
+        result["posted"] = {"buyers": [list(b) for b in buyers]}
     return result
 
 
