@@ -102,6 +102,12 @@ def test_a_working_day_in_the_browser(live_server, demo, tmp_path, monkeypatch):
             page = day.login(f"{SLUG}-ops")
             day.go(page, "/orders/?status=on_hold")
             assert page.locator("h1").inner_text() == "Order workbench"
+            # every top menu is in sight at 1366 px, left of the company/language/user tools: the menus wrap
+            # onto a second row, never scroll out of the navigation's box under the tools
+            tools = page.locator(".topbar-tools").bounding_box()
+            for item in page.locator(".mainnav > a, .mainnav > details > summary").all():
+                box = item.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= tools["x"], (item.inner_text(), box, tools)
             day.shot(page, "workbench-on-hold")
             with page.expect_navigation():
                 page.click(f"#order-list a[href='/orders/{held.pk}/']")
