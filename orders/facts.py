@@ -25,13 +25,14 @@ from django.db.models.functions import Coalesce, ExtractHour, NullIf, TruncDate
 
 from erp.tenancy.dates import tenant_date, tenant_zone
 
-from .models import Order, OrderKind, OrderLine
+from .models import Order, OrderKind, OrderLine, OrderStatus, RefundState
 from .ports import province_key
 from .reports import (
     LINE_CANCELLED,
     LINE_REFUNDED,
     LINE_SOLD,
     ORDER_SOLD,
+    SHIPPED,
     ReportParams,
     parcels,
     sales_lines,
@@ -164,46 +165,75 @@ def _empty_fact(order_id: int) -> dict:
             "ship_day": None, "ship_hour": None, "parcels": 0, "promised": 0, "on_time": 0, "lines": []}
 
 
+def _line_cancelled(line: dict, origin: dict, shipped_by_us: bool) -> bool:
+    """LINE_CANCELLED (orders/reports.py) for one line of a platform order."""
+    shipped_outside = origin["status"] in SHIPPED and not shipped_by_us
+    return not line["is_committed"] and (origin["status"] == OrderStatus.CANCELLED
+                                         or (line["is_stopped"] and not shipped_outside))
+
+
+def _order_sold(origin: dict, lines: list[dict]) -> bool:
+    """ORDER_SOLD (orders/reports.py): the platform order has a sold line."""
+    has_committed = any(x["is_committed"] for x in lines)
+    has_open = any(not x["is_stopped"] for x in lines)
+    return has_committed or (origin["status"] != OrderStatus.CANCELLED and (has_open or origin["status"] in SHIPPED))
+
+
 def order_facts(*, order_ids) -> list[dict]:
     """One dict per id (an id that is no order, or an order that counts for nothing, answers an
     empty one: no day): order_id, shop_id, platform; the paid part of a platform order (paid_at,
     paid_day, paid_hour in the tenant's zone, orders, all_orders, units, goods, freight,
     cancelled_amount, refunded_amount, sold_lines, province (province_key), province_name); the
     parcel part of a shipment (shipped_at, ship_day, ship_hour, parcels, promised, on_time); lines:
-    the sold lines per SKU [{sku_id, sku_code, title, units, gmv}]. The rules of sales_facts
-    (orders/reports.py), five queries per 5,000 orders."""
+    the sold lines per SKU and title [{sku_id, sku_code, title, units, gmv}].
+
+    Summed over a window's orders they are sales_facts of the window: the same rules (LINE_SOLD,
+    LINE_CANCELLED, LINE_REFUNDED, ORDER_SOLD; parcels() as is), applied in Python to the rows of
+    three queries per 5,000 orders that follow the keys (the orders by id, their lines by origin
+    order, the parcels by id): in SQL the rules' EXISTS over the lines made the planner hash every
+    line of the tenant for a few thousand orders (tests/analytics/test_facts.py holds the two
+    forms equal, case by case)."""
     tz = tenant_zone()
-    p = ReportParams(date_from=date.min, date_to=date.max)
     ids = sorted({int(i) for i in order_ids})
     out = {i: _empty_fact(i) for i in ids}
+    p = ReportParams(date_from=date.min, date_to=date.max)
     for n in range(0, len(ids), FACT_BATCH):
         chunk = ids[n:n + FACT_BATCH]
-        for r in (sales_orders(p, EPOCH, FOREVER).filter(pk__in=chunk)
-                  .values("id", "shop_id", "platform", "paid_at", "receiver_province")
-                  .annotate(n=Count("id", filter=ORDER_SOLD), freight=Sum("freight_amount", filter=ORDER_SOLD))
-                  .order_by()):
-            f = out[r["id"]]
-            local = r["paid_at"].astimezone(tz)
-            name = (r["receiver_province"] or "").strip()
-            f.update(shop_id=r["shop_id"], platform=r["platform"], paid_at=r["paid_at"], paid_day=local.date(),
-                     paid_hour=local.hour, orders=r["n"], all_orders=1, freight=_d(r["freight"]),
-                     province=province_key(name), province_name=name)
-        lines = sales_lines(p, EPOCH, FOREVER).filter(origin_order_id__in=chunk)
-        for r in (lines.values("origin_order_id")
-                  .annotate(units=Sum("quantity", filter=LINE_SOLD), goods=Sum("paid", filter=LINE_SOLD),
-                            cancelled=Sum("paid", filter=LINE_CANCELLED), refunded=Sum("paid", filter=LINE_REFUNDED),
-                            sold=Count("id", filter=LINE_SOLD))
-                  .order_by()):
-            out[r["origin_order_id"]].update(units=int(r["units"] or 0), goods=_d(r["goods"]),
-                                             cancelled_amount=_d(r["cancelled"]), refunded_amount=_d(r["refunded"]),
-                                             sold_lines=r["sold"])
-        for r in (lines.filter(LINE_SOLD)
-                  .values("origin_order_id", "sku_id", code=Coalesce(NullIf("sku_code", Value("")), "outer_id"))
-                  .annotate(units=Sum("quantity"), gmv=Sum("paid"), title=Max("title"))
-                  .order_by("origin_order_id", "sku_id", "code")):
-            out[r["origin_order_id"]]["lines"].append({"sku_id": r["sku_id"], "sku_code": r["code"] or "",
-                                                       "title": r["title"] or "", "units": int(r["units"] or 0),
-                                                       "gmv": _d(r["gmv"])})
+        origins = {r["id"]: r for r in Order.objects.filter(pk__in=chunk, kind=OrderKind.PLATFORM, paid_at__isnull=False)
+                   .values("id", "shop_id", "platform", "status", "paid_at", "freight_amount", "receiver_province")}
+        lines: dict[int, list[dict]] = {i: [] for i in origins}
+        if origins:
+            for r in (OrderLine.objects.filter(origin_order_id__in=list(origins))
+                      .values("origin_order_id", "is_committed", "is_stopped", "refund_state", "quantity", "paid",
+                              "sku_id", "sku_code", "outer_id", "title")):
+                lines[r["origin_order_id"]].append(r)
+        for order_id, origin in origins.items():
+            mine = lines[order_id]
+            shipped_by_us = any(x["is_committed"] for x in mine)
+            sold = _order_sold(origin, mine)
+            local = origin["paid_at"].astimezone(tz)
+            name = (origin["receiver_province"] or "").strip()
+            f = out[order_id]
+            f.update(shop_id=origin["shop_id"], platform=origin["platform"], paid_at=origin["paid_at"],
+                     paid_day=local.date(), paid_hour=local.hour, orders=int(sold), all_orders=1,
+                     freight=_d(origin["freight_amount"]) if sold else ZERO, province=province_key(name),
+                     province_name=name)
+            skus: dict[tuple, dict] = {}
+            for x in mine:
+                if _line_cancelled(x, origin, shipped_by_us):
+                    f["cancelled_amount"] += _d(x["paid"])
+                    continue
+                f["units"] += x["quantity"]
+                f["goods"] += _d(x["paid"])
+                f["sold_lines"] += 1
+                if x["refund_state"] == RefundState.REFUNDED:
+                    f["refunded_amount"] += _d(x["paid"])
+                key = (x["sku_id"], x["sku_code"] or x["outer_id"] or "", x["title"] or "")
+                sku = skus.setdefault(key, {"sku_id": key[0], "sku_code": key[1], "title": key[2], "units": 0,
+                                            "gmv": ZERO})
+                sku["units"] += x["quantity"]
+                sku["gmv"] += _d(x["paid"])
+            f["lines"] = list(skus.values())
         for r in (parcels(p, EPOCH, FOREVER).filter(pk__in=chunk)
                   .values("id", "shop_id", "platform", "shipped_at", "ship_by")):
             f = out[r["id"]]

@@ -60,6 +60,14 @@ def db_now():
     return timezone.now()
 
 
+def _no_jit() -> None:
+    """No JIT compilation for this transaction's reads: the planner's estimates of the facts
+    queries (thousands of ids) cross jit_above_cost and compiling costs ten times the query."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
 def _line_key(line: dict) -> tuple:
     return (line["sku_id"] is None, line["sku_id"] or 0, line["sku_code"], line["title"], line["units"], line["gmv"])
 
@@ -140,6 +148,7 @@ def facts_refresh_orders(*, order_ids=(), shop_id: int | None = None, platform_o
     if not ids:
         return set()
     with transaction.atomic():
+        _no_jit()
         read_at = db_now()
         days: set[date] = set()
         for paid, shipped in OrderFact.objects.filter(order_id__in=sorted(ids)).values_list("paid_day", "ship_day"):
@@ -154,6 +163,7 @@ def facts_refresh_orders(*, order_ids=(), shop_id: int | None = None, platform_o
 def facts_refresh_day(day: date, start, end) -> int:
     """Bring the facts of every order of ``day`` ([start, end) in the tenant's zone) in line with
     the orders: the rows that differ (or are missing) are written. Returns how many."""
+    _no_jit()
     read_at = db_now()
     ids = order_selectors.sales_order_ids(start=start, end=end)
     ids |= set(OrderFact.objects.filter(Q(paid_day=day) | Q(ship_day=day)).values_list("order_id", flat=True))
