@@ -121,7 +121,7 @@ _STAGE = [("line", "integer"), ("shop_id", "bigint"), ("platform", "text"), ("po
           ("cancelled", "boolean"), ("buyer_id", "text"), ("receiver_name", "text"), ("receiver_province", "text"),
           ("receiver_city", "text"), ("freight", "numeric")]
 _STAGE_EXTRA = ("order_id bigint, order_status text, live boolean NOT NULL DEFAULT false, "
-                "new_order boolean NOT NULL DEFAULT false, written char(1)")
+                "new_order boolean NOT NULL DEFAULT false, line_id bigint, line_differs boolean NOT NULL DEFAULT false")
 
 
 def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
@@ -160,20 +160,26 @@ def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: di
     order_t, line_t = Order._meta.db_table, OrderLine._meta.db_table
     p = {"tenant": tenant_id, "platform_kind": OrderKind.PLATFORM}
     with connection.cursor() as cursor:
+        # each key looked up by its index (LATERAL ... LIMIT 1): a join would hash every order / line of the
+        # tenant in each batch, which grows with the table (quadratic over a file of a million lines)
         cursor.execute(
-            f"UPDATE {stage} AS s SET order_id = o.id, order_status = o.status, live = left(o.source_ref, 5) <> %(hist)s "
-            f"FROM {order_t} AS o WHERE o.tenant_id = %(tenant)s AND o.kind = %(platform_kind)s AND o.shop_id = s.shop_id "
-            "AND o.platform_order_id = s.poid", {**p, "hist": HIST})
+            f"UPDATE {stage} AS s SET order_id = m.id, order_status = m.status, live = left(m.source_ref, 5) <> %(hist)s "
+            f"FROM (SELECT DISTINCT shop_id, poid FROM {stage}) AS k CROSS JOIN LATERAL (SELECT o.id, o.status, o.source_ref "
+            f"FROM {order_t} AS o WHERE o.tenant_id = %(tenant)s AND o.kind = %(platform_kind)s AND o.shop_id = k.shop_id "
+            "AND o.platform_order_id = k.poid LIMIT 1) AS m WHERE s.shop_id = k.shop_id AND s.poid = k.poid", {**p, "hist": HIST})
         cursor.execute(f"DELETE FROM {stage} WHERE live RETURNING line")
         message = _("this order was pulled from the platform already; it is not imported again")
         errors.extend((line, "platform_order_id", message) for (line,) in cursor.fetchall())
-        differs = "(l.sku_id, l.quantity, l.price, l.paid) IS DISTINCT FROM (s.sku_id, s.quantity, s.price, s.paid)"
+        cursor.execute(
+            f"UPDATE {stage} AS s SET line_id = m.id, line_differs = m.differs FROM (SELECT s2.line, l.id, "
+            "(l.sku_id, l.quantity, l.price, l.paid) IS DISTINCT FROM (s2.sku_id, s2.quantity, s2.price, s2.paid) AS differs "
+            f"FROM {stage} AS s2 CROSS JOIN LATERAL (SELECT id, sku_id, quantity, price, paid FROM {line_t} AS l "
+            "WHERE l.tenant_id = %(tenant)s AND l.order_id = s2.order_id AND l.platform_line_id = s2.line_no LIMIT 1) AS l "
+            "WHERE s2.order_id IS NOT NULL) AS m WHERE s.line = m.line", p)
+        cursor.execute(f"SELECT count(*) FILTER (WHERE line_id IS NULL), count(*) FILTER (WHERE line_differs), count(*) "
+                       f"FROM {stage}")
+        created, updated, total = cursor.fetchone()
         if not commit:
-            cursor.execute(
-                f"SELECT count(*) FILTER (WHERE l.id IS NULL), count(*) FILTER (WHERE l.id IS NOT NULL AND {differs}), count(*) "
-                f"FROM {stage} AS s LEFT JOIN {line_t} AS l ON l.tenant_id = %(tenant)s AND l.order_id = s.order_id "
-                "AND l.platform_line_id = s.line_no", p)
-            created, updated, total = cursor.fetchone()
             result.update(created=created, updated=updated, unchanged=total - created - updated)
             return result
         given = ["tenant_id", "shop_id", "platform", "platform_order_id", "kind", "source_ref", "status", "platform_status",
@@ -198,31 +204,24 @@ def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: di
             f"UPDATE {stage} AS s SET order_id = ins.id, order_status = ins.status, new_order = true FROM ins "
             "WHERE s.shop_id = ins.shop_id AND s.poid = ins.platform_order_id", p)
         cursor.execute(
-            f"WITH u AS (UPDATE {line_t} AS l SET sku_id = s.sku_id, sku_code = s.sku_code, outer_id = s.sku_code, "
+            f"UPDATE {line_t} AS l SET sku_id = s.sku_id, sku_code = s.sku_code, outer_id = s.sku_code, "
             "title = s.title, quantity = s.quantity, price = s.price, paid = s.paid, "
-            f"discount = GREATEST(s.price * s.quantity - s.paid, 0) FROM {stage} AS s WHERE NOT s.new_order "
-            f"AND l.tenant_id = %(tenant)s AND l.order_id = s.order_id AND l.platform_line_id = s.line_no AND {differs} "
-            f"RETURNING l.order_id, l.platform_line_id) UPDATE {stage} AS s SET written = 'u' FROM u "
-            "WHERE s.order_id = u.order_id AND s.line_no = u.platform_line_id", p)
+            f"discount = GREATEST(s.price * s.quantity - s.paid, 0) FROM {stage} AS s WHERE s.line_differs "
+            "AND l.tenant_id = %(tenant)s AND l.id = s.line_id", p)
         lgiven = ["tenant_id", "order_id", "origin_order_id", "platform_order_id", "platform_line_id", "outer_id", "title",
                   "sku_id", "sku_code", "quantity", "price", "paid", "discount", "is_stopped", "is_reserved", "is_committed"]
         ldefaults = column_defaults(OrderLine, set(lgiven))
         p.update({f"ld{i}": v for i, (_c, v) in enumerate(ldefaults)})
         cursor.execute(
-            f"WITH i AS (INSERT INTO {line_t} ({', '.join([*lgiven, *(c for c, _v in ldefaults)])}) "
+            f"INSERT INTO {line_t} ({', '.join([*lgiven, *(c for c, _v in ldefaults)])}) "
             "SELECT %(tenant)s, s.order_id, s.order_id, s.poid, s.line_no, s.sku_code, s.title, s.sku_id, s.sku_code, "
             "s.quantity, s.price, s.paid, GREATEST(s.price * s.quantity - s.paid, 0), s.order_status = %(cancelled)s, "
             f"false, false{''.join(f', %(ld{i})s' for i in range(len(ldefaults)))} FROM {stage} AS s "
-            f"WHERE s.new_order OR (s.written IS NULL AND NOT EXISTS (SELECT 1 FROM {line_t} AS l "
-            "WHERE l.tenant_id = %(tenant)s AND l.order_id = s.order_id AND l.platform_line_id = s.line_no)) "
-            f"RETURNING order_id, platform_line_id) UPDATE {stage} AS s SET written = 'c' FROM i "
-            "WHERE s.order_id = i.order_id AND s.line_no = i.platform_line_id", p)
-        cursor.execute(f"SELECT DISTINCT order_id FROM {stage} WHERE written IS NOT NULL AND NOT new_order")
+            "WHERE s.line_id IS NULL", p)
+        written = "(line_id IS NULL OR line_differs)"
+        cursor.execute(f"SELECT DISTINCT order_id FROM {stage} WHERE {written} AND NOT new_order")
         _recompute_totals(sorted(order_id for (order_id,) in cursor.fetchall()))  # orders that had lines before
-        cursor.execute(f"SELECT count(*) FILTER (WHERE written = 'c'), count(*) FILTER (WHERE written = 'u'), count(*) "
-                       f"FROM {stage}")
-        created, updated, total = cursor.fetchone()
-        cursor.execute(f"SELECT DISTINCT platform, buyer_id FROM {stage} WHERE written IS NOT NULL AND buyer_id <> ''")
+        cursor.execute(f"SELECT DISTINCT platform, buyer_id FROM {stage} WHERE {written} AND buyer_id <> ''")
         buyers = cursor.fetchall()
     result.update(created=created, updated=updated, unchanged=total - created - updated)
     if buyers:  # whose purchase history changed (members books it: members.services.imports)
@@ -349,9 +348,11 @@ def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
             cursor.execute(
                 "SELECT to_char(o.paid_at AT TIME ZONE %s, 'YYYY-MM'), count(*), sum(l.paid), sum(l.quantity) "
                 f"FROM unnest({arrays}) AS k(ref, poid, line_id) "
-                f"JOIN {Order._meta.db_table} AS o ON o.tenant_id = %s AND o.source_ref = k.ref AND o.source_ref <> '' "
-                f"JOIN {OrderLine._meta.db_table} AS l ON l.tenant_id = %s AND l.order_id = o.id "
-                "AND l.platform_order_id = k.poid AND l.platform_line_id = k.line_id GROUP BY 1",
+                f"CROSS JOIN LATERAL (SELECT o.id, o.paid_at FROM {Order._meta.db_table} AS o WHERE o.tenant_id = %s "
+                "AND o.source_ref = k.ref AND o.source_ref <> '' LIMIT 1) AS o "
+                f"CROSS JOIN LATERAL (SELECT l.paid, l.quantity FROM {OrderLine._meta.db_table} AS l WHERE l.tenant_id = %s "
+                "AND l.order_id = o.id AND l.platform_order_id = k.poid AND l.platform_line_id = k.line_id LIMIT 1) AS l "
+                "GROUP BY 1",
                 [str(tenant_zone()), ref_list, poid_list, line_list, tenant_id, tenant_id])
             for month, count, paid, qty in cursor.fetchall():
                 totals["rows"] += count
