@@ -104,3 +104,14 @@ def test_detail_shows_labels_not_codes(page_client):
     identities = body[body.index('id="member-identities"'):]
     identities = identities[:identities.index("</table>")]
     assert "first seen (new member)" in identities and "<td>new</td>" not in identities
+
+
+def test_members_dashboard_does_not_light_up_the_start_pages_tab(page_client):
+    """members:dashboard shares the url name "dashboard" with the start page: only the start page's own
+    view marks the top "Dashboard" link as the current page."""
+    body = page_client.get(reverse("members:dashboard")).content.decode()
+    nav = body[body.index('class="mainnav"'):body.index("</nav>")]
+    assert f'<a href="{reverse("dashboard")}" class="active"' not in nav
+    assert 'class="table-scroll"' in body  # the wide repurchase table scrolls in its box
+    start = page_client.get(reverse("dashboard")).content.decode()
+    assert f'<a href="{reverse("dashboard")}" class="active"' in start
