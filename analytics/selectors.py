@@ -363,7 +363,7 @@ def _stock_alerts() -> dict:
 
 def _same_time_yesterday(src: Source, yesterday: date, now: datetime) -> dict:
     """Figures of yesterday up to the same time of day: the rollups' whole hours before it plus the
-    rest of that hour read live (a few minutes of orders)."""
+    rest of that hour from its orders' facts (read live if yesterday's facts were never built)."""
     same_time = now - timedelta(days=1)
     local = same_time.astimezone(tenant_zone())
     hour_start = local.replace(minute=0, second=0, microsecond=0)
@@ -375,7 +375,12 @@ def _same_time_yesterday(src: Source, yesterday: date, now: datetime) -> dict:
                     .values("shop_id").annotate(**{k: Sum(k) for k in SUMS}).order_by())
     for r in rows:
         _add(out, r)
-    if tenant_date(hour_start) == yesterday:
+    if tenant_date(hour_start) == yesterday and FactDay.objects.filter(day=yesterday).exists():
+        paid = ("orders", "all_orders", "units", "goods", "freight", "cancelled_amount", "refunded_amount")
+        part = _scoped(OrderFact.objects.filter(paid_day=yesterday, paid_at__gte=hour_start, paid_at__lt=same_time),
+                       src.p).aggregate(**{k: Sum(k) for k in paid})
+        _add(out, part)
+    elif tenant_date(hour_start) == yesterday:
         part = order_selectors.sales_facts(start=hour_start, end=same_time)
         for r in part["hours"]:
             if r["day"] == yesterday and _in_scope(r, src.p):

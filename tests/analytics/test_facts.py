@@ -211,7 +211,7 @@ def test_bigscreen_reads_today_and_yesterday_from_the_facts(built, monkeypatch):
 
     windows = []
 
-    def window(**kw):  # only the rest of yesterday's hour is read from the orders (minutes of them)
+    def window(**kw):  # only the rest of yesterday's hour may be read from the orders (minutes of them)
         windows.append(kw["end"] - kw["start"])
         return order_facts.sales_facts(**kw)
 
@@ -220,6 +220,14 @@ def test_bigscreen_reads_today_and_yesterday_from_the_facts(built, monkeypatch):
     services.days_mark_dirty(days=[eleventh])
     with time_machine.travel(at(eleventh, 20, 30), tick=False):
         screen = selectors.bigscreen()
+    assert windows == []  # today, yesterday and the rest of yesterday's hour: all from the facts
+    with time_machine.travel(at(eleventh, 23, 40), tick=False):
+        late = selectors.bigscreen()
+    assert late["yesterday_same_time"]["gmv"] == Decimal("157.00")  # P6 at 23:30, inside the hour
+    DirtyDay.objects.filter(day=DAY).delete()
+    FactDay.objects.filter(day=DAY).delete()  # never built: the rest of the hour is read from the orders
+    with time_machine.travel(at(eleventh, 23, 40), tick=False):
+        assert selectors.bigscreen()["yesterday_same_time"]["gmv"] == Decimal("157.00")
     assert windows and all(w <= timedelta(hours=1) for w in windows)
     assert screen["today"]["gmv"] == orders_report(eleventh, eleventh)["totals"]["gmv"] == Decimal("9.00")
     assert [h["yesterday"] for h in screen["hours"]] == [h["paid_orders"] for h in orders_report(DAY, DAY)["hours"]]
