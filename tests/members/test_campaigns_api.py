@@ -138,6 +138,8 @@ def test_campaign_pages(client, orders, tenant_a, lang, django_capture_on_commit
     assert detail.status_code == 200 and f'lang="{lang}"' in text and 'id="campaign-effect"' in text
     assert 'id="campaign-chart-data"' in text and rcpt.coupon.code in text
     assert "vendor/echarts/echarts.min.js" in text
+    if lang == "en":  # revenue says its currency; the recipients' channel is a platform's name, not its code
+        assert "Revenue (CNY)</th>" in text and "<td>Own web shop</td>" in text and "<td>own</td>" not in text
     act = reverse("members:campaign-action", args=[campaign.pk])
     assert client.post(act, {"action": "cancel"}, follow=True).status_code == 200
     assert Campaign.objects.get().status == "sent"
