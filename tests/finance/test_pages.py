@@ -32,6 +32,7 @@ def test_pages_render(fin):
         assert response.status_code == 200, (name, params)
     body = fin.get(reverse("finance:reconciliation"), {"status": "difference"}).content.decode()
     assert "P1" in body and "-2.00" in body
+    assert "Amounts in CNY." in fin.get(reverse("finance:profit")).content.decode()  # the amounts' currency
     voucher = Voucher.objects.filter(source_type="order.shipped").get()
     detail = fin.get(reverse("finance:voucher", args=[voucher.pk])).content.decode()
     assert "112201" in detail and "30.00" in detail
