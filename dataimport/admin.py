@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from erp.tenancy.admin import ReadOnlyAdmin
 
-from .models import ImportIssue, ImportJob
+from .models import ImportChange, ImportIssue, ImportJob
 
 
 @admin.register(ImportJob)
@@ -17,3 +17,9 @@ class ImportJobAdmin(ReadOnlyAdmin):
 class ImportIssueAdmin(ReadOnlyAdmin):
     list_display = ("job", "phase", "line", "column", "message")
     list_filter = ("phase",)
+
+
+@admin.register(ImportChange)
+class ImportChangeAdmin(ReadOnlyAdmin):
+    list_display = ("job", "batch_end", "model", "action", "count", "created_at")
+    list_filter = ("model", "action")

@@ -104,3 +104,31 @@ class ImportIssue(TenantScopedModel):
 
     def __str__(self):
         return f"line {self.line} {self.column}: {self.message}"
+
+
+class ChangeAction(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+
+
+class ImportChange(TenantScopedModel):
+    """The job's history beside who and when on the job: which rows one committed batch created or
+    updated, per table and action, as their ids (one row per batch, table and action, written in
+    bulk with the batch; a row the file left as it was is not listed)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="change_rows", verbose_name=_("job"))
+    batch_end = models.PositiveIntegerField(_("rows done after the batch"))
+    model = models.CharField(_("table"), max_length=100, help_text=_("app_label.model_name"))
+    action = models.CharField(_("action"), max_length=10, choices=ChangeAction.choices)
+    object_ids = models.JSONField(_("row ids"), default=list)
+    count = models.PositiveIntegerField(_("rows"), default=0)
+    created_at = models.DateTimeField(_("at"), default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "job", "model"], name="dataimport_change_t_job")]
+        ordering = ["id"]
+        verbose_name = _("imported change")
+        verbose_name_plural = _("imported changes")
+
+    def __str__(self):
+        return f"{self.model} {self.action} {self.count}"

@@ -145,3 +145,39 @@ def joined_text(values) -> str | None:
     a text[] of thousands of elements); None when a value holds the separator (then send a list)."""
     text = "\x1f".join(values)
     return None if text.count("\x1f") != max(0, len(values) - 1) else text
+
+
+# --- audit: the history rows of bulk writes ---------------------------------------------------------
+
+def history_model(model):
+    """The django-simple-history model of ``model`` (``TenantHistoricalRecords``), or None."""
+    attribute = getattr(model._meta, "simple_history_manager_attribute", None)
+    return getattr(model, attribute).model if attribute else None
+
+
+def record_history(model, *, ids, history_type: str, user_id=None, reason: str = "") -> int:
+    """Write simple-history rows for rows a bulk write made (``history_type`` "+") or changed ("~"),
+    set-based: one ``INSERT INTO <history table> ... SELECT ... FROM <table> WHERE id = ANY(ids)``
+    (what ``bulk_create_with_history`` does, without loading the rows into Python). Nothing for a
+    model without history. Returns the number of history rows written."""
+    history = history_model(model)
+    ids = [int(i) for i in ids]
+    if history is None or not ids:
+        return 0
+    if connection.vendor != "postgresql":
+        rows = list(model.objects.filter(pk__in=ids))
+        manager = getattr(model, model._meta.simple_history_manager_attribute)
+        manager.bulk_history_create(rows, update=history_type == "~", default_user=None, default_change_reason=reason)
+        if user_id:
+            history.objects.filter(id__in=ids, history_user_id__isnull=True).update(history_user_id=user_id)
+        return len(rows)
+    own = {f.column for f in model._meta.concrete_fields}
+    copied = [f.column for f in history._meta.concrete_fields if f.column in own]
+    names = ", ".join(f'"{c}"' for c in copied)
+    user_column = history._meta.get_field("history_user").column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {history._meta.db_table} ({names}, history_date, history_type, history_change_reason, "{user_column}") '
+            f"SELECT {names}, now(), %s, %s, %s FROM {model._meta.db_table} WHERE tenant_id = %s AND id = ANY(%s::bigint[])",
+            [history_type, reason[:100] or None, user_id, require_tenant().pk, ids])
+        return cursor.rowcount

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import ImportIssue, ImportJob, IssuePhase, JobStatus
+from .models import ImportChange, ImportIssue, ImportJob, IssuePhase, JobStatus
 from .specs import ImportType, all_types, get_type, header_index, normalise_header
 
 METRICS = {
@@ -71,6 +71,23 @@ def mapping_rows(job: ImportJob, spec: ImportType) -> list[dict]:
     return rows
 
 
+def job_changes(job: ImportJob) -> list[dict]:
+    """The job's history: per table, how many rows its commit created and updated (ImportChange;
+    the row ids are in ``object_ids``)."""
+    from django.apps import apps
+    from django.db.models import Sum
+
+    totals: dict[str, dict] = {}
+    for row in ImportChange.objects.filter(job=job).values("model", "action").annotate(n=Sum("count")).order_by("model"):
+        try:
+            name = str(apps.get_model(row["model"])._meta.verbose_name_plural)
+        except LookupError:
+            name = row["model"]
+        entry = totals.setdefault(row["model"], {"model": row["model"], "name": name, "created": 0, "updated": 0})
+        entry[row["action"]] = row["n"] or 0
+    return list(totals.values())
+
+
 def job_report(job: ImportJob, *, issue_limit: int = 200) -> dict:
     spec = get_type(job.import_type)
     phase = IssuePhase.COMMIT if job.commit_started_at else IssuePhase.DRY_RUN
@@ -87,6 +104,7 @@ def job_report(job: ImportJob, *, issue_limit: int = 200) -> dict:
         "issue_count": ImportIssue.objects.filter(job=job, phase=phase).count(),
         "reconciliation": reconciliation_rows(job),
         "reconciliation_ok": all(r["matches"] for r in reconciliation_rows(job)),
+        "changes": job_changes(job) if job.commit_started_at else [],
         "may_commit": job.status == JobStatus.VALIDATED and job.rejected < job.total_rows,
         "needs_valid_only": job.status == JobStatus.VALIDATED and job.rejected > 0,
         "may_resume": job.status == JobStatus.FAILED and job.commit_started_at is not None,

@@ -8,13 +8,16 @@ when first used, so this app depends on no other app's internals::
     writer(*, rows: list[dict], commit: bool, options: dict) -> dict
         rows: parsed rows ({"line": n, <column key>: value, ...}; a blank optional cell is absent),
         one batch. With commit=False it only reads (dry run). Answers {"created", "updated",
-        "unchanged": int, "errors": [(line, column, message)], "posted": {...}} - rows with an error
+        "unchanged": int, "errors": [(line, column, message)], "posted": {...}, "changes":
+        {"app_label.model": {"created": [ids], "updated": [ids]}}} (changes: the rows it wrote, kept
+        as the job's history, dataimport.ImportChange) - rows with an error
         are not written; the others are (set-based: bulk INSERT ... ON CONFLICT, never save() per row).
     reconcile(*, rows: list[dict], options: dict) -> dict[str, number]
         the same totals as ``file_totals`` for these rows, read back from the database.
 
 ``after_batch`` functions get the writer's ``posted`` after each committed batch (in its
-transaction: e.g. members books the buyers' imported historical orders); ``on_done`` functions run
+transaction: e.g. members books the buyers' imported historical orders) and may answer ``changes``
+like a writer; ``on_done`` functions run
 once when the whole file is committed (e.g. members recomputes RFM).
 """
 

@@ -68,6 +68,13 @@ class MappingRowSerializer(serializers.Serializer):
     label = serializers.CharField(allow_blank=True)
 
 
+class ChangeRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    name = serializers.CharField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
 class ImportJobDetailSerializer(ImportJobSerializer):
     mapping = MappingRowSerializer(many=True, read_only=True)
     unknown_headers = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -76,10 +83,11 @@ class ImportJobDetailSerializer(ImportJobSerializer):
     issue_count = serializers.IntegerField(read_only=True)
     reconciliation_rows = ReconciliationRowSerializer(many=True, read_only=True)
     reconciliation_ok = serializers.BooleanField(read_only=True)
+    changes = ChangeRowSerializer(many=True, read_only=True)
 
     class Meta(ImportJobSerializer.Meta):
         fields = [*ImportJobSerializer.Meta.fields, "mapping", "unknown_headers", "missing_required", "issues",
-                  "issue_count", "reconciliation_rows", "reconciliation_ok"]
+                  "issue_count", "reconciliation_rows", "reconciliation_ok", "changes"]
         read_only_fields = fields
 
 

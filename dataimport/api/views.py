@@ -112,6 +112,7 @@ class ImportJobViewSet(TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.R
             "reconciliation_rows": [{**r, "file": str(r["file"]), "database": str(r["database"]),
                                      "difference": str(r["difference"])} for r in report["reconciliation"]],
             "reconciliation_ok": report["reconciliation_ok"],
+            "changes": report["changes"],
         })
         response = Response(data, status=code)
         if code == status.HTTP_202_ACCEPTED:

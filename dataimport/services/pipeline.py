@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import ImportIssue, ImportJob, IssuePhase, JobStatus
+from ..models import ChangeAction, ImportChange, ImportIssue, ImportJob, IssuePhase, JobStatus
 from ..parsing import CellError
 from ..reading import FileRefused, Table, open_table, text_of
 from ..specs import ImportType, get_type, header_index, normalise_header
@@ -237,6 +237,29 @@ def dry_run(*, job_id: int) -> ImportJob:
     return job
 
 
+def store_changes(job: ImportJob, ordinal: int, changes: dict, options: dict) -> None:
+    """The writer's ``changes`` ({"app_label.model": {"created": [ids], "updated": [ids]}}) as the
+    job's history, one ImportChange row per table and action (in bulk); a model kept by
+    django-simple-history gets its history rows too, set-based (``ports.record_history``: "+" for
+    created, "~" for updated, by the job's user, reason "import #id")."""
+    from django.apps import apps
+
+    from ..ports import record_history
+
+    rows = []
+    for label, by_action in changes.items():
+        model = apps.get_model(label)
+        for action, ids in by_action.items():
+            ids = sorted({int(i) for i in ids})
+            if not ids:
+                continue
+            rows.append(ImportChange(tenant_id=job.tenant_id, job=job, batch_end=ordinal, model=model._meta.label_lower,
+                                     action=action, object_ids=ids, count=len(ids)))
+            record_history(model, ids=ids, history_type="+" if action == ChangeAction.CREATED else "~",
+                           user_id=options.get("user_id"), reason=f"import #{job.pk}")
+    ImportChange.objects.bulk_create(rows)
+
+
 def _batch_commit_settings() -> None:
     """A batch's transaction does not wait for its WAL to reach the disk (``synchronous_commit``
     off, this transaction only): a crash may lose the last batches committed, but each together
@@ -282,8 +305,13 @@ def commit_run(*, job_id: int, budget_seconds: float | None = None) -> str:
             writer_issues = _writer_issues(import_type, result, mapping)
             if books is not None and result.get("posted"):
                 books(posted=result["posted"], options=options)
+            changes = dict(result.get("changes") or {})
             for after in after_batch:
-                after(posted=result.get("posted") or {}, options=options)
+                for label, by_action in (after(posted=result.get("posted") or {}, options=options) or {}).items():
+                    merged = changes.setdefault(label, {})
+                    for action, ids in by_action.items():
+                        merged[action] = [*merged.get(action, []), *ids]
+            store_changes(locked, ordinal, changes, options)
             bad_lines = {i.line for i in writer_issues}
             written = [r for r in rows if r["line"] not in bad_lines]
             recon = dict(locked.reconciliation or {})

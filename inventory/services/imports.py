@@ -173,7 +173,7 @@ def _skus_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
     for r in rows:
         touches = "product_code" in r or "product_name" in r or "category" in r or "brand" in r
         staged.append({**r, "code": r["sku_code"], "pcode": (r.get("product_code") or r["sku_code"]) if touches else None})
-    stage = stage_rows("skus", _SKU_STAGE, staged, extra="product_changed boolean NOT NULL DEFAULT false, written char(1)")
+    stage = stage_rows("skus", _SKU_STAGE, staged, extra="product_changed boolean NOT NULL DEFAULT false, written char(1), sku_id bigint")
     sku_t, prod_t = SKU._meta.db_table, Product._meta.db_table
     params = {"tenant": tenant.pk}
     old_cols = ", ".join(f"o.{c}" for c in _SKU_COLS)
@@ -197,8 +197,12 @@ def _skus_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
             f"SELECT %(tenant)s, code, name, category, brand{''.join(f', %(pd{i})s' for i in range(len(pdefaults)))} "
             "FROM pw WHERE changed "
             f"ON CONFLICT (tenant_id, code) DO UPDATE SET name = EXCLUDED.name, category = EXCLUDED.category, "
-            f"brand = EXCLUDED.brand, updated_at = EXCLUDED.updated_at RETURNING code) "
-            f"UPDATE {stage} AS s SET product_changed = true FROM up WHERE s.pcode = up.code", params)
+            f"brand = EXCLUDED.brand, updated_at = EXCLUDED.updated_at RETURNING id, code, (xmax = 0) AS created), "
+            f"marked AS (UPDATE {stage} AS s SET product_changed = true FROM up WHERE s.pcode = up.code) "
+            "SELECT id, created FROM up", params)
+        product_changes = {"created": [], "updated": []}
+        for pk, was_created in cursor.fetchall():
+            product_changes["created" if was_created else "updated"].append(pk)
         sdefaults = column_defaults(SKU, {"tenant_id", "code", *_SKU_COLS})
         params.update({f"sd{i}": v for i, (_c, v) in enumerate(sdefaults)})
         params["currency"] = tenant.currency or "CNY"
@@ -211,13 +215,16 @@ def _skus_import_sql(*, rows: list[dict], commit: bool, options: dict) -> dict:
             f"LEFT JOIN {prod_t} AS p ON p.tenant_id = %(tenant)s AND p.code = s.pcode "
             f"ON CONFLICT (tenant_id, code) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _SKU_COLS)}, "
             f"updated_at = EXCLUDED.updated_at WHERE ({compare}) IS DISTINCT FROM "
-            f"({', '.join(f'EXCLUDED.{c}' for c in _SKU_COLS)}) RETURNING code, (xmax = 0) AS created) "
-            f"UPDATE {stage} AS s SET written = CASE WHEN up.created THEN 'c' ELSE 'u' END FROM up WHERE s.code = up.code",
-            params)
+            f"({', '.join(f'EXCLUDED.{c}' for c in _SKU_COLS)}) RETURNING id, code, (xmax = 0) AS created) "
+            f"UPDATE {stage} AS s SET written = CASE WHEN up.created THEN 'c' ELSE 'u' END, sku_id = up.id FROM up "
+            "WHERE s.code = up.code", params)
+        cursor.execute(f"SELECT written, array_agg(sku_id) FROM {stage} WHERE written IS NOT NULL GROUP BY written")
+        sku_changes = {"created" if w == "c" else "updated": ids for w, ids in cursor.fetchall()}
         cursor.execute(f"SELECT count(*) FILTER (WHERE written = 'c'), "
                        f"count(*) FILTER (WHERE written = 'u' OR (written IS NULL AND product_changed)) FROM {stage}")
         created, updated = cursor.fetchone()
-    result.update(created=created, updated=updated, unchanged=len(rows) - created - updated)
+    result.update(created=created, updated=updated, unchanged=len(rows) - created - updated,
+                  changes={SKU._meta.label_lower: sku_changes, Product._meta.label_lower: product_changes})
     return result
 
 

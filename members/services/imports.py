@@ -151,9 +151,15 @@ def members_import(*, rows: list[dict], commit: bool, options: dict) -> dict:
         Member.objects.bulk_update(changed_members, ["display_name", "level", "level_since", "below_level_since"])
     if changed_idents:
         MemberIdentity.objects.bulk_update(changed_idents, ["phone_hash", "phone_masked"])
-    if points:
-        _book_points(tenant, points, options)
-    _book_openings(written, options)
+    entries = _book_points(tenant, points, options) if points else []
+    opened, refreshed = _book_openings(written, options)
+    result["changes"] = {
+        Member._meta.label_lower: {"created": list(made.values()),
+                                   "updated": sorted({m.pk for m in changed_members} | set(refreshed) - set(made.values()))},
+        MemberIdentity._meta.label_lower: {"created": [i.pk for i in ident_objs], "updated": [i.pk for i in changed_idents]},
+        PointsEntry._meta.label_lower: {"created": [e.pk for e in entries]},
+        MemberOpening._meta.label_lower: opened,
+    }
     return result
 
 
@@ -172,15 +178,20 @@ def _opening_from_file(row: dict, stored) -> tuple | None:
     return None if from_file and want == old else want
 
 
-def _upsert_openings(tenant, wanted: dict[int, tuple], source: str, options) -> None:
+def _upsert_openings(tenant, wanted: dict[int, tuple], source: str, options, *, stored=(), into=None) -> None:
+    """Book the opening histories (identity id -> figures); ``into`` collects their row ids by
+    action ("created" unless the identity had one in ``stored``)."""
     if wanted:
-        MemberOpening.objects.bulk_create(
+        made = MemberOpening.objects.bulk_create(
             [MemberOpening(tenant=tenant, identity_id=ident_id, source=source, paid_amount=v[0], order_count=v[1],
                            first_order_at=v[2], last_order_at=v[3], reference=options.get("source", "")[:100])
              for ident_id, v in wanted.items()],
             update_conflicts=True, unique_fields=["tenant", "identity"],
             update_fields=["source", "paid_amount", "order_count", "first_order_at", "last_order_at", "reference",
                            "updated_at"], batch_size=2000)
+        if into is not None:
+            for o in made:
+                into["updated" if o.identity_id in stored else "created"].append(o.pk)
 
 
 def _identities(keys) -> dict[tuple[str, str], tuple[int, int]]:
@@ -211,13 +222,13 @@ def _history_openings(idents: dict, openings: dict) -> dict[int, tuple]:
     return wanted
 
 
-def _book_openings(rows: list[dict], options) -> None:
+def _book_openings(rows: list[dict], options) -> tuple[dict, list[int]]:
     """The rows' purchase history before this system: the file's lifetime columns (source
     "file"), else the buyer's imported historical orders (source "orders"); then the members'
     totals, level and points re-derived set-based (members_refresh_many: unchanged members are not
-    written)."""
+    written). Returns the openings' row ids by action and the ids of the members re-derived."""
     if not rows:
-        return
+        return {}, []
     tenant = require_tenant()
     idents = _identities({(r["platform"], r["buyer_id"]) for r in rows})
     openings = {o.identity_id: o for o in MemberOpening.objects.filter(identity_id__in=[pk for pk, _m in idents.values()])}
@@ -227,29 +238,33 @@ def _book_openings(rows: list[dict], options) -> None:
         want = _opening_from_file(row, openings.get(pk)) if pk else None
         if want is not None:
             from_file[pk] = want
-    _upsert_openings(tenant, from_file, OpeningSource.FILE, options)
+    stored = set(openings)
+    opened = {"created": [], "updated": []}
+    _upsert_openings(tenant, from_file, OpeningSource.FILE, options, stored=stored, into=opened)
     for pk in from_file:
         openings[pk] = MemberOpening(identity_id=pk, source=OpeningSource.FILE)
-    _upsert_openings(tenant, _history_openings(idents, openings), OpeningSource.ORDERS, options)
-    members_refresh_many(member_ids={m for _pk, m in idents.values()})
+    _upsert_openings(tenant, _history_openings(idents, openings), OpeningSource.ORDERS, options, stored=stored, into=opened)
+    return opened, members_refresh_many(member_ids={m for _pk, m in idents.values()})
 
 
-def historical_orders_feed(*, posted: dict, options: dict) -> None:
+def historical_orders_feed(*, posted: dict, options: dict) -> dict | None:
     """After a batch of historical orders: the buyers whose orders were written, if they are
     members already, get their opening history from the imported orders (unless a members file
     gave their figures) and their totals, level and points re-derived. Buyers who are not members
-    yet get theirs when a members file brings them in."""
+    yet get theirs when a members file brings them in. Returns the rows it changed (the job's
+    history)."""
     keys = {tuple(b) for b in posted.get("buyers", [])}
     if not keys:
-        return
+        return None
     idents = _identities(keys)
     if not idents:
-        return
+        return None
     openings = {o.identity_id: o for o in MemberOpening.objects.filter(identity_id__in=[pk for pk, _m in idents.values()])}
     wanted = _history_openings(idents, openings)
-    _upsert_openings(require_tenant(), wanted, OpeningSource.ORDERS, options)
-    if wanted:
-        members_refresh_many(member_ids={m for pk, m in idents.values() if pk in wanted})
+    opened = {"created": [], "updated": []}
+    _upsert_openings(require_tenant(), wanted, OpeningSource.ORDERS, options, stored=set(openings), into=opened)
+    refreshed = members_refresh_many(member_ids={m for pk, m in idents.values() if pk in wanted}) if wanted else []
+    return {MemberOpening._meta.label_lower: opened, Member._meta.label_lower: {"updated": refreshed}}
 
 
 def members_after_import(*, options: dict) -> None:
@@ -258,7 +273,7 @@ def members_after_import(*, options: dict) -> None:
     members_recompute_rfm()
 
 
-def _book_points(tenant, points, options) -> None:
+def _book_points(tenant, points, options) -> list:
     keys = {k for k, _r, _n in points}
     member_of = {(i.platform, i.buyer_id): (i.member.merged_into_id or i.member_id) for i in MemberIdentity.objects.select_related(
         "member").filter(platform__in={k[0] for k in keys}, buyer_id__in={k[1] for k in keys})}
@@ -273,6 +288,7 @@ def _book_points(tenant, points, options) -> None:
     for m in members:
         m.points_balance += added[m.pk]
     Member.objects.bulk_update(members, ["points_balance"], batch_size=2000)
+    return entries
 
 
 def members_reconcile(*, rows: list[dict], options: dict) -> dict:

@@ -60,16 +60,16 @@ def _totals(ids, *, root_of: dict[int, int] | None = None) -> dict[int, tuple]:
     return {root: (max(v[0], ZERO), v[1], v[2], v[3]) for root, v in out.items()}
 
 
-def members_refresh_many(*, member_ids, now: datetime | None = None) -> int:
+def members_refresh_many(*, member_ids, now: datetime | None = None) -> list[int]:
     """``member_refresh`` for many members at once, set-based (an import's members): their roots'
-    totals (one aggregate per table), points balance and level, one bulk update. Returns how many
-    root members were refreshed."""
+    totals (one aggregate per table), points balance and level, one bulk update. Returns the ids of
+    the root members whose figures changed (the others are not written)."""
     now = now or timezone.now()
     roots = set()
     for pk, merged_into in Member.objects.filter(pk__in=list(member_ids)).values_list("pk", "merged_into_id"):
         roots.add(merged_into or pk)
     if not roots:
-        return 0
+        return []
     root_of = {r: r for r in roots}
     for pk, root in Member.objects.filter(merged_into_id__in=list(roots)).values_list("pk", "merged_into_id"):
         root_of[pk] = root
@@ -97,7 +97,7 @@ def members_refresh_many(*, member_ids, now: datetime | None = None) -> int:
     Member.objects.bulk_update(changed, ["lifetime_paid", "order_count", "first_order_at", "last_order_at",
                                          "points_balance", "level", "level_since", "below_level_since", "updated_at"],
                                batch_size=1000)
-    return len(changed)
+    return [m.pk for m in changed]
 
 
 def member_refresh(*, member_id: int, now: datetime | None = None) -> Member:

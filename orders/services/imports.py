@@ -217,13 +217,21 @@ def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: di
             "SELECT %(tenant)s, s.order_id, s.order_id, s.poid, s.line_no, s.sku_code, s.title, s.sku_id, s.sku_code, "
             "s.quantity, s.price, s.paid, GREATEST(s.price * s.quantity - s.paid, 0), s.order_status = %(cancelled)s, "
             f"false, false{''.join(f', %(ld{i})s' for i in range(len(ldefaults)))} FROM {stage} AS s "
-            "WHERE s.line_id IS NULL", p)
+            "WHERE s.line_id IS NULL RETURNING id", p)
+        lines_created = [pk for (pk,) in cursor.fetchall()]
         written = "(line_id IS NULL OR line_differs)"
         cursor.execute(f"SELECT DISTINCT order_id FROM {stage} WHERE {written} AND NOT new_order")
-        _recompute_totals(sorted(order_id for (order_id,) in cursor.fetchall()))  # orders that had lines before
+        recomputed = sorted(order_id for (order_id,) in cursor.fetchall())
+        _recompute_totals(recomputed)  # orders that had lines before
+        cursor.execute(f"SELECT DISTINCT order_id FROM {stage} WHERE new_order")
+        orders_created = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(f"SELECT line_id FROM {stage} WHERE line_differs")
+        lines_updated = [pk for (pk,) in cursor.fetchall()]
         cursor.execute(f"SELECT DISTINCT platform, buyer_id FROM {stage} WHERE {written} AND buyer_id <> ''")
         buyers = cursor.fetchall()
-    result.update(created=created, updated=updated, unchanged=total - created - updated)
+    result.update(created=created, updated=updated, unchanged=total - created - updated, changes={
+        Order._meta.label_lower: {"created": orders_created, "updated": recomputed},
+        OrderLine._meta.label_lower: {"created": lines_created, "updated": lines_updated}})
     if buyers:  # whose purchase history changed (members books it: members.services.imports)
         result["posted"] = {"buyers": [list(b) for b in buyers]}
     return result
