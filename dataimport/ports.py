@@ -106,7 +106,7 @@ def copy_upsert(model, rows: list[dict], *, conflict: list[str], update: list[st
 # --- staging tables for set-based writers written in SQL ---------------------------------------------
 
 def stage_rows(name: str, columns: list[tuple[str, str]], rows: list[dict], *, extra: str = "") -> str:
-    """COPY ``rows`` (dicts; a key left out is NULL) into a temporary table ``dataimport_s_<name>``
+    """COPY ``rows`` (dicts, a key left out is NULL; or tuples in the columns' order) into a temporary table ``dataimport_s_<name>``
     with ``columns`` [(key, SQL type)] (plus ``extra`` column definitions, e.g. flags the writer sets
     later) and return its name. The table lasts the transaction (PostgreSQL only; call it inside
     ``transaction.atomic()``): a writer then reads it in ``INSERT ... SELECT`` / ``UPDATE ... FROM``
@@ -123,7 +123,7 @@ def stage_rows(name: str, columns: list[tuple[str, str]], rows: list[dict], *, e
             copy.set_types([t.split("(")[0].strip() for _k, t in columns])
             write = copy.write_row
             for r in rows:
-                write([r.get(k) for k in keys])
+                write(r if r.__class__ is tuple else [r.get(k) for k in keys])
         cursor.execute(f"ANALYZE {table}")  # a fresh temp table has no statistics: the planner would guess its size
     return table
 

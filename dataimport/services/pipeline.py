@@ -43,6 +43,24 @@ class Mapping:
     problems: list[str]  # file-level problems (two headers for one column...)
     mapped: dict[str, str]  # header -> column key
 
+    def plan(self) -> list[tuple]:
+        """(index, key, parser, required, header, text max length or None) per mapped column, worked
+        out once per mapping: the per-cell loop of ``parse_row`` reads plain tuples."""
+        cached = self.__dict__.get("_plan")
+        if cached is None:
+            from functools import partial
+
+            from ..parsing import parse_text
+
+            cached = []
+            for index, column, header in self.positions:
+                parse = column.parse
+                text_max = parse.keywords.get("max_length", 200) if (
+                    isinstance(parse, partial) and parse.func is parse_text and not parse.args) else None
+                cached.append((index, column.key, parse, column.required, header, text_max))
+            self.__dict__["_plan"] = cached
+        return cached
+
     def header_of(self, key: str) -> str | None:
         """The file's own header of a column (what the person who filled the file calls it)."""
         return next((h for h, k in self.mapped.items() if k == key), None)
@@ -88,14 +106,24 @@ def parse_row(line: int, values: list, mapping: Mapping) -> tuple[dict, list[Iss
     row = {"line": line}
     issues = []
     width = len(values)
-    for index, column, header in mapping.positions:
+    for index, key, parse, required, header, text_max in mapping.plan():
         raw = values[index] if index < width else None
-        if raw is None or (raw.__class__ is str and (not raw or raw.isspace())) or (raw.__class__ is not str and _blank(raw)):
-            if column.required:
+        if raw.__class__ is str:  # every CSV cell
+            if not raw or raw.isspace():
+                if required:
+                    issues.append(Issue(line, header, "", _("is required")))
+                continue
+            if text_max is not None:  # a text column: the common case inline (parse_text does the rest)
+                text = raw.strip()
+                if len(text) <= text_max and "\x00" not in text:
+                    row[key] = text
+                    continue
+        elif raw is None or _blank(raw):
+            if required:
                 issues.append(Issue(line, header, "", _("is required")))
             continue
         try:
-            row[column.key] = column.parse(raw)
+            row[key] = parse(raw)
         except CellError as exc:
             issues.append(Issue(line, header, text_of(raw)[:200], str(exc)))
     return row, issues

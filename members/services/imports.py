@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -195,9 +196,23 @@ def _upsert_openings(tenant, wanted: dict[int, tuple], source: str, options, *, 
 
 
 def _identities(keys) -> dict[tuple[str, str], tuple[int, int]]:
-    return {(p, b): (pk, m) for pk, p, b, m in MemberIdentity.objects.filter(
-        platform__in={k[0] for k in keys}, buyer_id__in={k[1] for k in keys}).values_list("pk", "platform", "buyer_id", "member_id")
-        if (p, b) in keys}
+    """{(platform, buyer id): (identity id, member id)} of these keys, one query (on PostgreSQL the
+    buyer ids go as one text parameter: thousands of placeholders cost more than the query)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    buyers = sorted({k[1] for k in keys})
+    joined = "\x1f".join(buyers)
+    if connection.vendor == "postgresql" and joined.count("\x1f") == len(buyers) - 1:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, platform, buyer_id, member_id FROM {MemberIdentity._meta.db_table} "
+                           "WHERE tenant_id = %s AND buyer_id = ANY(string_to_array(%s, E'\\x1f'))",
+                           [require_tenant().pk, joined])
+            found = cursor.fetchall()
+    else:
+        found = MemberIdentity.objects.filter(platform__in={k[0] for k in keys}, buyer_id__in=buyers).values_list(
+            "pk", "platform", "buyer_id", "member_id")
+    return {(p, b): (pk, m) for pk, p, b, m in found if (p, b) in keys}
 
 
 def _history_openings(idents: dict, openings: dict) -> dict[int, tuple]:

@@ -150,9 +150,11 @@ def _historical_orders_import_sql(*, rows: list[dict], commit: bool, options: di
         elif len(_ref(shop.pk, row["platform_order_id"])) > 64:
             errors.append((row["line"], "platform_order_id", _("order id too long")))
         else:
-            staged.append({**row, "shop_id": shop.pk, "platform": shop.platform, "poid": row["platform_order_id"],
-                           "sku_id": sku.pk, "sku_code": sku.code, "title": sku.name[:300],
-                           "price": row.get("price", ZERO), "cancelled": row.get("status") == "cancelled"})
+            get = row.get
+            staged.append((row["line"], shop.pk, shop.platform, row["platform_order_id"], row["line_no"], sku.pk, sku.code,
+                           sku.name[:300], row["quantity"], get("price", ZERO), row["paid"], row["paid_at"],
+                           get("ordered_at"), get("shipped_at"), get("status") == "cancelled", get("buyer_id"),
+                           get("receiver_name"), get("receiver_province"), get("receiver_city"), get("freight")))
     if not staged:
         return result
     tenant_id = require_tenant().pk
@@ -326,7 +328,8 @@ def _recompute_totals(order_ids: list[int]) -> None:
 
 def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
     """Rows, paid amount and units per month (tenant's calendar, by paid time) read back for the
-    batch's line keys (on PostgreSQL one aggregate over the keys joined as arrays)."""
+    batch's line keys (on PostgreSQL one aggregate: the batch's orders by their source_ref, their
+    lines by the order index, kept when their key is one of the batch's)."""
     from integrations.selectors import shops
 
     shop_ids = {s.code: s.pk for s in shops()}
@@ -347,21 +350,22 @@ def historical_orders_reconcile(*, rows: list[dict], options: dict) -> dict:
             line_list.append(line_id)
         from dataimport.ports import joined_text
 
-        arrays = "%s::text[], %s::text[], %s::text[]"
-        joined = [joined_text(ref_list), joined_text(poid_list), joined_text(line_list)]
-        if None not in joined:  # three text parameters: far cheaper to send than three text[]
-            ref_list, poid_list, line_list = joined
-            arrays = ", ".join(["string_to_array(%s, E'\\x1f')"] * 3)
+        refs = sorted(set(ref_list))
+        joined = [joined_text(refs), joined_text(ref_list), joined_text(poid_list), joined_text(line_list)]
+        if None in joined:
+            joined, split = [refs, ref_list, poid_list, line_list], "%s::text[]"
+        else:  # three text parameters: far cheaper to send than three text[]
+            split = "string_to_array(%s, E'\\x1f')"
         with connection.cursor() as cursor:
+            # the batch's orders by their unique source_ref (a few thousand index probes), their lines by
+            # the order index, kept when their (order id, line) key is one of the batch's
             cursor.execute(
                 "SELECT to_char(o.paid_at AT TIME ZONE %s, 'YYYY-MM'), count(*), sum(l.paid), sum(l.quantity) "
-                f"FROM unnest({arrays}) AS k(ref, poid, line_id) "
-                f"CROSS JOIN LATERAL (SELECT o.id, o.paid_at FROM {Order._meta.db_table} AS o WHERE o.tenant_id = %s "
-                "AND o.source_ref = k.ref AND o.source_ref <> '' LIMIT 1) AS o "
-                f"CROSS JOIN LATERAL (SELECT l.paid, l.quantity FROM {OrderLine._meta.db_table} AS l WHERE l.tenant_id = %s "
-                "AND l.order_id = o.id AND l.platform_order_id = k.poid AND l.platform_line_id = k.line_id LIMIT 1) AS l "
-                "GROUP BY 1",
-                [str(tenant_zone()), ref_list, poid_list, line_list, tenant_id, tenant_id])
+                f"FROM {Order._meta.db_table} AS o JOIN {OrderLine._meta.db_table} AS l ON l.tenant_id = %s "
+                f"AND l.order_id = o.id JOIN unnest({split}, {split}, {split}) AS k(ref, poid, line_id) "
+                "ON k.ref = o.source_ref AND k.poid = l.platform_order_id AND k.line_id = l.platform_line_id "
+                f"WHERE o.tenant_id = %s AND o.source_ref <> '' AND o.source_ref = ANY({split}) GROUP BY 1",
+                [str(tenant_zone()), tenant_id, joined[1], joined[2], joined[3], tenant_id, joined[0]])
             for month, count, paid, qty in cursor.fetchall():
                 totals["rows"] += count
                 totals[f"amount:{month}"] += paid
