@@ -15,14 +15,9 @@ from erp.money import MoneyField
 from erp.tenancy.models import TenantScopedModel
 
 
-class SalesHour(TenantScopedModel):
-    """Sales report figures of one shop in one hour of a tenant day (paid figures by paid hour,
-    parcel figures by shipped hour)."""
+class SalesSums(models.Model):
+    """The summed figures an hour of SalesHour and one order's OrderFact share (selectors.SUMS)."""
 
-    day = models.DateField(_("day"))
-    hour = models.PositiveSmallIntegerField(_("hour"))
-    shop_id = models.BigIntegerField(_("shop"))
-    platform = models.CharField(_("platform"), max_length=10)
     orders = models.IntegerField(_("paid orders"), default=0)
     all_orders = models.IntegerField(_("all orders"), default=0)
     units = models.IntegerField(_("units"), default=0)
@@ -35,9 +30,25 @@ class SalesHour(TenantScopedModel):
     on_time = models.IntegerField(_("shipped on time"), default=0)
 
     class Meta:
+        abstract = True
+
+
+class SalesHour(TenantScopedModel, SalesSums):
+    """Sales report figures of one shop in one hour of a tenant day (paid figures by paid hour,
+    parcel figures by shipped hour)."""
+
+    day = models.DateField(_("day"))
+    hour = models.PositiveSmallIntegerField(_("hour"))
+    shop_id = models.BigIntegerField(_("shop"))
+    platform = models.CharField(_("platform"), max_length=10)
+
+    class Meta:
         verbose_name = _("sales hour")
         constraints = [models.UniqueConstraint(fields=["tenant", "day", "hour", "shop_id"],
                                                name="analytics_saleshour_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.hour:02d}h shop {self.shop_id}"
 
 
 class SalesSkuDay(TenantScopedModel):
@@ -93,7 +104,7 @@ class RollupState(TenantScopedModel):
         constraints = [models.UniqueConstraint(fields=["tenant"], name="analytics_rollupstate_unique")]
 
 
-class OrderFact(TenantScopedModel):
+class OrderFact(TenantScopedModel, SalesSums):
     """The sales facts of one order (orders.selectors.order_facts): the paid part of a platform
     order (by paid day and hour) and the parcel part of a shipment (by shipped day and hour); a
     row with neither (no day) records that the order counts for nothing. Written only by
@@ -107,28 +118,21 @@ class OrderFact(TenantScopedModel):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     paid_day = models.DateField(_("paid day"), null=True, blank=True)
     paid_hour = models.PositiveSmallIntegerField(_("paid hour"), null=True, blank=True)
-    orders = models.IntegerField(_("paid orders"), default=0)
-    all_orders = models.IntegerField(_("all orders"), default=0)
-    units = models.IntegerField(_("units"), default=0)
-    goods = MoneyField(_("goods"), default=0)
-    freight = MoneyField(_("freight"), default=0)
-    cancelled_amount = MoneyField(_("cancelled amount"), default=0)
-    refunded_amount = MoneyField(_("refunded amount"), default=0)
     sold_lines = models.IntegerField(_("sold lines"), default=0)
     province = models.CharField(_("province"), max_length=64, blank=True)  # one spelling (province_key)
     province_name = models.CharField(_("province name"), max_length=64, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     ship_day = models.DateField(_("shipped day"), null=True, blank=True)
     ship_hour = models.PositiveSmallIntegerField(_("shipped hour"), null=True, blank=True)
-    parcels = models.IntegerField(_("parcels"), default=0)
-    promised = models.IntegerField(_("parcels with a promise"), default=0)
-    on_time = models.IntegerField(_("shipped on time"), default=0)
 
     class Meta:
         verbose_name = _("order sales facts")
         constraints = [models.UniqueConstraint(fields=["tenant", "order_id"], name="analytics_orderfact_unique")]
         indexes = [models.Index(fields=["tenant", "paid_day"], name="analytics_orderfact_paid"),
                    models.Index(fields=["tenant", "ship_day"], name="analytics_orderfact_ship")]
+
+    def __str__(self):
+        return f"order {self.order_id}"
 
 
 class OrderLineFact(TenantScopedModel):
